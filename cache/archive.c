@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Secure extraction and tree copies with libarchive (see cache.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "../util/util.h"
+#include "cache.h"
+
+#define SECURE_FLAGS (ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | \
+	ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_FFLAGS | \
+	ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_NODOTDOT | \
+	ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | \
+	ARCHIVE_EXTRACT_UNLINK)
+
+static struct archive *
+disk_writer(void)
+{
+	struct archive *w = archive_write_disk_new();
+
+	archive_write_disk_set_options(w, SECURE_FLAGS);
+	archive_write_disk_set_standard_lookup(w);
+	return w;
+}
+
+/* Copies one entry's data from r to w. */
+static int
+copy_data(struct archive *r, struct archive *w)
+{
+	const void *buf;
+	size_t size;
+	la_int64_t off;
+	int rc;
+
+	while ((rc = archive_read_data_block(r, &buf, &size, &off)) == ARCHIVE_OK)
+		if (archive_write_data_block(w, buf, size, off) < ARCHIVE_OK)
+			return -1;
+	return rc == ARCHIVE_EOF ? 0 : -2;
+}
+
+/* Writes entry e (its data read from r) with w; err names what failed. */
+static int
+put_entry(const char *src, struct archive *r, struct archive *w,
+    struct archive_entry *e, struct vj_err *err)
+{
+	const char *name = archive_entry_pathname(e);
+	int rc;
+
+	if (archive_write_header(w, e) < ARCHIVE_OK) {
+		vj_errf(err, "%s: %s: %s", src, name ? name : "?",
+		    archive_error_string(w));
+		return -1;
+	}
+	if (archive_entry_size(e) > 0 && (rc = copy_data(r, w)) != 0) {
+		vj_errf(err, "%s: %s: %s", src, name,
+		    archive_error_string(rc == -1 ? w : r));
+		return -1;
+	}
+	if (archive_write_finish_entry(w) < ARCHIVE_OK) {
+		vj_errf(err, "%s: %s: %s", src, name, archive_error_string(w));
+		return -1;
+	}
+	return 0;
+}
+
+long
+cache_extract(const char *path, int destfd, struct vj_err *err)
+{
+	struct archive *r = archive_read_new(), *w = NULL;
+	struct archive_entry *e;
+	long n = 0;
+	int rc;
+
+	archive_read_support_filter_all(r);
+	archive_read_support_format_all(r);
+	if (archive_read_open_filename(r, path, 65536) != ARCHIVE_OK) {
+		vj_errf(err, "%s: %s", path, archive_error_string(r));
+		n = -1;
+		goto out;
+	}
+	if (fchdir(destfd) == -1) {
+		vj_errno(err, "%s: fchdir", path);
+		n = -1;
+		goto out;
+	}
+	w = disk_writer();
+	while ((rc = archive_read_next_header(r, &e)) == ARCHIVE_OK ||
+	    rc == ARCHIVE_WARN) {
+		if (put_entry(path, r, w, e, err) == -1) {
+			n = -1;
+			goto out;
+		}
+		n++;
+	}
+	if (rc != ARCHIVE_EOF) {
+		vj_errf(err, "%s: %s", path, archive_error_string(r));
+		n = -1;
+		goto out;
+	}
+	if (archive_write_close(w) != ARCHIVE_OK) {
+		vj_errf(err, "%s: %s", path, archive_error_string(w));
+		n = -1;
+	}
+out:
+	archive_read_free(r);
+	if (w != NULL)
+		archive_write_free(w);
+	return n;
+}
+
+long
+cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err)
+{
+	struct archive *r = archive_read_disk_new(), *w = NULL;
+	struct archive_entry *e = NULL;
+	size_t plen = strlen(srcdir);
+	long n = 0;
+	int rc;
+
+	while (plen > 1 && srcdir[plen - 1] == '/')
+		plen--;
+	archive_read_disk_set_standard_lookup(r);
+	archive_read_disk_set_symlink_physical(r);
+	if (archive_read_disk_open(r, srcdir) != ARCHIVE_OK) {
+		vj_errf(err, "%s: %s", srcdir, archive_error_string(r));
+		n = -1;
+		goto out;
+	}
+	w = disk_writer();
+	e = archive_entry_new();
+	for (;;) {
+		const char *p;
+		char *rel;
+		archive_entry_clear(e);
+		rc = archive_read_next_header2(r, e);
+		if (rc == ARCHIVE_EOF)
+			break;
+		if (rc < ARCHIVE_WARN) {
+			vj_errf(err, "%s: %s", srcdir, archive_error_string(r));
+			n = -1;
+			goto out;
+		}
+		archive_read_disk_descend(r);
+		p = archive_entry_pathname(e);
+		if (strncmp(p, srcdir, plen) != 0 || (p[plen] != '/' &&
+		    p[plen] != '\0'))
+			continue;
+		if (p[plen] == '\0')
+			continue;	/* the root itself keeps the jail's mode */
+		rel = xasprintf(".%s", p + plen);
+		archive_entry_copy_pathname(e, rel);
+		free(rel);
+		/* write_disk resolves relative names against the cwd. */
+		if (fchdir(destfd) == -1) {
+			vj_errno(err, "%s: fchdir", srcdir);
+			n = -1;
+			goto out;
+		}
+		if (put_entry(srcdir, r, w, e, err) == -1) {
+			n = -1;
+			goto out;
+		}
+		n++;
+	}
+	if (archive_write_close(w) != ARCHIVE_OK) {
+		vj_errf(err, "%s: %s", srcdir, archive_error_string(w));
+		n = -1;
+	}
+out:
+	archive_entry_free(e);
+	archive_read_free(r);
+	if (w != NULL)
+		archive_write_free(w);
+	return n;
+}
+
+static int
+cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+tree_walk(struct sha256 *c, int dirfd, const char *rel, struct vj_err *err)
+{
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, i;
+	int fd, rc = 0;
+
+	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		vj_errno(err, "%s", rel);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			names = xreallocarray(names, n + 1, sizeof(*names));
+			names[n++] = xstrdup(de->d_name);
+		}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmpstr);
+	for (i = 0; i < n && rc == 0; i++) {
+		struct stat st;
+		char *path = xasprintf("%s/%s", rel, names[i]), buf[65536];
+		ssize_t r;
+		if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == -1) {
+			vj_errno(err, "%s", path);
+			rc = -1;
+		} else {
+			char *head = xasprintf("%s\n%o %u %u %lld\n", path,
+			    (unsigned)st.st_mode, (unsigned)st.st_uid,
+			    (unsigned)st.st_gid, (long long)st.st_size);
+			sha256_update(c, head, strlen(head) + 1);
+			free(head);
+		}
+		if (rc == 0 && S_ISLNK(st.st_mode)) {
+			r = readlinkat(dirfd, names[i], buf, sizeof(buf));
+			if (r >= 0)
+				sha256_update(c, buf, (size_t)r);
+		} else if (rc == 0 && S_ISREG(st.st_mode)) {
+			int f = openat(dirfd, names[i], O_RDONLY | O_NOFOLLOW |
+			    O_CLOEXEC);
+			if (f == -1) {
+				vj_errno(err, "%s", path);
+				rc = -1;
+			} else {
+				while ((r = read(f, buf, sizeof(buf))) > 0)
+					sha256_update(c, buf, (size_t)r);
+				close(f);
+			}
+		} else if (rc == 0 && S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd, names[i], O_RDONLY |
+			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub == -1) {
+				vj_errno(err, "%s", path);
+				rc = -1;
+			} else {
+				rc = tree_walk(c, sub, path, err);
+				close(sub);
+			}
+		}
+		free(path);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+int
+cache_tree_digest(const char *dir, char hex[65], struct vj_err *err)
+{
+	struct sha256 c;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd == -1) {
+		vj_errno(err, "%s", dir);
+		return -1;
+	}
+	sha256_init(&c);
+	rc = tree_walk(&c, fd, ".", err);
+	close(fd);
+	if (rc == 0)
+		sha256_hex(&c, hex);
+	return rc;
+}

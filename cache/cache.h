@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The libarchive boundary. Archives are untrusted: entries are written with
+ * ARCHIVE_EXTRACT_SECURE_NODOTDOT, _SECURE_SYMLINKS and
+ * _SECURE_NOABSOLUTEPATHS, so no entry lands outside the destination and
+ * none is written through a symbolic link. (The package cache itself comes
+ * with the ports issue.)
+ */
+#ifndef VJ_CACHE_H
+#define VJ_CACHE_H
+
+struct vj_err;
+
+/*
+ * Extracts the archive at path (any format and compression libarchive reads)
+ * into the directory open as destfd, keeping owners, modes, times, hard
+ * links, device nodes and symbolic links. Changes the working directory to
+ * destfd: call it in a child process. Returns the number of entries, or -1
+ * with err naming the archive and the entry.
+ */
+long cache_extract(const char *path, int destfd, struct vj_err *err);
+
+/*
+ * Copies the tree under srcdir into destfd the same way (the "distribution"
+ * given as a directory). Changes the working directory. Returns the number
+ * of entries or -1 with err.
+ */
+long cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err);
+
+/*
+ * A digest of the tree under dir: every entry's relative path, type, mode,
+ * owner, size, link target and contents, in name order. 0 or -1 with err.
+ */
+int cache_tree_digest(const char *dir, char hex[65], struct vj_err *err);
+
+#endif

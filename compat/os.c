@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The few calls that differ between Linux and the BSDs. */
+#include <signal.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+#ifdef __FreeBSD__
+#include <sys/procctl.h>
+#endif
+
+#include "compat.h"
+
+int
+compat_syncfs(int fd)
+{
+#ifdef __linux__
+	return syncfs(fd);
+#else
+	(void)fd;
+	sync();
+	return 0;
+#endif
+}
+
+int
+compat_die_with_parent(void)
+{
+	pid_t parent = getppid();
+#if defined(__linux__)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		return -1;
+#elif defined(__FreeBSD__)
+	int sig = SIGKILL;
+	if (procctl(P_PID, 0, PROC_PDEATHSIG_CTL, &sig) == -1)
+		return -1;
+#else
+	return -1;
+#endif
+	/* The parent may have died before the request was made. */
+	if (getppid() != parent)
+		_exit(1);
+	return 0;
+}
+
+int
+compat_ncpu(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : (int)n;
+}

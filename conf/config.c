@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * vjbuild.conf: "key = value" lines, '#' comments, blank lines. Every key is
+ * known (a typo is an error, not a silent default), set at most once, and
+ * every path is made absolute: relative to the file's directory for values
+ * from the file, to the working directory for command-line flags.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "../util/util.h"
+#include "conf.h"
+#include "lines.h"
+
+static const struct {
+	const char *name;
+	int is_path;
+} keys[CONF_NKEYS] = {
+	[CONF_BASE] = { "base", 1 },
+	[CONF_DISTRIBUTION] = { "distribution", 1 },
+	[CONF_JAILS] = { "jails", 1 },
+	[CONF_STATE] = { "state", 1 },
+	[CONF_RESOLVER] = { "resolver", 0 },
+	[CONF_DOMAIN] = { "domain", 0 },
+	[CONF_PACKAGES] = { "packages", 0 },
+	[CONF_PORTS] = { "ports", 1 },
+	[CONF_DISTFILES] = { "distfiles", 1 },
+	[CONF_CACHE] = { "cache", 1 },
+};
+
+const char *
+conf_key_name(enum conf_key k)
+{
+	return keys[k].name;
+}
+
+static void
+free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+conf_free(struct conf *c)
+{
+	int k;
+
+	if (c == NULL)
+		return;
+	for (k = 0; k < CONF_NKEYS; k++) {
+		free(c->val[k]);
+		free(c->where[k]);
+	}
+	free_list(c->packages, c->npackages);
+	free_list(c->resolvers, c->nresolvers);
+	free(c->path);
+	free(c);
+}
+
+static void
+set(struct conf *c, enum conf_key k, const char *value, const char *base,
+    const char *where)
+{
+	free(c->val[k]);
+	free(c->where[k]);
+	if (keys[k].is_path && value[0] != '/')
+		c->val[k] = base ? fs_join(base, value) : fs_abspath(value);
+	else
+		c->val[k] = xstrdup(value);
+	c->where[k] = xstrdup(where);
+}
+
+void
+conf_set(struct conf *c, enum conf_key k, const char *value, const char *where)
+{
+	set(c, k, value, NULL, where);
+}
+
+static int
+parse_line(struct conf *c, char *line, const char *dir, int lineno,
+    struct vj_err *err)
+{
+	char *eq = strchr(line, '='), *key = line, *val, *end, *where;
+	int k;
+
+	if (eq == NULL) {
+		vj_errf(err, "%s:%d: expected 'key = value'", c->path, lineno);
+		return -1;
+	}
+	*eq = '\0';
+	for (end = eq; end > key && (end[-1] == ' ' || end[-1] == '\t');)
+		*--end = '\0';
+	for (val = eq + 1; *val == ' ' || *val == '\t'; val++)
+		;
+	for (k = 0; k < CONF_NKEYS; k++)
+		if (strcmp(key, keys[k].name) == 0)
+			break;
+	if (k == CONF_NKEYS) {
+		vj_errf(err, "%s:%d: unknown key '%.64s'", c->path, lineno, key);
+		return -1;
+	}
+	if (c->val[k] != NULL) {
+		vj_errf(err, "%s:%d: '%s' is set twice (first at %s)", c->path,
+		    lineno, key, c->where[k]);
+		return -1;
+	}
+	if (*val == '\0') {
+		vj_errf(err, "%s:%d: '%s' has no value", c->path, lineno, key);
+		return -1;
+	}
+	where = xasprintf("%s:%d", c->path, lineno);
+	set(c, (enum conf_key)k, val, dir, where);
+	free(where);
+	return 0;
+}
+
+struct conf *
+conf_read(const char *path, struct vj_err *err)
+{
+	struct conf *c = xcalloc(1, sizeof(*c));
+	struct lines l;
+	char *line = NULL, *dir = NULL;
+	int r;
+
+	if (path == NULL)
+		return c;
+	c->path = xstrdup(path);
+	if (lines_open(&l, path, err) == -1) {
+		conf_free(c);
+		return NULL;
+	}
+	{
+		char *d = fs_dirname(path);
+		dir = fs_abspath(d);
+		free(d);
+	}
+	while ((r = lines_next(&l, &line, err)) == 1)
+		if (*line != '\0' &&
+		    parse_line(c, line, dir, l.lineno, err) == -1) {
+			r = -1;
+			break;
+		}
+	lines_close(&l);
+	free(dir);
+	if (r == -1) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Splits a list value into words checked by valid(); -1 with err. */
+static int
+split_list(const struct conf *c, enum conf_key k, int addresses, char ***out,
+    size_t *nout, struct vj_err *err)
+{
+	char *copy = xstrdup(c->val[k]), *w[CONF_MAX_WORDS + 1], canon[64];
+	size_t n = lines_split(copy, w, CONF_MAX_WORDS), i;
+	int family;
+
+	if (n > CONF_MAX_WORDS) {
+		vj_errf(err, "%s: more than %d words in '%s'", c->where[k],
+		    CONF_MAX_WORDS, keys[k].name);
+		free(copy);
+		return -1;
+	}
+	*out = xcalloc(n + 1, sizeof(**out));
+	*nout = 0;
+	for (i = 0; i < n; i++) {
+		if (addresses ? !conf_parse_address(w[i], canon, sizeof(canon),
+		    &family) : !conf_valid_word(w[i])) {
+			vj_errf(err, "%s: '%.64s' is not a valid %s",
+			    c->where[k], w[i], addresses ? "address" :
+			    "package name");
+			free(copy);
+			return -1;
+		}
+		(*out)[(*nout)++] = xstrdup(addresses ? canon : w[i]);
+	}
+	free(copy);
+	return 0;
+}
+
+/* The base must be given and be a regular file. */
+static int
+check_base(const struct conf *c, struct vj_err *err)
+{
+	struct stat st;
+
+	if (c->val[CONF_BASE] == NULL) {
+		vj_errf(err, "%s: no base given (set 'base = FILE' or use "
+		    "--base FILE)", c->path ? c->path : "vjbuild");
+		return -1;
+	}
+	if (stat(c->val[CONF_BASE], &st) == -1) {
+		vj_errno(err, "%s: base %s", c->where[CONF_BASE],
+		    c->val[CONF_BASE]);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		vj_errf(err, "%s: base %s is not a file", c->where[CONF_BASE],
+		    c->val[CONF_BASE]);
+		return -1;
+	}
+	return 0;
+}
+
+int
+conf_finish(struct conf *c, const char *dir, int need_base, struct vj_err *err)
+{
+	struct stat st;
+	char *d = dir ? fs_abspath(dir) : fs_abspath(".");
+
+	if (c->val[CONF_JAILS] == NULL)
+		set(c, CONF_JAILS, "jails", d, "default");
+	if (c->val[CONF_STATE] == NULL)
+		set(c, CONF_STATE, "state", d, "default");
+	free(d);
+	if (need_base && check_base(c, err) == -1)
+		return -1;
+	if (c->val[CONF_DISTRIBUTION] != NULL &&
+	    stat(c->val[CONF_DISTRIBUTION], &st) == -1) {
+		vj_errno(err, "%s: distribution %s", c->where[CONF_DISTRIBUTION],
+		    c->val[CONF_DISTRIBUTION]);
+		return -1;
+	}
+	if (c->val[CONF_DOMAIN] != NULL &&
+	    !conf_valid_hostname(c->val[CONF_DOMAIN])) {
+		vj_errf(err, "%s: '%.64s' is not a valid domain",
+		    c->where[CONF_DOMAIN], c->val[CONF_DOMAIN]);
+		return -1;
+	}
+	if (c->val[CONF_RESOLVER] != NULL && c->resolvers == NULL &&
+	    split_list(c, CONF_RESOLVER, 1, &c->resolvers, &c->nresolvers,
+	    err) == -1)
+		return -1;
+	if (c->val[CONF_PACKAGES] != NULL && c->packages == NULL &&
+	    split_list(c, CONF_PACKAGES, 0, &c->packages, &c->npackages,
+	    err) == -1)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * vjbuild's command line: options, subcommands, every message the user
+ * sees, and every exit. The modules below report through return codes,
+ * struct vj_err and the scheduler's events; only this file prints.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conf/conf.h"
+#include "graph/graph.h"
+#include "sched/sched.h"
+#include "state/state.h"
+#include "tasks/tasks.h"
+#include "cache/cache.h"
+#include "util/util.h"
+#include "vjbuild.h"
+
+struct opts {
+	const char *cmd;	/* "build", "status", "graph" */
+	const char *config;
+	const char *hosts;
+	int jobs, keep_going, dry_run, verbose, quiet;
+	char **recreate;
+	size_t nrecreate;
+	char *flag[CONF_NKEYS];
+	char *command;		/* the command line, for the record */
+};
+
+static const char *progname = "vjbuild";
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: vjbuild [-knqv] [-j N] [-f FILE] [--base FILE] [--jails DIR]\n"
+"               [--state DIR] [--recreate NAME] HOSTS\n"
+"       vjbuild status [-f FILE] [--state DIR]\n"
+"       vjbuild graph [-f FILE] [--base FILE] HOSTS\n"
+"\n"
+"  -j N            run up to N tasks at once (default: the number of CPUs)\n"
+"  -k              keep going: after a failure, run everything that does\n"
+"                  not depend on it\n"
+"  -n              dry run: print the plan, what would run, and change\n"
+"                  nothing\n"
+"  -f FILE         the configuration (default: ./vjbuild.conf if present)\n"
+"  --base FILE     the base system archive\n"
+"  --jails DIR     where the jail roots go\n"
+"  --state DIR     the state database, logs and jail.conf\n"
+"  --recreate NAME make jail NAME anew from the base; the old root is\n"
+"                  moved aside, not deleted (may be repeated)\n"
+"  -q, -v          quieter, more verbose\n"
+"  --help, --version\n");
+}
+
+static void
+die_input(const struct vj_err *err)
+{
+	fprintf(stderr, "%s: %s\n", progname, err->msg);
+	exit(EXIT_INPUT);
+}
+
+static void
+parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_BASE = 256, O_JAILS, O_STATE, O_RECREATE, O_HELP,
+	    O_VERSION };
+	static const struct option longopts[] = {
+		{ "base", required_argument, NULL, O_BASE },
+		{ "jails", required_argument, NULL, O_JAILS },
+		{ "state", required_argument, NULL, O_STATE },
+		{ "recreate", required_argument, NULL, O_RECREATE },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "keep-going", no_argument, NULL, 'k' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sbuf cmd = { 0 };
+	char *end;
+	long n;
+	int c, i;
+
+	for (i = 0; i < argc; i++)
+		sbuf_printf(&cmd, "%s%s", i ? " " : "", argv[i]);
+	o->command = sbuf_take(&cmd);
+	o->cmd = "build";
+	if (argc > 1 && (strcmp(argv[1], "status") == 0 ||
+	    strcmp(argv[1], "graph") == 0 || strcmp(argv[1], "build") == 0)) {
+		o->cmd = argv[1];
+		argv++;
+		argc--;
+	}
+	while ((c = getopt_long(argc, argv, "f:j:knqv", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o->config = optarg;
+			break;
+		case 'j':
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || *end || n < 1 || n > 1024) {
+				fprintf(stderr, "%s: -j: '%s' is not a number "
+				    "from 1 to 1024\n", progname, optarg);
+				exit(EXIT_INPUT);
+			}
+			o->jobs = (int)n;
+			break;
+		case 'k': o->keep_going = 1; break;
+		case 'n': o->dry_run = 1; break;
+		case 'q': o->quiet = 1; o->verbose = 0; break;
+		case 'v': o->verbose = 1; o->quiet = 0; break;
+		case O_BASE: o->flag[CONF_BASE] = optarg; break;
+		case O_JAILS: o->flag[CONF_JAILS] = optarg; break;
+		case O_STATE: o->flag[CONF_STATE] = optarg; break;
+		case O_RECREATE:
+			if (!conf_valid_hostname(optarg)) {
+				fprintf(stderr, "%s: --recreate: '%s' is not a "
+				    "host name\n", progname, optarg);
+				exit(EXIT_INPUT);
+			}
+			o->recreate = xreallocarray(o->recreate,
+			    o->nrecreate + 2, sizeof(*o->recreate));
+			o->recreate[o->nrecreate++] = optarg;
+			o->recreate[o->nrecreate] = NULL;
+			break;
+		case O_HELP:
+			usage(stdout);
+			exit(0);
+		case O_VERSION:
+			printf("vjbuild %s\n", VJBUILD_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(EXIT_INPUT);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (strcmp(o->cmd, "status") == 0 ? argc != 0 : argc != 1) {
+		usage(stderr);
+		exit(EXIT_INPUT);
+	}
+	o->hosts = argc ? argv[0] : NULL;
+	if (o->jobs == 0)
+		o->jobs = compat_ncpu();
+}
+
+/* Reads the config and applies the flags; exits on bad input. */
+static struct conf *
+load_conf(const struct opts *o, int need_base)
+{
+	static const char *const flagname[CONF_NKEYS] = {
+		[CONF_BASE] = "--base", [CONF_JAILS] = "--jails",
+		[CONF_STATE] = "--state",
+	};
+	const char *path = o->config;
+	struct vj_err err;
+	struct conf *c;
+	char *dir;
+	int k;
+
+	if (path == NULL && access("vjbuild.conf", F_OK) == 0)
+		path = "vjbuild.conf";
+	if ((c = conf_read(path, &err)) == NULL)
+		die_input(&err);
+	for (k = 0; k < CONF_NKEYS; k++)
+		if (o->flag[k] != NULL)
+			conf_set(c, (enum conf_key)k, o->flag[k], flagname[k]);
+	dir = path ? fs_dirname(path) : xstrdup(".");
+	if (conf_finish(c, dir, need_base, &err) == -1)
+		die_input(&err);
+	free(dir);
+	return c;
+}
+
+/* Fills env: the digests that fingerprints hash. */
+static void
+make_env(struct task_env *env, const struct conf *c,
+    const struct conf_hosts *h, struct state *st, char *const *recreate)
+{
+	struct vj_err err;
+	const char *dist = c->val[CONF_DISTRIBUTION];
+	struct stat sb;
+	int rc;
+
+	memset(env, 0, sizeof(*env));
+	env->conf = c;
+	env->hosts = h;
+	env->jails = c->val[CONF_JAILS];
+	env->state_dir = c->val[CONF_STATE];
+	env->uuid = st ? state_uuid(st) : NULL;
+	env->recreate = recreate;
+	if (env->uuid == NULL)
+		env->uuid = "";
+	rc = st ? state_file_digest(st, c->val[CONF_BASE], env->base_digest,
+	    &err) : sha256_file(c->val[CONF_BASE], env->base_digest, &err);
+	if (rc == -1)
+		die_input(&err);
+	memset(env->dist_digest, '0', 64);
+	if (dist != NULL) {
+		if (stat(dist, &sb) == 0 && S_ISDIR(sb.st_mode))
+			rc = cache_tree_digest(dist, env->dist_digest, &err);
+		else
+			rc = st ? state_file_digest(st, dist, env->dist_digest,
+			    &err) : sha256_file(dist, env->dist_digest, &err);
+		if (rc == -1)
+			die_input(&err);
+	}
+}
+
+/* ---- progress and summary ---- */
+
+struct ui {
+	const struct opts *o;
+	struct plan *p;
+	int tty;
+	int line_shown;
+};
+
+static void
+fmt_time(char *buf, size_t n, double s)
+{
+	if (s < 60)
+		snprintf(buf, n, "%.1fs", s);
+	else if (s < 3600)
+		snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+	else
+		snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s / 60 % 60);
+}
+
+static void
+clear_line(struct ui *u)
+{
+	if (u->line_shown) {
+		fputs("\r\033[K", stderr);
+		u->line_shown = 0;
+	}
+}
+
+static void
+status_line(struct ui *u, const struct sched_event *ev)
+{
+	char el[32], eta[32];
+	size_t i;
+
+	fmt_time(el, sizeof(el), ev->elapsed);
+	fmt_time(eta, sizeof(eta), ev->eta);
+	fprintf(stderr, "\r\033[K[%zu/%zu] %s ETA %s", ev->done, ev->total,
+	    el, eta);
+	for (i = 0; i < ev->running && i < 3; i++)
+		fprintf(stderr, "%s%s", i ? ", " : " | ",
+		    plan_task(u->p, ev->running_ids[i])->name);
+	if (ev->running > 3)
+		fprintf(stderr, " (+%zu)", ev->running - 3);
+	fflush(stderr);
+	u->line_shown = 1;
+}
+
+static void
+on_event(const struct sched_event *ev, void *arg)
+{
+	struct ui *u = arg;
+	const struct task *t = ev->task >= 0 ? plan_task(u->p, ev->task) : NULL;
+	char d[32];
+
+	if (u->o->quiet)
+		return;
+	clear_line(u);
+	if (ev->kind == SCHED_EV_START && u->o->verbose)
+		fprintf(stderr, "start    %s\n", t->name);
+	if (ev->kind == SCHED_EV_END) {
+		fmt_time(d, sizeof(d), ev->duration);
+		if (ev->status == SCHED_FAILED)
+			fprintf(stderr, "FAILED   %s (%s)\n", t->name, d);
+		else if (!u->tty || u->o->verbose)
+			fprintf(stderr, "%-8s %s (%s)\n",
+			    sched_status_name(ev->status), t->name, d);
+	}
+	if (u->tty)
+		status_line(u, ev);
+}
+
+/* Prints the last n lines of a log, indented. */
+static void
+tail_log(const char *path, int n)
+{
+	char *text = NULL, *p;
+	size_t len = 0;
+	FILE *f = fopen(path, "r");
+	int lines = 0;
+
+	if (f == NULL)
+		return;
+	{
+		char buf[8192];
+		size_t r;
+		struct sbuf b = { 0 };
+		while ((r = fread(buf, 1, sizeof(buf), f)) > 0)
+			sbuf_add(&b, buf, r);
+		len = b.len;
+		text = sbuf_take(&b);
+	}
+	fclose(f);
+	while (len > 0 && text[len - 1] == '\n')
+		text[--len] = '\0';
+	for (p = text + len; p > text; p--)
+		if (p[-1] == '\n' && ++lines == n)
+			break;
+	for (char *line = strtok(p, "\n"); line; line = strtok(NULL, "\n"))
+		fprintf(stderr, "    | %s\n", line);
+	free(text);
+}
+
+/*
+ * One line per jail: ok, or the task that failed (its log's last lines), or
+ * the failure that made it skip; then the totals. Records each jail.
+ */
+static void
+summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
+    struct state *st, const struct sched_result *r)
+{
+	size_t i, j, n = plan_count(u->p), jok = 0;
+	size_t cnt[SCHED_INTERRUPTED + 1] = { 0 };
+	char t[32];
+
+	clear_line(u);
+	for (i = 0; i < n; i++)
+		cnt[r->status[i]]++;
+	for (j = 0; j < h->n; j++) {
+		const char *name = h->v[j].name;
+		double first = 0, last = 0;
+		int bad = -1, ran = 0;
+		struct state_jail sj;
+		for (i = 0; i < n; i++) {
+			const struct task *tk = plan_task(u->p, (int)i);
+			if (task_jail(tk) == NULL || strcmp(task_jail(tk), name))
+				continue;
+			if (r->started[i] > 0) {
+				if (!ran || r->started[i] < first)
+					first = r->started[i];
+				if (r->ended[i] > last)
+					last = r->ended[i];
+				ran = 1;
+			}
+			if (bad == -1 && r->status[i] != SCHED_OK &&
+			    r->status[i] != SCHED_UPTODATE)
+				bad = (int)i;
+		}
+		fmt_time(t, sizeof(t), ran ? last - first : 0);
+		sj.name = name;
+		sj.address = h->v[j].address;
+		sj.root = plan_task(u->p, 0)->env->jails;
+		sj.run = r->run;
+		sj.updated = vj_wall();
+		if (bad == -1) {
+			jok++;
+			if (!u->o->quiet)
+				printf("%-20s ok      %s%s\n", name, t,
+				    ran ? "" : " (up to date)");
+			sj.status = "ok";
+		} else {
+			const struct task *tk = plan_task(u->p, bad);
+			enum sched_status s = r->status[bad];
+			sj.status = s == SCHED_INTERRUPTED ? "interrupted" :
+			    "failed";
+			if (s == SCHED_SKIPPED) {
+				printf("%-20s FAILED  %s: skipped, %s failed\n",
+				    name, tk->name,
+				    plan_task(u->p, r->cause[bad])->name);
+			} else if (s == SCHED_FAILED) {
+				char *log = xasprintf("%s/logs/%s.log",
+				    c->val[CONF_STATE], tk->name);
+				printf("%-20s FAILED  %s (log: %s)\n", name,
+				    tk->name, log);
+				fflush(stdout);
+				tail_log(log, 3);
+				free(log);
+			} else
+				printf("%-20s %s  %s: %s\n", name,
+				    s == SCHED_INTERRUPTED ? "STOPPED" :
+				    "NOT RUN", tk->name, sched_status_name(s));
+		}
+		{
+			char *root = fs_join(c->val[CONF_JAILS], name);
+			struct vj_err err;
+			sj.root = root;
+			if (state_jail_put(st, &sj, &err) == -1)
+				fprintf(stderr, "%s: %s\n", progname, err.msg);
+			free(root);
+		}
+	}
+	if (!u->o->quiet || jok < h->n)
+		printf("%zu jails: %zu ok, %zu not; %zu tasks: %zu ran, %zu up "
+		    "to date, %zu failed, %zu skipped, %zu not run\n", h->n,
+		    jok, h->n - jok, n, cnt[SCHED_OK] + cnt[SCHED_FAILED] +
+		    cnt[SCHED_INTERRUPTED], cnt[SCHED_UPTODATE],
+		    cnt[SCHED_FAILED] + cnt[SCHED_INTERRUPTED],
+		    cnt[SCHED_SKIPPED], cnt[SCHED_WAITING] + cnt[SCHED_READY]);
+}
+
+/* ---- subcommands ---- */
+
+static int
+cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h)
+{
+	struct state *st = NULL;
+	struct task_env env;
+	struct plan *p;
+	struct vj_err err;
+	char *db = fs_join(c->val[CONF_STATE], "vjbuild.db");
+	int64_t *stamps;
+	size_t i, n, nrun = 0;
+
+	if (access(db, F_OK) == 0 &&
+	    state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 1, &st,
+	    &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		free(db);
+		return EXIT_STATE;
+	}
+	free(db);
+	make_env(&env, c, h, st, o->recreate);
+	if ((p = plan_new(&env, &err)) == NULL)
+		die_input(&err);
+	n = plan_count(p);
+	stamps = xcalloc(n, sizeof(*stamps));
+	for (i = 0; i < n; i++) {
+		const struct task *t = plan_task(p, (int)i);
+		const struct state_task *rec = st ? state_task_get(st, t->name) :
+		    NULL;
+		stamps[i] = rec ? rec->stamp : 0;
+	}
+	for (i = 0; i < n; i++) {
+		int id = plan_order(p)[i];
+		int up = st != NULL && sched_uptodate(p, st, id, stamps);
+		if (!up) {
+			stamps[id] = -1 - (int64_t)i;	/* would be new */
+			nrun++;
+		}
+		printf("%-10s %s\n", up ? "up-to-date" : "run",
+		    plan_task(p, id)->name);
+	}
+	printf("%zu tasks: %zu would run, %zu up to date\n", n, nrun, n - nrun);
+	free(stamps);
+	plan_free(p);
+	state_close(st);
+	return 0;
+}
+
+static int
+cmd_build(const struct opts *o)
+{
+	struct conf *c = load_conf(o, 1);
+	struct conf_hosts *h;
+	struct state *st = NULL;
+	struct event_base *base = NULL;
+	struct task_env env;
+	struct sched_result r;
+	struct sched_opts so;
+	struct plan *p = NULL;
+	struct vj_err err;
+	struct ui u;
+	int rc;
+
+	if ((h = conf_hosts_read(o->hosts, &err)) == NULL)
+		die_input(&err);
+	if (o->dry_run) {
+		rc = cmd_dry_run(o, c, h);
+		conf_hosts_free(h);
+		conf_free(c);
+		return rc;
+	}
+	/* Everything is validated; from here on things are created. */
+	if (state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 0, &st,
+	    &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_STATE;
+		goto out;
+	}
+	make_env(&env, c, h, st, o->recreate);
+	if ((p = plan_new(&env, &err)) == NULL) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_INPUT;
+		goto out;
+	}
+	if ((base = event_base_new()) == NULL) {
+		fprintf(stderr, "%s: event_base_new failed\n", progname);
+		rc = EXIT_STATE;
+		goto out;
+	}
+	memset(&u, 0, sizeof(u));
+	u.o = o;
+	u.p = p;
+	u.tty = isatty(STDERR_FILENO) && !o->quiet;
+	memset(&so, 0, sizeof(so));
+	so.jobs = o->jobs;
+	so.keep_going = o->keep_going;
+	so.command = o->command;
+	so.recreate = o->recreate;
+	so.event = on_event;
+	so.arg = &u;
+	so.tick = u.tty ? 1.0 : 0;
+	rc = sched_run(base, p, st, &so, &r, &err);
+	if (rc == -1) {
+		clear_line(&u);
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_STATE;
+	} else {
+		summary(&u, c, h, st, &r);
+		rc = rc == 0 ? 0 : EXIT_TASKS;
+	}
+	if (r.signal != 0) {
+		int sig = r.signal;
+		sched_result_free(&r);
+		fprintf(stderr, "%s: stopped by signal %d; run again to go on\n",
+		    progname, sig);
+		plan_free(p);
+		state_close(st);
+		event_base_free(base);
+		conf_hosts_free(h);
+		conf_free(c);
+		/* Die of the same signal, so the exit status tells the truth. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return 128 + sig;
+	}
+	sched_result_free(&r);
+out:
+	plan_free(p);
+	state_close(st);
+	if (base)
+		event_base_free(base);
+	conf_hosts_free(h);
+	conf_free(c);
+	return rc;
+}
+
+static void
+show_jail(const struct state_jail *j, void *arg)
+{
+	char when[32];
+	time_t t = (time_t)j->updated;
+
+	(void)arg;
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
+	printf("%-20s %-16s %-12s %s\n", j->name, j->address ? j->address : "",
+	    j->status ? j->status : "", when);
+}
+
+static void
+show_task(const struct state_task *t, void *arg)
+{
+	char d[32] = "-", when[32] = "-";
+	time_t ts = (time_t)t->started;
+	int *first = arg;
+
+	if (*first) {
+		printf("\n%-30s %-12s %5s %-19s %8s\n", "TASK", "STATUS", "RUN",
+		    "STARTED", "TIME");
+		*first = 0;
+	}
+	if (t->duration >= 0 && strcmp(t->status, "ok") == 0)
+		fmt_time(d, sizeof(d), t->duration);
+	if (t->started > 0)
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+		    localtime(&ts));
+	printf("%-30s %-12s %5lld %-19s %8s\n", t->name, t->status,
+	    (long long)t->run, when, d);
+	if (strcmp(t->status, "ok") != 0 && t->log != NULL)
+		printf("%-30s log: %s\n", "", t->log);
+}
+
+static int
+cmd_status(const struct opts *o)
+{
+	struct conf *c = load_conf(o, 0);
+	char *db = fs_join(c->val[CONF_STATE], "vjbuild.db");
+	struct state *st = NULL;
+	struct vj_err err;
+	int first = 1, rc = 0;
+
+	if (access(db, F_OK) == -1) {
+		fprintf(stderr, "%s: no state at %s: nothing was built there "
+		    "yet\n", progname, c->val[CONF_STATE]);
+		rc = EXIT_STATE;
+	} else if (state_open(c->val[CONF_STATE], NULL, 1, &st, &err) == -1 ||
+	    (printf("%-20s %-16s %-12s %s\n", "JAIL", "ADDRESS", "STATUS",
+	    "UPDATED"), state_list(st, show_jail, show_task, &first,
+	    &err) == -1)) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_STATE;
+	}
+	state_close(st);
+	free(db);
+	conf_free(c);
+	return rc;
+}
+
+static int
+cmd_graph(const struct opts *o)
+{
+	struct conf *c = load_conf(o, 1);
+	struct conf_hosts *h;
+	struct task_env env;
+	struct sbuf b = { 0 };
+	struct plan *p;
+	struct vj_err err;
+
+	if ((h = conf_hosts_read(o->hosts, &err)) == NULL)
+		die_input(&err);
+	make_env(&env, c, h, NULL, NULL);
+	if ((p = plan_new(&env, &err)) == NULL)
+		die_input(&err);
+	graph_dot(plan_graph(p), &b, NULL);
+	fputs(b.s, stdout);
+	sbuf_free(&b);
+	plan_free(p);
+	conf_hosts_free(h);
+	conf_free(c);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	parse_args(argc, argv, &o);
+	if (strcmp(o.cmd, "status") == 0)
+		rc = cmd_status(&o);
+	else if (strcmp(o.cmd, "graph") == 0)
+		rc = cmd_graph(&o);
+	else
+		rc = cmd_build(&o);
+	free(o.recreate);
+	free(o.command);
+	return rc;
+}

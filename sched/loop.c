@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The libevent loop that runs a plan (see sched.h).
+ *
+ * Rules:
+ *  - A task's start is recorded in the state, durably, before its child is
+ *    forked; its end after the child is reaped. The parent is the only
+ *    writer of the database.
+ *  - Children are forked with signals blocked, put in their own process
+ *    group (by both sides, so there is no race), get /dev/null as stdin and
+ *    the log file as stdout and stderr, and are killed by the kernel if
+ *    vjbuild dies.
+ *  - SIGCHLD is a libevent signal event; the handler reaps in a
+ *    waitpid(WNOHANG) loop and dispatches by pid.
+ *  - SIGINT or SIGTERM: nothing more starts, every running group gets
+ *    SIGTERM, then SIGKILL after five seconds; the tasks are recorded as
+ *    interrupted and the run ends with the signal in the result.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "../graph/graph.h"
+#include "../state/state.h"
+#include "../tasks/tasks.h"
+#include "../util/util.h"
+#include "sched.h"
+
+#define KILL_GRACE 5.0
+
+struct slot {
+	pid_t pid;
+	int task;
+};
+
+struct loop {
+	struct event_base *base;
+	struct plan *p;
+	struct state *st;
+	const struct sched_opts *o;
+	struct sched_result *r;
+	struct sched *s;
+	struct vj_err *err;
+	struct slot *slots;
+	int *running_ids;
+	size_t nslots;
+	int64_t *stamps;
+	char **logs;
+	double *weight, *own, t0;
+	size_t total, ran;
+	int fatal, killed;
+	struct event *ev_chld, *ev_int, *ev_term, *ev_tick, *ev_kill;
+};
+
+/* The hex digest of the stamps of task i's dependencies. */
+static void
+depstamp(const struct plan *p, int i, const int64_t *stamps, char hex[65])
+{
+	const struct graph *g = plan_graph(p);
+	struct sha256 c;
+	size_t k;
+
+	sha256_init(&c);
+	for (k = 0; k < graph_ndeps(g, i); k++) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "%lld,",
+		    (long long)stamps[graph_dep(g, i, k)]);
+		sha256_update(&c, buf, (size_t)n);
+	}
+	sha256_hex(&c, hex);
+}
+
+int
+sched_uptodate(const struct plan *p, struct state *s, int i,
+    const int64_t *stamps)
+{
+	const struct task *t = plan_task(p, i);
+	const struct state_task *rec = state_task_get(s, t->name);
+	char ds[65];
+
+	if (rec == NULL || rec->status == NULL || strcmp(rec->status, "ok") != 0)
+		return 0;
+	if (rec->fingerprint == NULL ||
+	    strcmp(rec->fingerprint, t->fingerprint) != 0)
+		return 0;
+	depstamp(p, i, stamps, ds);
+	if (rec->depstamp == NULL || strcmp(rec->depstamp, ds) != 0)
+		return 0;
+	return t->ops->exists(t);
+}
+
+/*
+ * The estimate of what is left: the larger of the longest remaining chain
+ * and the remaining work spread over the slots, each task counted at its
+ * recorded (or default) duration, less what running tasks have done.
+ */
+static double
+eta(const struct loop *l)
+{
+	double work = 0, longest = 0, now = vj_now(), left;
+	size_t i;
+
+	for (i = 0; i < l->total; i++) {
+		enum sched_status st = sched_status(l->s, (int)i);
+		if (st == SCHED_RUNNING) {
+			left = l->own[i] - (now - l->r->started[i]);
+			left = left > 0 ? left : 0;
+			work += left;
+			if (l->weight[i] - l->own[i] + left > longest)
+				longest = l->weight[i] - l->own[i] + left;
+		} else if (st == SCHED_WAITING || st == SCHED_READY) {
+			work += l->own[i];
+			if (l->weight[i] > longest)
+				longest = l->weight[i];
+		}
+	}
+	work /= (double)l->nslots;
+	return work > longest ? work : longest;
+}
+
+static void
+emit(struct loop *l, enum sched_event_kind kind, int task,
+    enum sched_status status, int exit_status, double duration)
+{
+	struct sched_event ev;
+	size_t i, n = 0;
+
+	if (l->o->event == NULL)
+		return;
+	for (i = 0; i < l->nslots; i++)
+		if (l->slots[i].pid > 0)
+			l->running_ids[n++] = l->slots[i].task;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	ev.task = task;
+	ev.status = status;
+	ev.exit_status = exit_status;
+	ev.duration = duration;
+	ev.total = l->total;
+	ev.done = l->total - sched_count(l->s, SCHED_WAITING) -
+	    sched_count(l->s, SCHED_READY) - sched_count(l->s, SCHED_RUNNING);
+	ev.running = n;
+	ev.ran = l->ran;
+	ev.elapsed = vj_now() - l->t0;
+	ev.eta = eta(l);
+	ev.running_ids = l->running_ids;
+	l->o->event(&ev, l->o->arg);
+}
+
+static void
+child(struct loop *l, int i, int logfd)
+{
+	const struct task *t = plan_task(l->p, i);
+	struct vj_err err = { "" };
+	sigset_t none;
+	int devnull, rc;
+
+	(void)setpgid(0, 0);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)compat_die_with_parent();
+	devnull = open("/dev/null", O_RDONLY);
+	if (devnull == -1 || dup2(devnull, 0) == -1 || dup2(logfd, 1) == -1 ||
+	    dup2(logfd, 2) == -1)
+		_exit(127);
+	rc = t->ops->run(t, &err);
+	fflush(stdout);
+	if (rc != 0)
+		fprintf(stderr, "%s: %s\n", t->name, err.msg);
+	fflush(stderr);
+	_exit(rc == 0 ? 0 : 1);
+}
+
+static int
+spawn(struct loop *l, int i)
+{
+	struct task *t = plan_task(l->p, i);
+	struct state_task rec;
+	char ds[65];
+	sigset_t all, old;
+	size_t k;
+	int logfd;
+	pid_t pid;
+
+	for (k = 0; k < l->nslots && l->slots[k].pid != 0; k++)
+		;
+	if (l->logs[i] == NULL) {
+		char *file = xasprintf("%s.log", t->name);
+		l->logs[i] = fs_join(state_logdir(l->st), file);
+		free(file);
+	}
+	logfd = open(l->logs[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0644);
+	if (logfd == -1) {
+		vj_errno(l->err, "%s", l->logs[i]);
+		return -1;
+	}
+	depstamp(l->p, i, l->stamps, ds);
+	memset(&rec, 0, sizeof(rec));
+	rec.name = t->name;
+	rec.kind = t->ops->kind;
+	rec.jail = task_jail(t);
+	rec.fingerprint = t->fingerprint;
+	rec.depstamp = ds;
+	rec.log = l->logs[i];
+	rec.run = l->r->run;
+	rec.started = vj_wall();
+	if (state_task_start(l->st, &rec, l->err) == -1) {
+		close(logfd);
+		return -1;
+	}
+	l->stamps[i] = rec.stamp;
+	fflush(stdout);
+	fflush(stderr);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		child(l, i, logfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(logfd);
+	if (pid == -1) {
+		vj_errno(l->err, "%s: fork", t->name);
+		return -1;
+	}
+	(void)setpgid(pid, pid);
+	l->slots[k].pid = pid;
+	l->slots[k].task = i;
+	l->r->started[i] = vj_now();
+	l->ran++;
+	emit(l, SCHED_EV_START, i, SCHED_RUNNING, 0, 0);
+	return 0;
+}
+
+/* Starts what can start; up-to-date tasks finish at once without a slot. */
+static void
+schedule(struct loop *l)
+{
+	size_t running;
+	int i;
+
+	while (!l->fatal && (i = sched_peek(l->s)) != -1) {
+		if (sched_uptodate(l->p, l->st, i, l->stamps)) {
+			(void)sched_next(l->s);
+			sched_finish(l->s, i, SCHED_UPTODATE);
+			continue;
+		}
+		running = sched_count(l->s, SCHED_RUNNING);
+		if (running >= (size_t)l->o->jobs)
+			break;
+		(void)sched_next(l->s);
+		if (spawn(l, i) == -1) {
+			/* The record is the one source of truth: stop. */
+			l->fatal = 1;
+			sched_finish(l->s, i, SCHED_FAILED);
+			sched_stop(l->s);
+		}
+	}
+	if (sched_idle(l->s))
+		event_base_loopbreak(l->base);
+}
+
+static void
+reaped(struct loop *l, size_t k, int wstatus)
+{
+	int i = l->slots[k].task;
+	const struct task *t = plan_task(l->p, i);
+	struct state_task rec;
+	enum sched_status st;
+
+	l->slots[k].pid = 0;
+	l->r->ended[i] = vj_now();
+	if (l->r->signal != 0)
+		st = SCHED_INTERRUPTED;
+	else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+		st = SCHED_OK;
+	else
+		st = SCHED_FAILED;
+	memset(&rec, 0, sizeof(rec));
+	rec.name = t->name;
+	rec.status = st == SCHED_OK ? "ok" : st == SCHED_FAILED ? "failed" :
+	    "interrupted";
+	rec.exit_status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) :
+	    128 + WTERMSIG(wstatus);
+	rec.ended = vj_wall();
+	rec.duration = l->r->ended[i] - l->r->started[i];
+	if (!l->fatal && state_task_finish(l->st, &rec, l->err) == -1) {
+		l->fatal = 1;
+		sched_stop(l->s);
+	}
+	sched_finish(l->s, i, st);
+	emit(l, SCHED_EV_END, i, st, wstatus, rec.duration);
+}
+
+static void
+on_chld(evutil_socket_t sig, short what, void *arg)
+{
+	struct loop *l = arg;
+	int wstatus;
+	pid_t pid;
+	size_t k;
+
+	(void)sig;
+	(void)what;
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+		for (k = 0; k < l->nslots; k++)
+			if (l->slots[k].pid == pid)
+				break;
+		if (k < l->nslots)
+			reaped(l, k, wstatus);
+	}
+	schedule(l);
+}
+
+static void
+kill_all(struct loop *l, int sig)
+{
+	size_t k;
+
+	for (k = 0; k < l->nslots; k++)
+		if (l->slots[k].pid > 0)
+			(void)killpg(l->slots[k].pid, sig);
+}
+
+static void
+on_kill(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	kill_all(arg, SIGKILL);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct loop *l = arg;
+	struct timeval grace = { (time_t)KILL_GRACE, 0 };
+
+	(void)what;
+	if (l->r->signal != 0) {
+		kill_all(l, SIGKILL);	/* a second signal: no more grace */
+		return;
+	}
+	l->r->signal = (int)sig;
+	sched_stop(l->s);
+	kill_all(l, SIGTERM);
+	evtimer_add(l->ev_kill, &grace);
+	schedule(l);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	emit(arg, SCHED_EV_TICK, -1, SCHED_RUNNING, 0, 0);
+}
+
+static void
+weights(struct loop *l)
+{
+	double *own = l->own, est;
+	const struct state_task *rec;
+	size_t i;
+
+	for (i = 0; i < l->total; i++) {
+		const struct task *t = plan_task(l->p, (int)i);
+		rec = state_task_get(l->st, t->name);
+		if (rec != NULL && rec->duration >= 0)
+			own[i] = rec->duration;
+		else if ((est = state_kind_estimate(l->st, t->ops->kind)) >= 0)
+			own[i] = est;
+		else
+			own[i] = t->ops->estimate;
+		l->stamps[i] = rec ? rec->stamp : 0;
+	}
+	graph_critical(plan_graph(l->p), plan_order(l->p), own, l->weight);
+}
+
+int
+sched_run(struct event_base *base, struct plan *p, struct state *st,
+    const struct sched_opts *o, struct sched_result *r, struct vj_err *err)
+{
+	struct loop l;
+	size_t i;
+	int rc = -1;
+
+	memset(&l, 0, sizeof(l));
+	memset(r, 0, sizeof(*r));
+	l.base = base;
+	l.p = p;
+	l.st = st;
+	l.o = o;
+	l.r = r;
+	l.err = err;
+	l.total = plan_count(p);
+	l.nslots = (size_t)(o->jobs > 0 ? o->jobs : 1);
+	l.slots = xcalloc(l.nslots, sizeof(*l.slots));
+	l.running_ids = xcalloc(l.nslots, sizeof(*l.running_ids));
+	l.stamps = xcalloc(l.total, sizeof(*l.stamps));
+	l.logs = xcalloc(l.total, sizeof(*l.logs));
+	l.weight = xcalloc(l.total, sizeof(*l.weight));
+	l.own = xcalloc(l.total, sizeof(*l.own));
+	r->status = xcalloc(l.total, sizeof(*r->status));
+	r->started = xcalloc(l.total, sizeof(*r->started));
+	r->ended = xcalloc(l.total, sizeof(*r->ended));
+	r->cause = xcalloc(l.total, sizeof(*r->cause));
+	weights(&l);
+	l.s = sched_new(plan_graph(p), l.weight, o->keep_going);
+	if (state_run_begin(st, o->command ? o->command : "", (int)l.nslots,
+	    &r->run, err) == -1)
+		goto out;
+	l.t0 = vj_now();
+	l.ev_chld = evsignal_new(base, SIGCHLD, on_chld, &l);
+	l.ev_int = evsignal_new(base, SIGINT, on_signal, &l);
+	l.ev_term = evsignal_new(base, SIGTERM, on_signal, &l);
+	l.ev_kill = evtimer_new(base, on_kill, &l);
+	evsignal_add(l.ev_chld, NULL);
+	evsignal_add(l.ev_int, NULL);
+	evsignal_add(l.ev_term, NULL);
+	if (o->tick > 0) {
+		struct timeval tv = { (time_t)o->tick,
+		    (suseconds_t)((o->tick - (long)o->tick) * 1e6) };
+		l.ev_tick = event_new(base, -1, EV_PERSIST, on_tick, &l);
+		evtimer_add(l.ev_tick, &tv);
+	}
+	schedule(&l);
+	if (!sched_idle(l.s))
+		event_base_dispatch(base);
+	for (i = 0; i < l.total; i++) {
+		r->status[i] = sched_status(l.s, (int)i);
+		r->cause[i] = sched_cause(l.s, (int)i);
+	}
+	if (l.fatal) {
+		/* err says what failed; children are gone (loop idle). */
+		(void)state_run_end(st, r->run, "error", NULL);
+		rc = -1;
+		goto out;
+	}
+	rc = sched_count(l.s, SCHED_OK) + sched_count(l.s, SCHED_UPTODATE) ==
+	    l.total ? 0 : 1;
+	if (state_run_end(st, r->run, r->signal ? "interrupted" : rc == 0 ?
+	    "ok" : "failed", err) == -1)
+		rc = -1;
+out:
+	if (l.ev_chld) event_free(l.ev_chld);
+	if (l.ev_int) event_free(l.ev_int);
+	if (l.ev_term) event_free(l.ev_term);
+	if (l.ev_kill) event_free(l.ev_kill);
+	if (l.ev_tick) event_free(l.ev_tick);
+	sched_free(l.s);
+	for (i = 0; i < l.total; i++)
+		free(l.logs[i]);
+	free(l.logs);
+	free(l.slots);
+	free(l.running_ids);
+	free(l.stamps);
+	free(l.weight);
+	free(l.own);
+	return rc;
+}
+
+void
+sched_result_free(struct sched_result *r)
+{
+	free(r->status);
+	free(r->started);
+	free(r->ended);
+	free(r->cause);
+	memset(r, 0, sizeof(*r));
+}

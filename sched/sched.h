@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Running the plan.
+ *
+ * struct sched is the state machine, with no I/O, tested on its own: which
+ * tasks are ready, in which order, and what a failure skips. Ready tasks are
+ * taken by the longest remaining path (the critical-path weight), ties by
+ * name. A task whose dependency failed is skipped, and so on down its
+ * dependents; without keep_going, a failure also stops any new start.
+ *
+ * sched_run drives it on one libevent loop: each task in a child process in
+ * its own process group, its output in a log file, at most `jobs` at once,
+ * SIGCHLD, SIGINT and SIGTERM handled as libevent signal events.
+ */
+#ifndef VJ_SCHED_H
+#define VJ_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct graph;
+struct plan;
+struct state;
+struct vj_err;
+
+enum sched_status {
+	SCHED_WAITING,		/* dependencies not finished */
+	SCHED_READY,
+	SCHED_RUNNING,
+	SCHED_OK,		/* ran and succeeded */
+	SCHED_UPTODATE,		/* nothing to do */
+	SCHED_FAILED,
+	SCHED_SKIPPED,		/* a dependency failed */
+	SCHED_INTERRUPTED,	/* stopped by a signal while running */
+};
+
+struct sched;
+
+/* weight[i]: node i's critical-path weight (copied). */
+struct sched *sched_new(const struct graph *g, const double *weight,
+    int keep_going);
+void sched_free(struct sched *s);
+/* The best ready node, now RUNNING; -1 when none is ready or stopped. */
+int sched_next(struct sched *s);
+/* The best ready node without taking it; -1 when none. */
+int sched_peek(const struct sched *s);
+/* Ends a RUNNING node with OK, UPTODATE, FAILED or INTERRUPTED. */
+void sched_finish(struct sched *s, int id, enum sched_status result);
+/* No node starts after this. */
+void sched_stop(struct sched *s);
+/* 1 when no node is running and none can start. */
+int sched_idle(const struct sched *s);
+enum sched_status sched_status(const struct sched *s, int id);
+/* For a SKIPPED node, the failed node that caused it; else -1. */
+int sched_cause(const struct sched *s, int id);
+/* How many nodes have each status. */
+size_t sched_count(const struct sched *s, enum sched_status st);
+const char *sched_status_name(enum sched_status st);
+
+/* What the loop tells its caller, which prints. */
+enum sched_event_kind { SCHED_EV_START, SCHED_EV_END, SCHED_EV_TICK };
+
+struct sched_event {
+	enum sched_event_kind kind;
+	int task;			/* START/END */
+	enum sched_status status;	/* END */
+	int exit_status;		/* END: wait(2) status */
+	double duration;		/* END */
+	/* progress, in every event */
+	size_t done, total, running, ran;
+	double elapsed, eta;
+	const int *running_ids;		/* borrowed, `running` of them */
+};
+
+struct sched_opts {
+	int jobs;
+	int keep_going;
+	const char *command;		/* recorded with the run */
+	char *const *recreate;
+	void (*event)(const struct sched_event *ev, void *arg);
+	void *arg;
+	double tick;			/* seconds between TICKs; 0: none */
+};
+
+struct sched_result {
+	enum sched_status *status;	/* per task; malloc'd */
+	double *started, *ended;	/* per task; 0 when it did not run */
+	int *cause;			/* per task: the failure that skipped it */
+	int signal;			/* the signal that stopped the run, or 0 */
+	int64_t run;
+};
+
+/*
+ * Runs plan p against state s. Returns 0 when every task ended OK or
+ * UPTODATE, 1 when some failed, were skipped or did not start, -1 with err
+ * when the loop itself could not go on (the state database failed). The
+ * result is filled in every case but -1 before any start; free it with
+ * sched_result_free.
+ */
+int sched_run(struct event_base *base, struct plan *p, struct state *s,
+    const struct sched_opts *o, struct sched_result *r, struct vj_err *err);
+void sched_result_free(struct sched_result *r);
+
+/*
+ * Whether task i is already done: its record is "ok" with the same
+ * fingerprint and dependency stamps, and its output is there. stamps[] are
+ * the current stamps of all tasks. Used by sched_run and by dry runs.
+ */
+int sched_uptodate(const struct plan *p, struct state *s, int i,
+    const int64_t *stamps);
+
+#endif

@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The state database in SQLite (see state.h): WAL, a busy timeout,
+ * synchronous=FULL (a task's start must be on disk before its child writes
+ * anything, or a power cut could leave an old "ok" over a half-made output),
+ * statements prepared once from one table, parameters only, and the schema
+ * version in PRAGMA user_version with one step per version.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "../util/util.h"
+#include "state.h"
+
+enum stmt {
+	S_RUN_BEGIN, S_RUN_END, S_TASK_START, S_TASK_FINISH, S_STAMP,
+	S_JAIL_PUT, S_DIGEST_GET, S_DIGEST_PUT, S_NSTMT
+};
+
+static const char *const sql[S_NSTMT] = {
+	[S_RUN_BEGIN] = "INSERT INTO runs(started, status, command, jobs) "
+	    "VALUES (?1, 'running', ?2, ?3)",
+	[S_RUN_END] = "UPDATE runs SET ended = ?2, status = ?3 WHERE id = ?1",
+	[S_TASK_START] = "INSERT INTO tasks(name, kind, jail, fingerprint, "
+	    "depstamp, stamp, status, run, started, ended, duration, "
+	    "exit_status, log) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, "
+	    "?8, NULL, NULL, NULL, ?9) ON CONFLICT(name) DO UPDATE SET "
+	    "kind = ?2, jail = ?3, fingerprint = ?4, depstamp = ?5, "
+	    "stamp = ?6, status = 'running', run = ?7, started = ?8, "
+	    "ended = NULL, exit_status = NULL, log = ?9",
+	[S_TASK_FINISH] = "UPDATE tasks SET status = ?2, exit_status = ?3, "
+	    "ended = ?4, duration = CASE WHEN ?2 = 'ok' THEN ?5 ELSE "
+	    "duration END WHERE name = ?1",
+	[S_STAMP] = "INSERT OR REPLACE INTO meta(key, value) "
+	    "VALUES ('stamp', ?1)",
+	[S_JAIL_PUT] = "INSERT OR REPLACE INTO jails(name, address, root, "
+	    "status, run, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_DIGEST_GET] = "SELECT sha256 FROM digests WHERE path = ?1 AND "
+	    "size = ?2 AND mtime_ns = ?3 AND ino = ?4",
+	[S_DIGEST_PUT] = "INSERT OR REPLACE INTO digests(path, size, "
+	    "mtime_ns, ino, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
+};
+
+/* Schema steps: migrations[i] takes user_version i to i + 1. */
+static const char *const migrations[] = {
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE runs(id INTEGER PRIMARY KEY, started REAL NOT NULL, "
+	"  ended REAL, status TEXT NOT NULL, command TEXT, jobs INTEGER);"
+	"CREATE TABLE tasks(name TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+	"  jail TEXT, fingerprint TEXT NOT NULL, depstamp TEXT NOT NULL, "
+	"  stamp INTEGER NOT NULL, status TEXT NOT NULL, run INTEGER, "
+	"  started REAL, ended REAL, duration REAL, exit_status INTEGER, "
+	"  log TEXT);"
+	"CREATE TABLE jails(name TEXT PRIMARY KEY, address TEXT, root TEXT, "
+	"  status TEXT, run INTEGER, updated REAL);"
+	"CREATE TABLE digests(path TEXT PRIMARY KEY, size INTEGER, "
+	"  mtime_ns INTEGER, ino INTEGER, sha256 TEXT NOT NULL);",
+};
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+struct rec {
+	struct state_task t;
+	char *strs[7];
+};
+
+struct kindavg {
+	char *kind;
+	double sum;
+	int n;
+};
+
+struct state {
+	sqlite3 *db;
+	sqlite3_stmt *st[S_NSTMT];
+	char *dir, *logdir, *uuid;
+	int lockfd;
+	int64_t stamp;
+	struct rec *recs;	/* sorted by name */
+	size_t nrecs;
+	struct kindavg *kinds;
+	size_t nkinds;
+};
+
+static int
+fail(struct state *s, struct vj_err *err, const char *what)
+{
+	vj_errf(err, "%s/vjbuild.db: %s: %s", s->dir, what,
+	    s->db ? sqlite3_errmsg(s->db) : "cannot open");
+	return -1;
+}
+
+static int
+exec(struct state *s, const char *q, struct vj_err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, q, NULL, NULL, &msg) != SQLITE_OK) {
+		vj_errf(err, "%s/vjbuild.db: %.200s: %s", s->dir, q,
+		    msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs a prepared statement that returns no row; resets it. */
+static int
+step(struct state *s, enum stmt i, struct vj_err *err)
+{
+	int rc = sqlite3_step(s->st[i]);
+
+	sqlite3_reset(s->st[i]);
+	sqlite3_clear_bindings(s->st[i]);
+	if (rc != SQLITE_DONE)
+		return fail(s, err, sql[i]);
+	return 0;
+}
+
+static char *
+col(sqlite3_stmt *q, int i)
+{
+	const unsigned char *t = sqlite3_column_text(q, i);
+
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static int
+meta_get(struct state *s, const char *key, char **val, struct vj_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	*val = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1",
+	    -1, &q, NULL) != SQLITE_OK)
+		return fail(s, err, "SELECT meta");
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*val = col(q, 0);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, err, "SELECT meta");
+	return 0;
+}
+
+static int
+meta_put(struct state *s, const char *key, const char *val, struct vj_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key, value) "
+	    "VALUES (?1, ?2)", -1, &q, NULL) != SQLITE_OK)
+		return fail(s, err, "INSERT meta");
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, val, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : fail(s, err, "INSERT meta");
+}
+
+static int
+migrate(struct state *s, struct vj_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int version = 0;
+	char *pragma;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return fail(s, err, "PRAGMA user_version");
+	if (sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (version > NMIGRATIONS) {
+		vj_errf(err, "%s/vjbuild.db: schema version %d is newer than "
+		    "this vjbuild (%d)", s->dir, version, NMIGRATIONS);
+		return -1;
+	}
+	for (; version < NMIGRATIONS; version++) {
+		if (exec(s, "BEGIN IMMEDIATE", err) == -1)
+			return -1;
+		pragma = xasprintf("PRAGMA user_version = %d", version + 1);
+		if (exec(s, migrations[version], err) == -1 ||
+		    exec(s, pragma, err) == -1 || exec(s, "COMMIT", err) == -1) {
+			free(pragma);
+			(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		free(pragma);
+	}
+	return 0;
+}
+
+static void
+make_uuid(char out[37])
+{
+	unsigned char b[16];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC), i;
+	char *p = out;
+
+	if (fd == -1 || read(fd, b, sizeof(b)) != (ssize_t)sizeof(b)) {
+		double t = vj_wall();
+		memcpy(b, &t, sizeof(t));
+		pid_t pid = getpid();
+		memcpy(b + 8, &pid, sizeof(pid));
+	}
+	if (fd != -1)
+		close(fd);
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	for (i = 0; i < 16; i++) {
+		p += sprintf(p, "%02x", b[i]);
+		if (i == 3 || i == 5 || i == 7 || i == 9)
+			*p++ = '-';
+	}
+	*p = '\0';
+}
+
+/* Identity: the uuid, made once, and the jails directory it serves. */
+static int
+identity(struct state *s, const char *jails_dir, int readonly,
+    struct vj_err *err)
+{
+	char *jails = NULL, *stamp = NULL, buf[37];
+	int rc = -1;
+
+	if (meta_get(s, "uuid", &s->uuid, err) == -1 ||
+	    meta_get(s, "jails", &jails, err) == -1 ||
+	    meta_get(s, "stamp", &stamp, err) == -1)
+		goto out;
+	s->stamp = stamp ? strtoll(stamp, NULL, 10) : 0;
+	if (s->uuid == NULL && !readonly) {
+		make_uuid(buf);
+		s->uuid = xstrdup(buf);
+		if (meta_put(s, "uuid", buf, err) == -1)
+			goto out;
+	}
+	if (jails_dir != NULL && jails != NULL && strcmp(jails, jails_dir) != 0) {
+		vj_errf(err, "%s belongs to the jails directory %s, not %s: "
+		    "use the state directory that was made for %s", s->dir,
+		    jails, jails_dir, jails_dir);
+		goto out;
+	}
+	if (jails_dir != NULL && jails == NULL && !readonly &&
+	    meta_put(s, "jails", jails_dir, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(jails);
+	free(stamp);
+	return rc;
+}
+
+static int
+load_tasks(struct state *s, struct vj_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	size_t cap = 0, k;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT name, kind, jail, fingerprint, "
+	    "depstamp, status, log, stamp, run, started, ended, duration, "
+	    "exit_status FROM tasks ORDER BY name", -1, &q, NULL) != SQLITE_OK)
+		return fail(s, err, "SELECT tasks");
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct rec *r;
+		if (s->nrecs == cap) {
+			cap = cap ? cap * 2 : 64;
+			s->recs = xreallocarray(s->recs, cap, sizeof(*s->recs));
+		}
+		r = &s->recs[s->nrecs++];
+		memset(r, 0, sizeof(*r));
+		for (k = 0; k < 7; k++)
+			r->strs[k] = col(q, (int)k);
+		r->t.name = r->strs[0];
+		r->t.kind = r->strs[1];
+		r->t.jail = r->strs[2];
+		r->t.fingerprint = r->strs[3];
+		r->t.depstamp = r->strs[4];
+		r->t.status = r->strs[5];
+		r->t.log = r->strs[6];
+		r->t.stamp = sqlite3_column_int64(q, 7);
+		r->t.run = sqlite3_column_int64(q, 8);
+		r->t.started = sqlite3_column_double(q, 9);
+		r->t.ended = sqlite3_column_double(q, 10);
+		r->t.duration = sqlite3_column_type(q, 11) == SQLITE_NULL ? -1 :
+		    sqlite3_column_double(q, 11);
+		r->t.exit_status = sqlite3_column_int(q, 12);
+		if (r->t.duration >= 0 && r->t.kind != NULL) {
+			for (k = 0; k < s->nkinds; k++)
+				if (strcmp(s->kinds[k].kind, r->t.kind) == 0)
+					break;
+			if (k == s->nkinds) {
+				s->kinds = xreallocarray(s->kinds, ++s->nkinds,
+				    sizeof(*s->kinds));
+				s->kinds[k].kind = xstrdup(r->t.kind);
+				s->kinds[k].sum = 0;
+				s->kinds[k].n = 0;
+			}
+			s->kinds[k].sum += r->t.duration;
+			s->kinds[k].n++;
+		}
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : fail(s, err, "SELECT tasks");
+}
+
+/* Takes DIR/lock; refuses, naming the holder's pid, when it is held. */
+static int
+lock(struct state *s, struct vj_err *err)
+{
+	char *path = fs_join(s->dir, "lock"), buf[32];
+	ssize_t n;
+
+	s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lockfd == -1) {
+		vj_errno(err, "%s", path);
+		free(path);
+		return -1;
+	}
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK) {
+			n = pread(s->lockfd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			vj_errf(err, "%s is in use by another vjbuild (pid %s); "
+			    "wait for it to finish or stop it", s->dir,
+			    *buf ? buf : "unknown");
+		} else
+			vj_errno(err, "%s: flock", path);
+		free(path);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(s->lockfd, 0) == -1 ||
+	    pwrite(s->lockfd, buf, (size_t)n, 0) != n) {
+		vj_errno(err, "%s", path);
+		free(path);
+		return -1;
+	}
+	free(path);
+	return 0;
+}
+
+int
+state_open(const char *dir, const char *jails_dir, int readonly,
+    struct state **out, struct vj_err *err)
+{
+	struct state *s = xcalloc(1, sizeof(*s));
+	char *path = NULL;
+	int i, flags;
+
+	s->lockfd = -1;
+	s->dir = xstrdup(dir);
+	s->logdir = fs_join(dir, "logs");
+	path = fs_join(dir, "vjbuild.db");
+	if (readonly) {
+		if (access(path, F_OK) == -1) {
+			vj_errno(err, "%s", path);
+			goto fail;
+		}
+		flags = SQLITE_OPEN_READONLY;
+	} else {
+		if (fs_mkdirs(s->logdir, 0755) == -1) {
+			vj_errno(err, "%s", s->logdir);
+			goto fail;
+		}
+		if (lock(s, err) == -1)
+			goto fail;
+		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	}
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		fail(s, err, "open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if (!readonly && (exec(s, "PRAGMA journal_mode = WAL", err) == -1 ||
+	    exec(s, "PRAGMA synchronous = FULL", err) == -1 ||
+	    migrate(s, err) == -1))
+		goto fail;
+	if (identity(s, jails_dir, readonly, err) == -1)
+		goto fail;
+	if (load_tasks(s, err) == -1)
+		goto fail;
+	if (!readonly) {
+		for (i = 0; i < S_NSTMT; i++)
+			if (sqlite3_prepare_v3(s->db, sql[i], -1,
+			    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+			    SQLITE_OK) {
+				fail(s, err, sql[i]);
+				goto fail;
+			}
+	}
+	free(path);
+	*out = s;
+	return 0;
+fail:
+	free(path);
+	state_close(s);
+	return -1;
+}
+
+void
+state_close(struct state *s)
+{
+	size_t i, k;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < S_NSTMT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	for (i = 0; i < s->nrecs; i++)
+		for (k = 0; k < 7; k++)
+			free(s->recs[i].strs[k]);
+	free(s->recs);
+	for (i = 0; i < s->nkinds; i++)
+		free(s->kinds[i].kind);
+	free(s->kinds);
+	if (s->lockfd != -1)
+		close(s->lockfd);
+	free(s->dir);
+	free(s->logdir);
+	free(s->uuid);
+	free(s);
+}
+
+const char *state_uuid(const struct state *s) { return s->uuid; }
+const char *state_logdir(const struct state *s) { return s->logdir; }
+
+int
+state_run_begin(struct state *s, const char *command, int jobs, int64_t *run,
+    struct vj_err *err)
+{
+	sqlite3_bind_double(s->st[S_RUN_BEGIN], 1, vj_wall());
+	sqlite3_bind_text(s->st[S_RUN_BEGIN], 2, command, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s->st[S_RUN_BEGIN], 3, jobs);
+	if (step(s, S_RUN_BEGIN, err) == -1)
+		return -1;
+	*run = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int
+state_run_end(struct state *s, int64_t run, const char *status,
+    struct vj_err *err)
+{
+	sqlite3_bind_int64(s->st[S_RUN_END], 1, run);
+	sqlite3_bind_double(s->st[S_RUN_END], 2, vj_wall());
+	sqlite3_bind_text(s->st[S_RUN_END], 3, status, -1, SQLITE_STATIC);
+	return step(s, S_RUN_END, err);
+}
+
+static int
+byname(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct rec *)elem)->t.name);
+}
+
+const struct state_task *
+state_task_get(struct state *s, const char *name)
+{
+	struct rec *r = bsearch(name, s->recs, s->nrecs, sizeof(*s->recs),
+	    byname);
+
+	return r ? &r->t : NULL;
+}
+
+double
+state_kind_estimate(struct state *s, const char *kind)
+{
+	size_t k;
+
+	for (k = 0; k < s->nkinds; k++)
+		if (strcmp(s->kinds[k].kind, kind) == 0)
+			return s->kinds[k].sum / s->kinds[k].n;
+	return -1;
+}
+
+int
+state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_TASK_START];
+	char buf[32];
+
+	if (exec(s, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	t->stamp = s->stamp + 1;
+	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, t->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, t->jail, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, t->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, t->depstamp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 6, t->stamp);
+	sqlite3_bind_int64(q, 7, t->run);
+	sqlite3_bind_double(q, 8, t->started);
+	sqlite3_bind_text(q, 9, t->log, -1, SQLITE_STATIC);
+	snprintf(buf, sizeof(buf), "%lld", (long long)t->stamp);
+	sqlite3_bind_text(s->st[S_STAMP], 1, buf, -1, SQLITE_TRANSIENT);
+	if (step(s, S_TASK_START, err) == -1 || step(s, S_STAMP, err) == -1 ||
+	    exec(s, "COMMIT", err) == -1) {
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	s->stamp = t->stamp;
+	return 0;
+}
+
+int
+state_task_finish(struct state *s, const struct state_task *t,
+    struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_TASK_FINISH];
+
+	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, t->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, t->exit_status);
+	sqlite3_bind_double(q, 4, t->ended);
+	sqlite3_bind_double(q, 5, t->duration);
+	return step(s, S_TASK_FINISH, err);
+}
+
+int
+state_jail_put(struct state *s, const struct state_jail *j, struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_JAIL_PUT];
+
+	sqlite3_bind_text(q, 1, j->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, j->address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, j->root, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, j->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, j->run);
+	sqlite3_bind_double(q, 6, j->updated);
+	return step(s, S_JAIL_PUT, err);
+}
+
+int
+state_list(struct state *s, void (*jail_fn)(const struct state_jail *, void *),
+    void (*task_fn)(const struct state_task *, void *), void *arg,
+    struct vj_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT name, address, root, status, "
+	    "run, updated FROM jails ORDER BY name", -1, &q, NULL) != SQLITE_OK)
+		return fail(s, err, "SELECT jails");
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct state_jail j = {
+			(const char *)sqlite3_column_text(q, 0),
+			(const char *)sqlite3_column_text(q, 1),
+			(const char *)sqlite3_column_text(q, 2),
+			(const char *)sqlite3_column_text(q, 3),
+			sqlite3_column_int64(q, 4), sqlite3_column_double(q, 5),
+		};
+		jail_fn(&j, arg);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return fail(s, err, "SELECT jails");
+	if (sqlite3_prepare_v2(s->db, "SELECT name, kind, jail, status, run, "
+	    "started, ended, duration, exit_status, log, fingerprint FROM tasks "
+	    "ORDER BY jail, name", -1, &q, NULL) != SQLITE_OK)
+		return fail(s, err, "SELECT tasks");
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct state_task t;
+		memset(&t, 0, sizeof(t));
+		t.name = (const char *)sqlite3_column_text(q, 0);
+		t.kind = (const char *)sqlite3_column_text(q, 1);
+		t.jail = (const char *)sqlite3_column_text(q, 2);
+		t.status = (const char *)sqlite3_column_text(q, 3);
+		t.run = sqlite3_column_int64(q, 4);
+		t.started = sqlite3_column_double(q, 5);
+		t.ended = sqlite3_column_double(q, 6);
+		t.duration = sqlite3_column_type(q, 7) == SQLITE_NULL ? -1 :
+		    sqlite3_column_double(q, 7);
+		t.exit_status = sqlite3_column_int(q, 8);
+		t.log = (const char *)sqlite3_column_text(q, 9);
+		t.fingerprint = (const char *)sqlite3_column_text(q, 10);
+		task_fn(&t, arg);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : fail(s, err, "SELECT tasks");
+}
+
+int
+state_file_digest(struct state *s, const char *path, char hex[65],
+    struct vj_err *err)
+{
+	struct stat st;
+	sqlite3_stmt *q;
+	int64_t mtime;
+	int rc;
+
+	if (s->st[S_DIGEST_GET] == NULL)	/* read-only: no cache */
+		return sha256_file(path, hex, err);
+	if (stat(path, &st) == -1) {
+		vj_errno(err, "%s", path);
+		return -1;
+	}
+	mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	q = s->st[S_DIGEST_GET];
+	sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (int64_t)st.st_size);
+	sqlite3_bind_int64(q, 3, mtime);
+	sqlite3_bind_int64(q, 4, (int64_t)st.st_ino);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(q, 0) == 64) {
+		memcpy(hex, sqlite3_column_text(q, 0), 65);
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		return 0;
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, err, sql[S_DIGEST_GET]);
+	if (sha256_file(path, hex, err) == -1)
+		return -1;
+	q = s->st[S_DIGEST_PUT];
+	sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (int64_t)st.st_size);
+	sqlite3_bind_int64(q, 3, mtime);
+	sqlite3_bind_int64(q, 4, (int64_t)st.st_ino);
+	sqlite3_bind_text(q, 5, hex, 64, SQLITE_STATIC);
+	return step(s, S_DIGEST_PUT, err);
+}

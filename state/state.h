@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The one record of what vjbuild did: runs, tasks and jails, in a SQLite
+ * database inside the state directory (DIR/vjbuild.db, logs in DIR/logs).
+ * One vjbuild at a time holds a state directory: state_open takes an
+ * exclusive lock and refuses, naming the holder, when another has it.
+ *
+ * A task's record says with which fingerprint it last ran, how it ended, and
+ * its stamp: a number that changes each time the task really runs. A task
+ * also keeps the stamps of its dependencies as they were when it ran
+ * (depstamp), so that a dependency that ran again since, even in a run that
+ * was killed before the dependent started, makes the dependent run again.
+ */
+#ifndef VJ_STATE_H
+#define VJ_STATE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct vj_err;
+struct state;
+
+struct state_task {
+	const char *name, *kind, *jail;	/* borrowed from the state */
+	const char *fingerprint, *depstamp, *status, *log;
+	int64_t stamp, run;
+	double started, ended, duration;
+	int exit_status;
+};
+
+struct state_jail {
+	const char *name, *address, *root, *status;
+	int64_t run;
+	double updated;
+};
+
+/*
+ * Opens (creating) the state directory dir for jails kept in jails_dir.
+ * Refuses, with err, when another vjbuild holds it, or when it was made for
+ * another jails directory. readonly opens an existing database without the
+ * lock, for status. Returns 0 and sets *out, or -1.
+ */
+int state_open(const char *dir, const char *jails_dir, int readonly,
+    struct state **out, struct vj_err *err);
+void state_close(struct state *s);
+/* A random identity made when the database was created; borrowed. */
+const char *state_uuid(const struct state *s);
+/* DIR/logs; borrowed. */
+const char *state_logdir(const struct state *s);
+
+/* Starts a run; sets *run. 0 or -1 with err. */
+int state_run_begin(struct state *s, const char *command, int jobs,
+    int64_t *run, struct vj_err *err);
+int state_run_end(struct state *s, int64_t run, const char *status,
+    struct vj_err *err);
+
+/* The last record of task name, or NULL; valid until state_close or until
+ * the task is recorded again. Loaded once, at open. */
+const struct state_task *state_task_get(struct state *s, const char *name);
+/* Average duration of finished tasks of kind, or -1 when none. */
+double state_kind_estimate(struct state *s, const char *kind);
+
+/* Records that task t starts now (status "running"), durably, before its
+ * child touches anything. Uses t's name, kind, jail, fingerprint, depstamp,
+ * log, run, started. Sets t->stamp to the new stamp. */
+int state_task_start(struct state *s, struct state_task *t,
+    struct vj_err *err);
+/* Records how it ended: status ("ok", "failed", "interrupted"), exit status,
+ * ended, duration. */
+int state_task_finish(struct state *s, const struct state_task *t,
+    struct vj_err *err);
+
+int state_jail_put(struct state *s, const struct state_jail *j,
+    struct vj_err *err);
+
+/* Calls fn for each jail, then each task, ordered by name. */
+int state_list(struct state *s, void (*jail_fn)(const struct state_jail *,
+    void *), void (*task_fn)(const struct state_task *, void *), void *arg,
+    struct vj_err *err);
+
+/*
+ * Digest of a file, cached by (path, size, mtime, inode) so that an
+ * unchanged base tarball is not read again. 0 and hex filled, or -1.
+ */
+int state_file_digest(struct state *s, const char *path, char hex[65],
+    struct vj_err *err);
+
+#endif

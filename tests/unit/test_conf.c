@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* conf/: every malformation is refused with file:line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "../../conf/conf.h"
+#include "../../util/util.h"
+#include "t.h"
+
+static char *
+write_file(const char *name, const char *text, size_t n)
+{
+	char *path = fs_join(t_tmpdir(), name);
+	FILE *f = fopen(path, "w");
+
+	fwrite(text, 1, n, f);
+	fclose(f);
+	return path;
+}
+
+/* Parses text as hosts.txt; returns NULL and fills err on failure. */
+static struct conf_hosts *
+hosts(const char *text, struct vj_err *err)
+{
+	char *path = write_file("hosts.txt", text, strlen(text));
+	struct conf_hosts *h = conf_hosts_read(path, err);
+
+	free(path);
+	return h;
+}
+
+static void
+hosts_error(const char *text, const char *want)
+{
+	struct vj_err err = { "" };
+	struct conf_hosts *h = hosts(text, &err);
+
+	CHECK(h == NULL);
+	if (strstr(err.msg, want) == NULL) {
+		fprintf(stderr, "    got '%s', want '%s'\n", err.msg, want);
+		CHECK(strstr(err.msg, want) != NULL);
+	}
+	conf_hosts_free(h);
+}
+
+TEST(hosts_parse_good)
+{
+	struct vj_err err;
+	struct conf_hosts *h = hosts("# jails\n\nweb1 10.0.0.1 httpd echo\n"
+	    "  db.example.org\t2001:DB8::0:1  # a comment\n", &err);
+
+	REQUIRE(h != NULL);
+	CHECK(h->n == 2);
+	CHECK_STR(h->v[0].name, "web1");
+	CHECK(h->v[0].npackages == 2);
+	CHECK_STR(h->v[0].packages[1], "echo");
+	CHECK(h->v[0].line == 3);
+	CHECK_STR(h->v[1].address, "2001:db8::1");
+	CHECK(h->v[1].family == AF_INET6);
+	CHECK(h->v[1].packages == NULL);
+	conf_hosts_free(h);
+}
+
+TEST(hosts_errors_name_the_line)
+{
+	hosts_error("a 10.0.0.1\nb 10.0.0.1\n", "hosts.txt:2: duplicate address 10.0.0.1");
+	hosts_error("a 10.0.0.1\nA 10.0.0.2\n", "hosts.txt:2: duplicate host name");
+	hosts_error("a ::1\nb 0:0::1\n", "hosts.txt:2: duplicate address ::1");
+	hosts_error("a 10.0.0.1\nb 10.0.0.300\n", "hosts.txt:2: '10.0.0.300' is not an IPv4");
+	hosts_error("../x 10.0.0.1\n", "hosts.txt:1: '../x' is not a valid host name");
+	hosts_error("a/b 10.0.0.1\n", "hosts.txt:1:");
+	hosts_error("-a 10.0.0.1\n", "hosts.txt:1:");
+	hosts_error("a..b 10.0.0.1\n", "hosts.txt:1:");
+	hosts_error("justname\n", "hosts.txt:1: expected NAME ADDRESS");
+	hosts_error("# nothing\n", "no hosts");
+	hosts_error("a 10.0.0.1 ../pkg\n", "not a valid package name");
+	hosts_error("a\xc3\x28 10.0.0.1\n", "hosts.txt:1:");
+}
+
+TEST(hosts_refuses_nul_and_long_lines)
+{
+	struct vj_err err = { "" };
+	char *path, *big;
+	struct conf_hosts *h;
+
+	path = write_file("nul.txt", "a 10.0.0.1\nb\0 10.0.0.2\n", 23);
+	CHECK(conf_hosts_read(path, &err) == NULL);
+	CHECK(strstr(err.msg, "nul.txt:2: NUL byte") != NULL);
+	free(path);
+	big = xmalloc(CONF_MAX_LINE + 10);
+	memset(big, 'a', CONF_MAX_LINE + 9);
+	big[CONF_MAX_LINE + 9] = '\0';
+	h = hosts(big, &err);
+	CHECK(h == NULL);
+	CHECK(strstr(err.msg, "hosts.txt:1: line longer") != NULL);
+	free(big);
+}
+
+TEST(hostname_rules)
+{
+	char name[300];
+
+	CHECK(conf_valid_hostname("a"));
+	CHECK(conf_valid_hostname("web-1.example.org"));
+	CHECK(!conf_valid_hostname(""));
+	CHECK(!conf_valid_hostname("a-"));
+	CHECK(!conf_valid_hostname("a b"));
+	CHECK(!conf_valid_hostname("."));
+	CHECK(!conf_valid_hostname("a."));
+	memset(name, 'a', 64);
+	name[64] = '\0';
+	CHECK(!conf_valid_hostname(name));	/* label over 63 */
+	memset(name, 0, sizeof(name));
+	for (int i = 0; i < 254; i++)
+		name[i] = i % 2 ? '.' : 'a';
+	name[253] = '\0';
+	CHECK(conf_valid_hostname(name));	/* 253 */
+	name[253] = 'a';
+	CHECK(!conf_valid_hostname(name));	/* 254 */
+}
+
+static void
+config_error(const char *text, const char *want)
+{
+	struct vj_err err = { "" };
+	char *path = write_file("vjbuild.conf", text, strlen(text));
+	struct conf *c = conf_read(path, &err);
+
+	if (c != NULL && conf_finish(c, t_tmpdir(), 1, &err) == 0) {
+		CHECK(!"config accepted");
+	} else if (strstr(err.msg, want) == NULL) {
+		fprintf(stderr, "    got '%s', want '%s'\n", err.msg, want);
+		CHECK(strstr(err.msg, want) != NULL);
+	}
+	conf_free(c);
+	free(path);
+}
+
+TEST(config_parse_and_paths)
+{
+	struct vj_err err;
+	char *base = write_file("base.tgz", "x", 1);
+	char *text = xasprintf("# vjbuild\nbase = base.tgz\njails=/srv/j\n"
+	    "packages = a b\nresolver = 10.0.0.53 ::1\ndomain = example.org\n");
+	char *path = write_file("vjbuild.conf", text, strlen(text));
+	struct conf *c = conf_read(path, &err);
+
+	REQUIRE(c != NULL);
+	CHECK(conf_finish(c, t_tmpdir(), 1, &err) == 0);
+	CHECK_STR(c->val[CONF_BASE], base);
+	CHECK_STR(c->val[CONF_JAILS], "/srv/j");
+	CHECK(c->npackages == 2);
+	CHECK(c->nresolvers == 2);
+	free(text);
+	text = xasprintf("%s:2", path);
+	CHECK_STR(c->where[CONF_BASE], text);
+	conf_free(c);
+	free(text);
+	free(path);
+	free(base);
+}
+
+TEST(config_errors_name_the_line)
+{
+	config_error("base = x\nbsae = y\n", "vjbuild.conf:2: unknown key 'bsae'");
+	config_error("jails = a\njails = b\n", "vjbuild.conf:2: 'jails' is set twice");
+	config_error("jails\n", "vjbuild.conf:1: expected 'key = value'");
+	config_error("jails =\n", "vjbuild.conf:1: 'jails' has no value");
+	config_error("base = /nonexistent/base.tgz\n",
+	    "vjbuild.conf:1: base /nonexistent/base.tgz");
+	config_error("jails = j\n", "no base given");
+	config_error("base = /dev/null\n", "is not a file");
+	config_error("base = /etc/hostname\nresolver = 1.2.3\n",
+	    "vjbuild.conf:2: '1.2.3' is not a valid address");
+	config_error("base = /etc/hostname\ndomain = a..b\n",
+	    "vjbuild.conf:2: 'a..b' is not a valid domain");
+}

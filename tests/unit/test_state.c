@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* state/: records survive reopening; one holder at a time; identity. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+
+#include "../../state/state.h"
+#include "../../util/util.h"
+#include "t.h"
+
+TEST(state_records_and_reloads)
+{
+	char *dir = fs_join(t_tmpdir(), "state");
+	struct state *s = NULL;
+	struct vj_err err;
+	struct state_task t;
+	const struct state_task *r;
+	int64_t run;
+
+	REQUIRE(state_open(dir, "/j", 0, &s, &err) == 0);
+	CHECK(strlen(state_uuid(s)) == 36);
+	CHECK(state_run_begin(s, "vjbuild x", 2, &run, &err) == 0);
+	memset(&t, 0, sizeof(t));
+	t.name = "extract:a";
+	t.kind = "extract";
+	t.jail = "a";
+	t.fingerprint = "f1";
+	t.depstamp = "d1";
+	t.log = "/l";
+	t.run = run;
+	t.started = 1;
+	CHECK(state_task_start(s, &t, &err) == 0);
+	CHECK(t.stamp == 1);
+	t.status = "ok";
+	t.ended = 2;
+	t.duration = 1.5;
+	CHECK(state_task_finish(s, &t, &err) == 0);
+	state_close(s);
+	s = NULL;
+	REQUIRE(state_open(dir, "/j", 0, &s, &err) == 0);
+	r = state_task_get(s, "extract:a");
+	REQUIRE(r != NULL);
+	CHECK_STR(r->status, "ok");
+	CHECK_STR(r->fingerprint, "f1");
+	CHECK(r->duration == 1.5);
+	CHECK(r->stamp == 1);
+	CHECK(state_kind_estimate(s, "extract") == 1.5);
+	CHECK(state_kind_estimate(s, "devfs") == -1);
+	CHECK(state_task_get(s, "nope") == NULL);
+	/* The stamp goes on counting across opens. */
+	t.name = "extract:b";
+	CHECK(state_task_start(s, &t, &err) == 0);
+	CHECK(t.stamp == 2);
+	state_close(s);
+	free(dir);
+}
+
+TEST(state_refuses_second_holder)
+{
+	char *dir = fs_join(t_tmpdir(), "state");
+	struct state *a = NULL, *b = NULL;
+	struct vj_err err;
+
+	REQUIRE(state_open(dir, "/j", 0, &a, &err) == 0);
+	CHECK(state_open(dir, "/j", 0, &b, &err) == -1);
+	CHECK(strstr(err.msg, "in use by another vjbuild") != NULL);
+	state_close(a);
+	CHECK(state_open(dir, "/j", 0, &b, &err) == 0);
+	state_close(b);
+	free(dir);
+}
+
+TEST(state_refuses_other_jails_dir)
+{
+	char *dir = fs_join(t_tmpdir(), "state");
+	struct state *a = NULL;
+	struct vj_err err;
+
+	REQUIRE(state_open(dir, "/j", 0, &a, &err) == 0);
+	state_close(a);
+	a = NULL;
+	CHECK(state_open(dir, "/other", 0, &a, &err) == -1);
+	CHECK(strstr(err.msg, "belongs to the jails directory /j") != NULL);
+	free(dir);
+}
+
+TEST(state_digest_cache)
+{
+	char *dir = fs_join(t_tmpdir(), "state");
+	char *file = fs_join(t_tmpdir(), "f");
+	struct state *s = NULL;
+	struct vj_err err;
+	char h1[65], h2[65];
+	int dfd = open(t_tmpdir(), O_RDONLY | O_DIRECTORY);
+
+	REQUIRE(fs_write_beneath(dfd, "f", "abc", 3, 0644, &err) == 0);
+	REQUIRE(state_open(dir, "/j", 0, &s, &err) == 0);
+	CHECK(state_file_digest(s, file, h1, &err) == 0);
+	CHECK_STR(h1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	CHECK(state_file_digest(s, file, h2, &err) == 0);
+	CHECK_STR(h2, h1);
+	/* A changed file (size differs) is read again. */
+	CHECK(fs_write_beneath(dfd, "f", "abcd", 4, 0644, &err) == 0);
+	close(dfd);
+	CHECK(state_file_digest(s, file, h2, &err) == 0);
+	CHECK(strcmp(h1, h2) != 0);
+	state_close(s);
+	free(dir);
+	free(file);
+}
