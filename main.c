@@ -95,12 +95,6 @@ parse_args(int argc, char **argv, struct opts *o)
 		sbuf_printf(&cmd, "%s%s", i ? " " : "", argv[i]);
 	o->command = sbuf_take(&cmd);
 	o->cmd = "build";
-	if (argc > 1 && (strcmp(argv[1], "status") == 0 ||
-	    strcmp(argv[1], "graph") == 0 || strcmp(argv[1], "build") == 0)) {
-		o->cmd = argv[1];
-		argv++;
-		argc--;
-	}
 	while ((c = getopt_long(argc, argv, "f:j:knqv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -147,6 +141,14 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	argc -= optind;
 	argv += optind;
+	/* The first operand may name a subcommand; "build" forces a hosts
+	 * file that happens to be called "status". */
+	if (argc > 0 && (strcmp(argv[0], "status") == 0 ||
+	    strcmp(argv[0], "graph") == 0 || strcmp(argv[0], "build") == 0)) {
+		o->cmd = argv[0];
+		argv++;
+		argc--;
+	}
 	if (strcmp(o->cmd, "status") == 0 ? argc != 0 : argc != 1) {
 		usage(stderr);
 		exit(EXIT_INPUT);
@@ -291,7 +293,7 @@ on_event(const struct sched_event *ev, void *arg)
 		status_line(u, ev);
 }
 
-/* Prints the last n lines of a log, indented. */
+/* Prints the last n lines of a log, indented, with the summary. */
 static void
 tail_log(const char *path, int n)
 {
@@ -318,7 +320,7 @@ tail_log(const char *path, int n)
 		if (p[-1] == '\n' && ++lines == n)
 			break;
 	for (char *line = strtok(p, "\n"); line; line = strtok(NULL, "\n"))
-		fprintf(stderr, "    | %s\n", line);
+		printf("    | %s\n", line);
 	free(text);
 }
 

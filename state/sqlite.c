@@ -470,9 +470,11 @@ byname(const void *key, const void *elem)
 const struct state_task *
 state_task_get(struct state *s, const char *name)
 {
-	struct rec *r = bsearch(name, s->recs, s->nrecs, sizeof(*s->recs),
-	    byname);
+	struct rec *r;
 
+	if (s->nrecs == 0)
+		return NULL;
+	r = bsearch(name, s->recs, s->nrecs, sizeof(*s->recs), byname);
 	return r ? &r->t : NULL;
 }
 

@@ -113,7 +113,7 @@ TEST(graph_dot_quotes)
 {
 	struct graph *g = parse("b:a");
 	struct sbuf b = { 0 };
-	const char *attrs[] = { NULL, "color=red" };
+	const char *attrs[] = { NULL, "color=red", NULL };
 
 	graph_add(g, "q\"x");
 	graph_dot(g, &b, attrs);

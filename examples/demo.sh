@@ -1,0 +1,30 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
+# make demo: builds a busybox base, provisions the jails of
+# examples/hosts.txt into examples/work/, shows one of them, and runs again
+# to show that nothing is redone. Needs root (device nodes, owners, chroot).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+ex=$top/examples
+vj=$top/vjbuild
+if [ "$(id -u)" != 0 ]; then
+	echo "demo: run as root (vjbuild makes device nodes and chroots)" >&2
+	exit 1
+fi
+mkdir -p "$ex/work"
+[ -f "$ex/work/base.tar.gz" ] || sh "$ex/mkbase.sh" "$ex/work/base.tar.gz"
+echo "== vjbuild -j4 -f examples/vjbuild.conf examples/hosts.txt"
+"$vj" -j4 -f "$ex/vjbuild.conf" "$ex/hosts.txt"
+echo
+echo "== inside the jail www"
+chroot "$ex/work/jails/www" /bin/sh -c \
+    'echo "hostname: $(cat /etc/hostname)"; grep www /etc/hosts; cat /etc/motd; ls -l /dev/null'
+echo
+echo "== its stanza in jail.conf"
+sed -n '/^www {/,/^}/p' "$ex/work/state/jail.conf"
+echo
+echo "== run again: nothing to do"
+"$vj" -j4 -q -f "$ex/vjbuild.conf" "$ex/hosts.txt" && echo "(no task ran)"
+"$vj" -f "$ex/vjbuild.conf" status | head -7
+echo
+echo "The jails are in examples/work/jails; remove examples/work to start over."

@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# End-to-end tests: each test_* function drives the real vjbuild binary in a
+# fresh temporary directory. A test that cannot run here (not root) says why
+# and counts as skipped. Prints "N passed, N failed, N skipped".
+#   usage: VJBUILD=/path/to/vjbuild bash tests/e2e.sh [TEST...]
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+VJ=${VJBUILD:?set VJBUILD to the binary}
+BASE=""	# a busybox base tarball, made once
+SKIP_RC=77
+
+fail() { echo "    $*" >&2; return 1; }
+need_root() { [ "$(id -u)" = 0 ] || { echo "    skipped: needs root (mknod, chroot, owners)"; return $SKIP_RC; }; }
+
+# A work directory with vjbuild.conf and an N-host hosts.txt.
+setup() {
+	local n=${1:-3}
+	cp "$BASE" base.tar.gz
+	printf 'base = base.tar.gz\ndomain = example.org\nresolver = 192.0.2.53\n' > vjbuild.conf
+	: > hosts.txt
+	for i in $(seq 1 "$n"); do echo "web$i 10.9.0.$i" >> hosts.txt; done
+}
+
+# Task names and the run that last ran them, from vjbuild status.
+task_runs() { "$VJ" status | awk '/^TASK/{t=1;next} t && NF>=3 && $1 !~ /^log:/ {print $1, $2, $3}'; }
+
+test_builds_twenty_jails() {
+	need_root || return
+	setup 20
+	"$VJ" -j4 hosts.txt > out.txt 2> err.txt || { cat out.txt err.txt; fail "vjbuild failed"; return; }
+	[ "$(ls jails | wc -l)" = 20 ] || fail "want 20 roots: $(ls jails)"
+	for i in $(seq 1 20); do
+		r=jails/web$i
+		[ "$(chroot $r /bin/sh -c 'echo ok')" = ok ] || fail "chroot $r"
+		[ "$(stat -c '%F %t:%T' $r/dev/null)" = "character special file 1:3" ] || fail "$r/dev/null: $(stat -c '%F %t:%T' $r/dev/null)"
+		[ "$(cat $r/etc/hostname)" = "web$i" ] || fail "$r/etc/hostname"
+		grep -q "^10.9.0.$i	web$i.example.org web$i\$" $r/etc/hosts || fail "$r/etc/hosts"
+		grep -q "^nameserver 192.0.2.53\$" $r/etc/resolv.conf || fail "$r/etc/resolv.conf"
+		grep -A3 "^web$i {" state/jail.conf | grep -q "ip4.addr = \"10.9.0.$i\";" || fail "jail.conf web$i"
+	done
+	[ "$(grep -c '^web[0-9]* {$' state/jail.conf)" = 20 ] || fail "jail.conf stanzas"
+	grep -q '20 jails: 20 ok' out.txt || fail "summary: $(tail -1 out.txt)"
+}
+
+test_rerun_runs_nothing() {
+	need_root || return
+	setup 20
+	"$VJ" -j4 hosts.txt > /dev/null 2>&1 || { fail "first run"; return; }
+	local t0 t1
+	t0=$(date +%s.%N)
+	"$VJ" -j4 hosts.txt > out.txt 2> err.txt || { fail "second run"; return; }
+	t1=$(date +%s.%N)
+	grep -q '0 ran, 61 up to date' out.txt || fail "second run ran something: $(tail -1 out.txt)"
+	[ ! -s err.txt ] || fail "second run printed task lines: $(head -3 err.txt)"
+	echo "    (second run: $(echo "$t1 - $t0" | bc) s for 20 hosts)"
+}
+
+test_address_change_reruns_only_that_jail() {
+	need_root || return
+	setup 5
+	"$VJ" -j2 hosts.txt > /dev/null 2>&1 || { fail "first run"; return; }
+	sed -i 's/^web3 10.9.0.3$/web3 10.9.0.33/' hosts.txt
+	"$VJ" -j2 hosts.txt > out.txt 2> err.txt || { fail "second run"; return; }
+	ran=$(awk '$1=="ok"{print $2}' err.txt | sort | tr '\n' ' ')
+	[ "$ran" = "hostconf:web3 jailconf " ] || fail "ran: '$ran'"
+	grep -q '^10.9.0.33	web3' jails/web3/etc/hosts || fail "web3 hosts not updated"
+	grep -q 'ip4.addr = "10.9.0.33"' state/jail.conf || fail "jail.conf not updated"
+}
+
+test_bad_hosts_change_nothing() {
+	setup 1
+	local case_ out
+	for case_ in "dup-address:web1 10.0.0.1|web2 10.0.0.1:hosts.txt:2: duplicate address" \
+	    "bad-address:web1 10.0.0.1|web2 10.0.0.256:hosts.txt:2: '10.0.0.256' is not an IPv4" \
+	    "dotdot:web1 10.0.0.1|../x 10.0.0.2:hosts.txt:2: '../x' is not a valid host name" \
+	    "dup-name:web1 10.0.0.1|web1 10.0.0.2:hosts.txt:2: duplicate host name"; do
+		IFS=: read -r name lines want <<< "$case_"
+		printf '%s\n' "${lines//|/$'\n'}" > hosts.txt
+		"$VJ" hosts.txt > out.txt 2> err.txt
+		rc=$?
+		[ $rc = 2 ] || fail "$name: exit $rc, want 2"
+		grep -qF "$want" err.txt || fail "$name: message '$(cat err.txt)' lacks '$want'"
+		[ ! -e jails ] && [ ! -e state ] || fail "$name: something was created"
+	done
+}
+
+test_config_errors_name_file_and_line() {
+	setup 1
+	printf 'base = base.tar.gz\njail = x\n' > vjbuild.conf
+	"$VJ" hosts.txt 2> err.txt; rc=$?
+	[ $rc = 2 ] || fail "unknown key: exit $rc"
+	grep -q "vjbuild.conf:2: unknown key 'jail'" err.txt || fail "unknown key: $(cat err.txt)"
+	printf 'base = missing.tar.gz\n' > vjbuild.conf
+	"$VJ" hosts.txt 2> err.txt; rc=$?
+	[ $rc = 2 ] || fail "missing base: exit $rc"
+	grep -q "vjbuild.conf:1: base .*missing.tar.gz: No such file" err.txt || fail "missing base: $(cat err.txt)"
+	"$VJ" --base nothere.tgz hosts.txt 2> err.txt; rc=$?
+	grep -q -- "--base: base .*nothere.tgz" err.txt || fail "--base: $(cat err.txt)"
+	[ ! -e jails ] && [ ! -e state ] || fail "something was created"
+}
+
+test_foreign_directory_is_never_touched() {
+	need_root || return
+	setup 3
+	mkdir -p jails/web2/etc
+	echo "mine" > jails/web2/etc/hostname
+	echo "data" > jails/web2/precious
+	before=$(python3 "$here/treehash.py" jails/web2)
+	"$VJ" -k -j2 hosts.txt > out.txt 2> err.txt; rc=$?
+	[ $rc = 1 ] || fail "exit $rc, want 1"
+	grep -q "web2 .*FAILED  extract:web2" out.txt || fail "summary: $(cat out.txt)"
+	grep -q "jails/web2 exists and was not made by vjbuild" out.txt || fail "no clear error: $(cat out.txt)"
+	[ "$(python3 "$here/treehash.py" jails/web2)" = "$before" ] || fail "jails/web2 changed"
+	grep -q "^web1 .*ok" out.txt && grep -q "^web3 .*ok" out.txt || fail "others not built with -k"
+}
+
+test_failure_without_k_stops_new_work() {
+	need_root || return
+	setup 3
+	mkdir -p jails/web1
+	"$VJ" -j1 hosts.txt > out.txt 2> err.txt; rc=$?
+	[ $rc = 1 ] || fail "exit $rc"
+	grep -q "^web1 .*FAILED  extract:web1" out.txt || fail "$(cat out.txt)"
+	# -j1 and extract:web1 first by name: nothing else may have started.
+	[ ! -e jails/web2 ] || fail "web2 was built after a failure without -k"
+	grep -q "NOT RUN" out.txt || fail "no NOT RUN in summary"
+}
+
+test_dry_run_changes_nothing() {
+	setup 2
+	"$VJ" -n hosts.txt > out.txt 2> err.txt || { fail "exit $?: $(cat err.txt)"; return; }
+	grep -q '^run        extract:web1$' out.txt || fail "$(cat out.txt)"
+	grep -q '7 tasks: 7 would run' out.txt || fail "$(tail -1 out.txt)"
+	[ ! -e jails ] && [ ! -e state ] || fail "dry run created something"
+}
+
+test_dry_run_after_build_shows_up_to_date() {
+	need_root || return
+	setup 2
+	"$VJ" hosts.txt > /dev/null 2>&1 || { fail "build"; return; }
+	sed -i 's/10.9.0.2/10.9.0.22/' hosts.txt
+	"$VJ" -n hosts.txt > out.txt || { fail "dry run"; return; }
+	grep -q '^run        hostconf:web2$' out.txt || fail "$(cat out.txt)"
+	grep -q '^up-to-date extract:web2$' out.txt || fail "$(cat out.txt)"
+	grep -q '7 tasks: 2 would run, 5 up to date' out.txt || fail "$(tail -1 out.txt)"
+}
+
+test_status_lists_jails_and_tasks() {
+	need_root || return
+	setup 2
+	"$VJ" hosts.txt > /dev/null 2>&1 || { fail "build"; return; }
+	"$VJ" status > out.txt || { fail "status"; return; }
+	grep -q '^web1 *10.9.0.1 *ok' out.txt || fail "$(cat out.txt)"
+	grep -q '^extract:web2 *ok *1 ' out.txt || fail "$(cat out.txt)"
+	grep -q '^jailconf *ok' out.txt || fail "$(cat out.txt)"
+}
+
+test_graph_prints_dot() {
+	setup 2
+	"$VJ" graph hosts.txt > out.dot || { fail "graph"; return; }
+	grep -q '^digraph vjbuild {' out.dot || fail "no digraph"
+	grep -q '"extract:web1" -> "devfs:web1";' out.dot || fail "edge missing: $(cat out.dot)"
+	grep -q '"devfs:web2" -> "hostconf:web2";' out.dot || fail "edge missing"
+	[ ! -e jails ] && [ ! -e state ] || fail "graph created something"
+}
+
+test_second_vjbuild_refuses() {
+	need_root || return
+	setup 1
+	mkdir -p state
+	(flock state/lock sleep 3) &
+	sleep 0.3
+	"$VJ" hosts.txt > out.txt 2> err.txt; rc=$?
+	wait
+	[ $rc = 3 ] || fail "exit $rc, want 3"
+	grep -q "is in use by another vjbuild" err.txt || fail "$(cat err.txt)"
+	[ ! -e jails ] || fail "jails created while locked"
+}
+
+test_distribution_directory_and_archive() {
+	need_root || return
+	setup 2
+	mkdir -p dist/etc
+	echo "motd from dist" > dist/etc/motd
+	printf 'distribution = dist\n' >> vjbuild.conf
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "$(cat out.txt)"; return; }
+	[ "$(cat jails/web1/etc/motd)" = "motd from dist" ] || fail "dir distribution"
+	[ "$(cat jails/web1/etc/hostname)" = web1 ] || fail "hostconf after distribution"
+	tar -C dist -czf dist.tar.gz .
+	echo "changed" > dist/etc/motd
+	sed -i 's/^distribution = dist$/distribution = dist.tar.gz/' vjbuild.conf
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "$(cat out.txt)"; return; }
+	[ "$(cat jails/web2/etc/motd)" = "motd from dist" ] || fail "archive distribution"
+	grep -q "ok  *distribution:web2" out.txt || fail "distribution did not rerun"
+	grep -q "ok  *extract:web2" out.txt && fail "extract reran" || true
+}
+
+test_hostile_base_touches_nothing_outside() {
+	need_root || return
+	setup 1
+	local kind outside=$PWD/outside
+	mkdir -p "$outside"
+	for kind in dotdot absolute symlink; do
+		rm -rf jails state
+		ABS="$PWD/abs-escaped" OUTSIDE="$outside" python3 "$here/mkhostile.py" $kind base.tar.gz
+		"$VJ" hosts.txt > out.txt 2>&1; rc=$?
+		[ $rc = 1 ] || fail "$kind: exit $rc, want 1"
+		[ ! -e escaped-dotdot ] && [ ! -e jails/escaped-dotdot ] || fail "$kind: .. escaped"
+		[ ! -e abs-escaped ] || fail "$kind: absolute path escaped"
+		[ -z "$(ls -A "$outside")" ] || fail "$kind: wrote through symlink"
+		[ ! -e jails/web1 ] || fail "$kind: a half-extracted root was published"
+		ls -A jails | grep -q vjbuild-tmp && fail "$kind: temporary left" || true
+	done
+}
+
+test_changed_base_needs_recreate() {
+	need_root || return
+	setup 2
+	"$VJ" hosts.txt > /dev/null 2>&1 || { fail "build"; return; }
+	echo "hand-made" > jails/web1/root/notes
+	printf '\0' >> base.tar.gz	# a different digest, still a valid archive
+	"$VJ" -k hosts.txt > out.txt 2>&1; rc=$?
+	[ $rc = 1 ] || fail "exit $rc"
+	grep -q "run with --recreate web1" out.txt || fail "$(cat out.txt)"
+	[ "$(cat jails/web1/root/notes)" = hand-made ] || fail "root changed"
+	"$VJ" --recreate web1 --recreate web2 hosts.txt > out.txt 2>&1 || { fail "recreate: $(cat out.txt)"; return; }
+	old=$(ls -d jails/.vjbuild-old.web1.* 2>/dev/null | head -1)
+	[ -n "$old" ] && [ "$(cat $old/root/notes)" = hand-made ] || fail "old root not kept aside"
+	[ ! -e jails/web1/root/notes ] || fail "new root has old files"
+	[ "$(chroot jails/web1 /bin/sh -c 'echo ok')" = ok ] || fail "new root"
+}
+
+test_ipv6_host() {
+	need_root || return
+	setup 0
+	echo "v6 2001:db8::10" > hosts.txt
+	"$VJ" hosts.txt > /dev/null 2>&1 || { fail "build"; return; }
+	grep -q 'ip6.addr = "2001:db8::10";' state/jail.conf || fail "$(cat state/jail.conf)"
+	grep -q '^2001:db8::10	v6.example.org v6$' jails/v6/etc/hosts || fail "hosts"
+}
+
+# A base with many files, so that a run lasts long enough to be killed.
+big_base() {
+	mkdir -p bigroot
+	tar -C bigroot -xzf "$BASE"
+	for d in $(seq 1 20); do
+		mkdir -p bigroot/usr/share/d$d
+		for f in $(seq 1 30); do echo "$d $f" > bigroot/usr/share/d$d/f$f; done
+	done
+	tar -C bigroot --numeric-owner -czf base.tar.gz .
+	rm -rf bigroot
+}
+
+tree_of_all() {
+	local h=""
+	for r in jails/*; do
+		h="$h $(python3 "$here/treehash.py" "$r" -x var/db/vjbuild/jail)"
+	done
+	echo "$h $(sha256sum < state/jail.conf)"
+}
+
+test_kill9_then_resume() {
+	need_root || return
+	setup 12
+	big_base
+	"$VJ" -j2 hosts.txt > /dev/null 2>&1 || { fail "reference run"; return; }
+	want=$(tree_of_all)
+	rm -rf jails state
+	"$VJ" -j2 hosts.txt > run1.txt 2>&1 &
+	pid=$!
+	# Kill once at least 8 tasks are recorded ok.
+	for _ in $(seq 1 500); do
+		n=$(task_runs 2>/dev/null | awk '$2=="ok"' | wc -l)
+		[ "$n" -ge 8 ] && break
+		sleep 0.01
+	done
+	kill -9 $pid; wait $pid 2>/dev/null
+	task_runs | awk '$2=="ok"{print $1, $3}' | sort > done-before.txt
+	[ "$(wc -l < done-before.txt)" -ge 8 ] || { fail "killed too late or early: $(wc -l < done-before.txt) done"; return; }
+	grep -q " 1$" done-before.txt || fail "no task of run 1 done"
+	[ "$(task_runs | awk '$2=="ok"' | wc -l)" -lt 49 ] || fail "run finished before the kill"
+	"$VJ" -j2 hosts.txt > run2.txt 2>&1 || { fail "resume: $(tail run2.txt)"; return; }
+	# Every task done before the kill still carries run 1: not run again.
+	task_runs | awk '{print $1, $3}' | sort | join - done-before.txt | awk '$2 != $3' > rerun.txt
+	[ ! -s rerun.txt ] || fail "finished tasks ran again: $(cat rerun.txt)"
+	[ "$(tree_of_all)" = "$want" ] || fail "jails differ from an uninterrupted run"
+	ls -A jails | grep -q '^\.' && fail "temporaries left: $(ls -A jails | grep '^\.')" || true
+}
+
+test_sigterm_interrupts_and_records() {
+	need_root || return
+	setup 12
+	big_base
+	"$VJ" -j2 hosts.txt > out.txt 2> err.txt &
+	pid=$!
+	for _ in $(seq 1 500); do
+		[ "$(task_runs 2>/dev/null | awk '$2=="ok"' | wc -l)" -ge 4 ] && break
+		sleep 0.01
+	done
+	kill -TERM $pid
+	wait $pid; rc=$?
+	[ $rc = 143 ] || fail "exit $rc, want 143 (killed by SIGTERM)"
+	grep -q "stopped by signal 15" err.txt || fail "$(tail -2 err.txt)"
+	task_runs | grep -q ' running ' && fail "tasks left as running" || true
+	task_runs | grep -q ' interrupted ' || fail "no interrupted task recorded"
+	"$VJ" -j2 hosts.txt > out2.txt 2>&1 || { fail "resume"; return; }
+	grep -q '12 jails: 12 ok' out2.txt || fail "$(tail -1 out2.txt)"
+}
+
+test_usage_errors() {
+	"$VJ" -j 0 x 2> err.txt; [ $? = 2 ] || fail "-j 0"
+	"$VJ" 2> err.txt; [ $? = 2 ] || fail "no hosts"
+	grep -q usage err.txt || fail "no usage"
+	"$VJ" --version | grep -q '^vjbuild [0-9]' || fail "--version"
+	"$VJ" --help | grep -q -- '--recreate' || fail "--help"
+}
+
+test_valgrind_main_path_has_no_leaks() {
+	need_root || return
+	command -v valgrind > /dev/null || { echo "    skipped: valgrind is not installed"; return $SKIP_RC; }
+	setup 4
+	printf 'distribution = dist\n' >> vjbuild.conf
+	mkdir -p dist/etc && echo hi > dist/etc/motd
+	# The forked children end with _exit and keep the parent's heap by
+	# design; valgrind judges the parent, which must free everything.
+	local vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --child-silent-after-fork=yes"
+	for args in "-j2 hosts.txt" "-j2 hosts.txt" "status" "-n hosts.txt" "graph hosts.txt"; do
+		$vg --log-file=vg.txt "$VJ" $args > out.txt 2>&1 || { fail "vjbuild $args: exit $?: $(tail -3 out.txt)"; continue; }
+		[ ! -s vg.txt ] || fail "vjbuild $args: $(head -20 vg.txt)"
+	done
+	sed -i 's/10.9.0.2$/10.9.0.99/' hosts.txt
+	$vg --log-file=vg.txt "$VJ" -j2 hosts.txt > out.txt 2>&1 || fail "rebuild: $(tail -3 out.txt)"
+	[ ! -s vg.txt ] || fail "rebuild: $(head -20 vg.txt)"
+}
+
+# ---- runner ----
+BASE_DIR=$(mktemp -d /tmp/vjbuild-e2e.XXXXXX)
+trap 'rm -rf "$BASE_DIR"' EXIT
+BASE=$BASE_DIR/base.tar.gz
+sh "$here/../examples/mkbase.sh" "$BASE" || { echo "cannot make a busybox base"; echo "0 passed, 1 failed"; exit 1; }
+tests=${*:-$(declare -F | awk '$3 ~ /^test_/{print $3}')}
+passed=0 failed=0 skipped=0
+for t in $tests; do
+	dir=$BASE_DIR/$t
+	mkdir -p "$dir"
+	( cd "$dir" && set +e && "$t" ) > "$dir.log" 2>&1
+	rc=$?
+	if [ $rc = 0 ] && ! grep -q '^    [^(s]' "$dir.log"; then
+		echo "ok - $t"; passed=$((passed + 1))
+		grep '^    (' "$dir.log" || true
+	elif grep -q "^    skipped:" "$dir.log"; then
+		echo "skip - $t: $(grep '^    skipped:' "$dir.log" | head -1 | sed 's/^ *skipped: //')"
+		skipped=$((skipped + 1))
+	else
+		echo "not ok - $t"; cat "$dir.log"; failed=$((failed + 1))
+	fi
+done
+echo "$passed passed, $failed failed, $skipped skipped"
+[ $failed = 0 ]
