@@ -58,7 +58,7 @@ $(BUILD)/unit: $(TEST_OBJS) $(BUILD)/libvj.a
 
 check: $(BIN) $(BUILD)/unit
 	VJBUILD=$(abspath $(BIN)) UNIT=$(abspath $(BUILD)/unit) \
-	    bash tests/run.sh
+	    SANITIZED=$(if $(filter 1,$(SAN)),1,0) bash tests/run.sh
 
 demo: $(BIN)
 	bash examples/demo.sh

@@ -319,6 +319,7 @@ test_usage_errors() {
 test_valgrind_main_path_has_no_leaks() {
 	need_root || return
 	command -v valgrind > /dev/null || { echo "    skipped: valgrind is not installed"; return $SKIP_RC; }
+	[ "${SANITIZED:-0}" = 1 ] && { echo "    skipped: valgrind cannot run a sanitizer build (the plain build's run covers this)"; return $SKIP_RC; }
 	setup 4
 	printf 'distribution = dist\n' >> vjbuild.conf
 	mkdir -p dist/etc && echo hi > dist/etc/motd
