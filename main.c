@@ -334,7 +334,8 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 {
 	size_t i, j, n = plan_count(u->p), jok = 0;
 	size_t cnt[SCHED_INTERRUPTED + 1] = { 0 };
-	char t[32];
+	struct vj_err err;
+	char t[32], *root;
 
 	clear_line(u);
 	for (i = 0; i < n; i++)
@@ -362,7 +363,7 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 		fmt_time(t, sizeof(t), ran ? last - first : 0);
 		sj.name = name;
 		sj.address = h->v[j].address;
-		sj.root = plan_task(u->p, 0)->env->jails;
+		sj.root = root = fs_join(c->val[CONF_JAILS], name);
 		sj.run = r->run;
 		sj.updated = vj_wall();
 		if (bad == -1) {
@@ -381,8 +382,7 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 				    name, tk->name,
 				    plan_task(u->p, r->cause[bad])->name);
 			} else if (s == SCHED_FAILED) {
-				char *log = xasprintf("%s/logs/%s.log",
-				    c->val[CONF_STATE], tk->name);
+				char *log = sched_log_path(st, tk);
 				printf("%-20s FAILED  %s (log: %s)\n", name,
 				    tk->name, log);
 				fflush(stdout);
@@ -393,14 +393,9 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 				    s == SCHED_INTERRUPTED ? "STOPPED" :
 				    "NOT RUN", tk->name, sched_status_name(s));
 		}
-		{
-			char *root = fs_join(c->val[CONF_JAILS], name);
-			struct vj_err err;
-			sj.root = root;
-			if (state_jail_put(st, &sj, &err) == -1)
-				fprintf(stderr, "%s: %s\n", progname, err.msg);
-			free(root);
-		}
+		if (state_jail_put(st, &sj, &err) == -1)
+			fprintf(stderr, "%s: %s\n", progname, err.msg);
+		free(root);
 	}
 	if (!u->o->quiet || jok < h->n)
 		printf("%zu jails: %zu ok, %zu not; %zu tasks: %zu ran, %zu up "
@@ -473,7 +468,7 @@ cmd_build(const struct opts *o)
 	struct plan *p = NULL;
 	struct vj_err err;
 	struct ui u;
-	int rc;
+	int rc, sig = 0;
 
 	if ((h = conf_hosts_read(o->hosts, &err)) == NULL)
 		die_input(&err);
@@ -522,21 +517,9 @@ cmd_build(const struct opts *o)
 		summary(&u, c, h, st, &r);
 		rc = rc == 0 ? 0 : EXIT_TASKS;
 	}
-	if (r.signal != 0) {
-		int sig = r.signal;
-		sched_result_free(&r);
+	if ((sig = r.signal) != 0)
 		fprintf(stderr, "%s: stopped by signal %d; run again to go on\n",
 		    progname, sig);
-		plan_free(p);
-		state_close(st);
-		event_base_free(base);
-		conf_hosts_free(h);
-		conf_free(c);
-		/* Die of the same signal, so the exit status tells the truth. */
-		signal(sig, SIG_DFL);
-		raise(sig);
-		return 128 + sig;
-	}
 	sched_result_free(&r);
 out:
 	plan_free(p);
@@ -545,6 +528,11 @@ out:
 		event_base_free(base);
 	conf_hosts_free(h);
 	conf_free(c);
+	if (sig != 0) {
+		/* Die of the same signal, so the exit status tells the truth. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
 	return rc;
 }
 

@@ -77,6 +77,16 @@ depstamp(const struct plan *p, int i, const int64_t *stamps, char hex[65])
 	sha256_hex(&c, hex);
 }
 
+char *
+sched_log_path(const struct state *s, const struct task *t)
+{
+	char *file = xasprintf("%s.log", t->name), *path;
+
+	path = fs_join(state_logdir(s), file);
+	free(file);
+	return path;
+}
+
 int
 sched_uptodate(const struct plan *p, struct state *s, int i,
     const int64_t *stamps)
@@ -195,11 +205,8 @@ spawn(struct loop *l, int i)
 
 	for (k = 0; k < l->nslots && l->slots[k].pid != 0; k++)
 		;
-	if (l->logs[i] == NULL) {
-		char *file = xasprintf("%s.log", t->name);
-		l->logs[i] = fs_join(state_logdir(l->st), file);
-		free(file);
-	}
+	if (l->logs[i] == NULL)
+		l->logs[i] = sched_log_path(l->st, t);
 	logfd = open(l->logs[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 	    O_NOFOLLOW, 0644);
 	if (logfd == -1) {

@@ -22,6 +22,7 @@ struct event_base;
 struct graph;
 struct plan;
 struct state;
+struct task;
 struct vj_err;
 
 enum sched_status {
@@ -109,5 +110,8 @@ void sched_result_free(struct sched_result *r);
  */
 int sched_uptodate(const struct plan *p, struct state *s, int i,
     const int64_t *stamps);
+
+/* The log file of task t: STATE/logs/NAME.log; malloc'd. */
+char *sched_log_path(const struct state *s, const struct task *t);
 
 #endif
