@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/heap.h"
 #include "../util/util.h"
 #include "graph.h"
 
@@ -149,41 +150,12 @@ int graph_dep(const struct graph *g, int id, size_t i) { return g->nodes[id].dep
 size_t graph_nrdeps(const struct graph *g, int id) { return g->nodes[id].rdeps.n; }
 int graph_rdep(const struct graph *g, int id, size_t i) { return g->nodes[id].rdeps.v[i]; }
 
-/* A binary min-heap of node ids ordered by name rank. */
-struct heap {
-	int *v;
-	size_t n;
-	const int *rank;
-};
-
-static void
-heap_push(struct heap *h, int id)
-{
-	size_t i = h->n++;
-
-	while (i > 0 && h->rank[h->v[(i - 1) / 2]] > h->rank[id]) {
-		h->v[i] = h->v[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	h->v[i] = id;
-}
-
 static int
-heap_pop(struct heap *h)
+by_rank(const void *arg, int a, int b)
 {
-	int top = h->v[0], last = h->v[--h->n];
-	size_t i = 0, c;
+	const int *rank = arg;
 
-	while ((c = 2 * i + 1) < h->n) {
-		if (c + 1 < h->n && h->rank[h->v[c + 1]] < h->rank[h->v[c]])
-			c++;
-		if (h->rank[h->v[c]] >= h->rank[last])
-			break;
-		h->v[i] = h->v[c];
-		i = c;
-	}
-	h->v[i] = last;
-	return top;
+	return rank[a] < rank[b];
 }
 
 static const struct graph *sort_graph;
@@ -231,7 +203,7 @@ graph_topo(const struct graph *g, int *order, char **cycle)
 	size_t *indeg = xcalloc(g->n, sizeof(*indeg)), i, k, done = 0;
 	int *rank = xmalloc(g->n * sizeof(*rank));
 	int *byrank = xmalloc(g->n * sizeof(*byrank));
-	struct heap h = { xmalloc(g->n * sizeof(int)), 0, rank };
+	struct heap h;
 	int rc = 0;
 
 	for (i = 0; i < g->n; i++)
@@ -240,6 +212,7 @@ graph_topo(const struct graph *g, int *order, char **cycle)
 	qsort(byrank, g->n, sizeof(*byrank), byname);
 	for (i = 0; i < g->n; i++)
 		rank[byrank[i]] = (int)i;
+	heap_init(&h, g->n, by_rank, rank);
 	for (i = 0; i < g->n; i++)
 		if ((indeg[i] = g->nodes[i].deps.n) == 0)
 			heap_push(&h, (int)i);
@@ -260,7 +233,7 @@ graph_topo(const struct graph *g, int *order, char **cycle)
 	free(indeg);
 	free(rank);
 	free(byrank);
-	free(h.v);
+	heap_free(&h);
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../graph/graph.h"
+#include "../util/heap.h"
 #include "../util/util.h"
 #include "sched.h"
 
@@ -18,14 +19,16 @@ struct sched {
 	enum sched_status *st;
 	size_t *unmade;
 	int *cause;
-	int *heap;
-	size_t nheap, n, running, counts[SCHED_INTERRUPTED + 1];
+	struct heap ready;
+	size_t n, running, counts[SCHED_INTERRUPTED + 1];
 	int keep_going, stopped;
 };
 
 static int
-before(const struct sched *s, int a, int b)
+before(const void *arg, int a, int b)
 {
+	const struct sched *s = arg;
+
 	if (s->weight[a] != s->weight[b])
 		return s->weight[a] > s->weight[b];
 	return strcmp(graph_name(s->g, a), graph_name(s->g, b)) < 0;
@@ -42,32 +45,8 @@ set(struct sched *s, int id, enum sched_status st)
 static void
 push(struct sched *s, int id)
 {
-	size_t i = s->nheap++;
-
 	set(s, id, SCHED_READY);
-	while (i > 0 && before(s, id, s->heap[(i - 1) / 2])) {
-		s->heap[i] = s->heap[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	s->heap[i] = id;
-}
-
-static int
-pop(struct sched *s)
-{
-	int top = s->heap[0], last = s->heap[--s->nheap];
-	size_t i = 0, c;
-
-	while ((c = 2 * i + 1) < s->nheap) {
-		if (c + 1 < s->nheap && before(s, s->heap[c + 1], s->heap[c]))
-			c++;
-		if (!before(s, s->heap[c], last))
-			break;
-		s->heap[i] = s->heap[c];
-		i = c;
-	}
-	s->heap[i] = last;
-	return top;
+	heap_push(&s->ready, id);
 }
 
 struct sched *
@@ -83,7 +62,7 @@ sched_new(const struct graph *g, const double *weight, int keep_going)
 	s->st = xcalloc(s->n, sizeof(*s->st));
 	s->unmade = xcalloc(s->n, sizeof(*s->unmade));
 	s->cause = xmalloc(s->n * sizeof(*s->cause));
-	s->heap = xmalloc(s->n * sizeof(*s->heap));
+	heap_init(&s->ready, s->n, before, s);
 	s->keep_going = keep_going;
 	s->counts[SCHED_WAITING] = s->n;
 	for (i = 0; i < s->n; i++) {
@@ -103,14 +82,14 @@ sched_free(struct sched *s)
 	free(s->st);
 	free(s->unmade);
 	free(s->cause);
-	free(s->heap);
+	heap_free(&s->ready);
 	free(s);
 }
 
 int
 sched_peek(const struct sched *s)
 {
-	return s->stopped || s->nheap == 0 ? -1 : s->heap[0];
+	return s->stopped || s->ready.n == 0 ? -1 : s->ready.v[0];
 }
 
 int
@@ -120,7 +99,7 @@ sched_next(struct sched *s)
 
 	if (sched_peek(s) == -1)
 		return -1;
-	id = pop(s);
+	id = heap_pop(&s->ready);
 	set(s, id, SCHED_RUNNING);
 	s->running++;
 	return id;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../graph/graph.h"
 #include "../../util/util.h"
 #include "t.h"
 
@@ -49,6 +50,30 @@ t_tmpdir(void)
 			abort();
 	}
 	return tmpdir;
+}
+
+struct graph *
+t_graph(const char *spec)
+{
+	struct graph *g = graph_new();
+	char *copy = xstrdup(spec), *p = copy, *item, *deps, *d;
+	int id, did;
+
+	while ((item = strsep(&p, " ")) != NULL) {
+		if (*item == '\0')
+			continue;
+		if ((deps = strchr(item, ':')) != NULL)
+			*deps++ = '\0';
+		if ((id = graph_find(g, item)) == -1)
+			id = graph_add(g, item);
+		while (deps && (d = strsep(&deps, ",")) != NULL) {
+			if ((did = graph_find(g, d)) == -1)
+				did = graph_add(g, d);
+			graph_depend(g, id, did);
+		}
+	}
+	free(copy);
+	return g;
 }
 
 static int

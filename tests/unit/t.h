@@ -16,6 +16,11 @@ int t_failed(void);
 /* A fresh empty directory for the running test; removed after it. */
 const char *t_tmpdir(void);
 
+struct graph;
+/* A graph from "a:b,c d:a" (a depends on b and c; d on a); nodes are
+ * numbered in the order their names first appear. */
+struct graph *t_graph(const char *spec);
+
 #define TEST(name)							\
 	static void name(void);						\
 	__attribute__((constructor)) static void reg_##name(void)	\

@@ -8,33 +8,6 @@
 #include "../../util/util.h"
 #include "t.h"
 
-/* Builds a graph from "a:b,c d:a" (a depends on b and c; d on a). */
-static struct graph *
-parse(const char *spec)
-{
-	struct graph *g = graph_new();
-	char *copy = xstrdup(spec), *p = copy, *item, *deps, *d;
-
-	while ((item = strsep(&p, " ")) != NULL) {
-		if (*item == '\0')
-			continue;
-		deps = strchr(item, ':');
-		if (deps)
-			*deps++ = '\0';
-		int id = graph_find(g, item);
-		if (id == -1)
-			id = graph_add(g, item);
-		while (deps && (d = strsep(&deps, ",")) != NULL) {
-			int did = graph_find(g, d);
-			if (did == -1)
-				did = graph_add(g, d);
-			graph_depend(g, id, did);
-		}
-	}
-	free(copy);
-	return g;
-}
-
 static char *
 order_str(struct graph *g)
 {
@@ -52,7 +25,7 @@ order_str(struct graph *g)
 
 TEST(graph_topo_ties_by_name)
 {
-	struct graph *g = parse("z y x c:z b:y a:x,c");
+	struct graph *g = t_graph("z y x c:z b:y a:x,c");
 	char *s = order_str(g);
 
 	CHECK_STR(s, "x y b z c a");
@@ -76,7 +49,7 @@ TEST(graph_add_refuses_duplicates)
 
 TEST(graph_cycle_is_named)
 {
-	struct graph *g = parse("a:b b:c c:a d:a");
+	struct graph *g = t_graph("a:b b:c c:a d:a");
 	int order[4];
 	char *cycle = NULL;
 
@@ -84,7 +57,7 @@ TEST(graph_cycle_is_named)
 	CHECK_STR(cycle, "a -> b -> c -> a");
 	free(cycle);
 	graph_free(g);
-	g = parse("a:a");
+	g = t_graph("a:a");
 	CHECK(graph_topo(g, order, &cycle) == -1);
 	CHECK_STR(cycle, "a -> a");
 	free(cycle);
@@ -94,7 +67,7 @@ TEST(graph_cycle_is_named)
 TEST(graph_critical_path)
 {
 	/* long: l1 <- l2 <- l3 (3 x 1.0); short: s (0.5); all under z. */
-	struct graph *g = parse("l2:l1 l3:l2 s z:l3,s");
+	struct graph *g = t_graph("l2:l1 l3:l2 s z:l3,s");
 	int order[5];
 	double w[5], out[5];
 	size_t i;
@@ -111,7 +84,7 @@ TEST(graph_critical_path)
 
 TEST(graph_dot_quotes)
 {
-	struct graph *g = parse("b:a");
+	struct graph *g = t_graph("b:a");
 	struct sbuf b = { 0 };
 	const char *attrs[] = { NULL, "color=red", NULL };
 

@@ -8,31 +8,6 @@
 #include "../../util/util.h"
 #include "t.h"
 
-/* Nodes named in spec order; deps as "node:dep,dep". Weights all 1. */
-static struct graph *
-g_of(const char *spec)
-{
-	struct graph *g = graph_new();
-	char *copy = xstrdup(spec), *p = copy, *item, *deps, *d;
-
-	while ((item = strsep(&p, " ")) != NULL) {
-		deps = strchr(item, ':');
-		if (deps)
-			*deps++ = '\0';
-		int id = graph_find(g, item);
-		if (id == -1)
-			id = graph_add(g, item);
-		while (deps && (d = strsep(&deps, ",")) != NULL) {
-			int did = graph_find(g, d);
-			if (did == -1)
-				did = graph_add(g, d);
-			graph_depend(g, id, did);
-		}
-	}
-	free(copy);
-	return g;
-}
-
 static const char *
 next_name(struct sched *s, struct graph *g)
 {
@@ -44,7 +19,7 @@ next_name(struct sched *s, struct graph *g)
 TEST(sched_orders_by_critical_path_then_name)
 {
 	/* chain c1 <- c2 <- c3 and two loose tasks a, b. */
-	struct graph *g = g_of("a b c1 c2:c1 c3:c2");
+	struct graph *g = t_graph("a b c1 c2:c1 c3:c2");
 	double w[5], crit[5];
 	int order[5];
 	size_t i;
@@ -76,7 +51,7 @@ TEST(sched_orders_by_critical_path_then_name)
 
 TEST(sched_failure_skips_dependents_and_stops)
 {
-	struct graph *g = g_of("x y:x z:y other");
+	struct graph *g = t_graph("x y:x z:y other");
 	double w[4] = { 3, 2, 1, 1 };
 	struct sched *s = sched_new(g, w, 0);
 
@@ -95,7 +70,7 @@ TEST(sched_failure_skips_dependents_and_stops)
 
 TEST(sched_keep_going_runs_the_rest)
 {
-	struct graph *g = g_of("x y:x other");
+	struct graph *g = t_graph("x y:x other");
 	double w[3] = { 2, 1, 1 };
 	struct sched *s = sched_new(g, w, 1);
 
@@ -111,7 +86,7 @@ TEST(sched_keep_going_runs_the_rest)
 
 TEST(sched_stop_lets_running_finish)
 {
-	struct graph *g = g_of("a b c");
+	struct graph *g = t_graph("a b c");
 	double w[3] = { 1, 1, 1 };
 	struct sched *s = sched_new(g, w, 1);
 
