@@ -5,6 +5,7 @@
  * struct vj_err and the scheduler's events; only this file prints.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -186,10 +187,109 @@ load_conf(const struct opts *o, int need_base)
 	return c;
 }
 
+/* Checks that every package a host or the config names has a port. */
+static void
+check_packages(const struct conf *c, const struct conf_hosts *h)
+{
+	const char *ports = c->val[CONF_PORTS];
+	size_t i, k;
+
+	for (i = 0; i < h->n; i++)
+		for (k = 0; k < h->v[i].npackages; k++) {
+			const char *name = h->v[i].packages[k];
+			char *recipe;
+			if (ports == NULL) {
+				fprintf(stderr, "%s: %s:%d: package '%s', but the "
+				    "config names no 'ports' directory\n",
+				    progname, h->path, h->v[i].line, name);
+				exit(EXIT_INPUT);
+			}
+			recipe = xasprintf("%s/%s/recipe", ports, name);
+			if (access(recipe, F_OK) == -1) {
+				fprintf(stderr, "%s: %s:%d: unknown package '%s' "
+				    "(no %s)\n", progname, h->path,
+				    h->v[i].line, name, recipe);
+				exit(EXIT_INPUT);
+			}
+			free(recipe);
+		}
+	if (c->npackages > 0 && ports == NULL) {
+		fprintf(stderr, "%s: %s: packages, but no 'ports' directory\n",
+		    progname, c->where[CONF_PACKAGES]);
+		exit(EXIT_INPUT);
+	}
+}
+
+/*
+ * Reads every port the hosts want and checks every template for every
+ * host that gets it, so that a bad recipe or an unknown %%X%% stops the run
+ * before anything is touched. NULL when there are no ports.
+ */
+static struct conf_ports *
+load_ports(const struct conf *c, const struct conf_hosts *h)
+{
+	struct conf_ports *ports;
+	struct task_env env;
+	struct vj_err err;
+	char **want = NULL;
+	size_t nwant = 0, i, k, n;
+	int *mine;
+
+	check_packages(c, h);
+	for (i = 0; i <= h->n; i++) {
+		char *const *v = i < h->n ? h->v[i].packages : c->packages;
+		for (; v != NULL && *v != NULL; v++) {
+			want = xreallocarray(want, nwant + 1, sizeof(*want));
+			want[nwant++] = *v;
+		}
+	}
+	if (nwant == 0)
+		return NULL;
+	ports = conf_ports_read(c->val[CONF_PORTS], c->val[CONF_DISTFILES],
+	    want, nwant, &err);
+	free(want);
+	if (ports == NULL)
+		die_input(&err);
+	memset(&env, 0, sizeof(env));
+	env.conf = c;
+	env.ports = ports;
+	for (i = 0; i < h->n; i++) {
+		n = task_jail_ports(&env, &h->v[i], &mine);
+		for (k = 0; k < n; k++) {
+			const struct conf_port *p = &ports->v[mine[k]];
+			size_t f;
+			for (f = 0; f < p->nfiles; f++) {
+				size_t len = strlen(p->files[f]);
+				char *path, *text, *out;
+				if (len < 3 || strcmp(p->files[f] + len - 3,
+				    ".in") != 0)
+					continue;
+				path = xasprintf("%s/files/%s", p->dir,
+				    p->files[f]);
+				text = fs_read_beneath(AT_FDCWD, path,
+				    16u << 20, NULL);
+				if (text == NULL) {
+					vj_errno(&err, "%s", path);
+					die_input(&err);
+				}
+				out = conf_render(text, path, c, &h->v[i], &err);
+				if (out == NULL)
+					die_input(&err);
+				free(out);
+				free(text);
+				free(path);
+			}
+		}
+		free(mine);
+	}
+	return ports;
+}
+
 /* Fills env: the digests that fingerprints hash. */
 static void
 make_env(struct task_env *env, const struct conf *c,
-    const struct conf_hosts *h, struct state *st, char *const *recreate)
+    const struct conf_hosts *h, const struct conf_ports *ports,
+    struct state *st, const struct opts *o)
 {
 	struct vj_err err;
 	const char *dist = c->val[CONF_DISTRIBUTION];
@@ -202,7 +302,11 @@ make_env(struct task_env *env, const struct conf *c,
 	env->jails = c->val[CONF_JAILS];
 	env->state_dir = c->val[CONF_STATE];
 	env->uuid = st ? state_uuid(st) : NULL;
-	env->recreate = recreate;
+	env->recreate = o ? o->recreate : NULL;
+	env->ports = ports;
+	env->jobs = o ? o->jobs : 1;
+	env->cache = c->val[CONF_CACHE];
+	env->state = st;
 	if (env->uuid == NULL)
 		env->uuid = "";
 	rc = st ? state_file_digest(st, c->val[CONF_BASE], env->base_digest,
@@ -409,7 +513,8 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 /* ---- subcommands ---- */
 
 static int
-cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h)
+cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h,
+    const struct conf_ports *ports)
 {
 	struct state *st = NULL;
 	struct task_env env;
@@ -427,7 +532,7 @@ cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h)
 		return EXIT_STATE;
 	}
 	free(db);
-	make_env(&env, c, h, st, o->recreate);
+	make_env(&env, c, h, ports, st, o);
 	if ((p = plan_new(&env, &err)) == NULL)
 		die_input(&err);
 	n = plan_count(p);
@@ -451,6 +556,7 @@ cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h)
 	printf("%zu tasks: %zu would run, %zu up to date\n", n, nrun, n - nrun);
 	free(stamps);
 	plan_free(p);
+	task_env_free_ports(&env);
 	state_close(st);
 	return 0;
 }
@@ -460,6 +566,7 @@ cmd_build(const struct opts *o)
 {
 	struct conf *c = load_conf(o, 1);
 	struct conf_hosts *h;
+	struct conf_ports *ports;
 	struct state *st = NULL;
 	struct event_base *base = NULL;
 	struct task_env env;
@@ -470,10 +577,13 @@ cmd_build(const struct opts *o)
 	struct ui u;
 	int rc, sig = 0;
 
+	memset(&env, 0, sizeof(env));
 	if ((h = conf_hosts_read(o->hosts, &err)) == NULL)
 		die_input(&err);
+	ports = load_ports(c, h);
 	if (o->dry_run) {
-		rc = cmd_dry_run(o, c, h);
+		rc = cmd_dry_run(o, c, h, ports);
+		conf_ports_free(ports);
 		conf_hosts_free(h);
 		conf_free(c);
 		return rc;
@@ -485,7 +595,7 @@ cmd_build(const struct opts *o)
 		rc = EXIT_STATE;
 		goto out;
 	}
-	make_env(&env, c, h, st, o->recreate);
+	make_env(&env, c, h, ports, st, o);
 	if ((p = plan_new(&env, &err)) == NULL) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_INPUT;
@@ -523,9 +633,11 @@ cmd_build(const struct opts *o)
 	sched_result_free(&r);
 out:
 	plan_free(p);
+	task_env_free_ports(&env);
 	state_close(st);
 	if (base)
 		event_base_free(base);
+	conf_ports_free(ports);
 	conf_hosts_free(h);
 	conf_free(c);
 	if (sig != 0) {
@@ -602,6 +714,7 @@ cmd_graph(const struct opts *o)
 {
 	struct conf *c = load_conf(o, 1);
 	struct conf_hosts *h;
+	struct conf_ports *ports;
 	struct task_env env;
 	struct sbuf b = { 0 };
 	struct plan *p;
@@ -609,13 +722,16 @@ cmd_graph(const struct opts *o)
 
 	if ((h = conf_hosts_read(o->hosts, &err)) == NULL)
 		die_input(&err);
-	make_env(&env, c, h, NULL, NULL);
+	ports = load_ports(c, h);
+	make_env(&env, c, h, ports, NULL, o);
 	if ((p = plan_new(&env, &err)) == NULL)
 		die_input(&err);
 	graph_dot(plan_graph(p), &b, NULL);
 	fputs(b.s, stdout);
 	sbuf_free(&b);
 	plan_free(p);
+	task_env_free_ports(&env);
+	conf_ports_free(ports);
 	conf_hosts_free(h);
 	conf_free(c);
 	return 0;

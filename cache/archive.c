@@ -25,8 +25,9 @@ disk_writer(void)
 {
 	struct archive *w = archive_write_disk_new();
 
+	/* No name lookup: owners are numbers, because the host's passwd is
+	 * not the jail's. */
 	archive_write_disk_set_options(w, SECURE_FLAGS);
-	archive_write_disk_set_standard_lookup(w);
 	return w;
 }
 
@@ -70,11 +71,32 @@ put_entry(const char *src, struct archive *r, struct archive *w,
 	return 0;
 }
 
+/* The entry's path without a leading "./"; "" for the root itself. */
+static const char *
+relname(struct archive_entry *e)
+{
+	const char *p = archive_entry_pathname(e);
+
+	if (p == NULL)
+		return "";
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
+	return strcmp(p, ".") == 0 ? "" : p;
+}
+
 long
 cache_extract(const char *path, int destfd, struct vj_err *err)
 {
+	return cache_extract_filtered(path, destfd, NULL, NULL, err);
+}
+
+long
+cache_extract_filtered(const char *path, int destfd, const char *prefix,
+    struct sbuf *names, struct vj_err *err)
+{
 	struct archive *r = archive_read_new(), *w = NULL;
 	struct archive_entry *e;
+	size_t plen = prefix ? strlen(prefix) : 0;
 	long n = 0;
 	int rc;
 
@@ -93,6 +115,12 @@ cache_extract(const char *path, int destfd, struct vj_err *err)
 	w = disk_writer();
 	while ((rc = archive_read_next_header(r, &e)) == ARCHIVE_OK ||
 	    rc == ARCHIVE_WARN) {
+		const char *name = relname(e);
+		if (prefix != NULL && strncmp(name, prefix, plen) != 0)
+			continue;
+		if (names != NULL && *name != '\0' &&
+		    archive_entry_filetype(e) != AE_IFDIR)
+			sbuf_printf(names, "%s\n", name);
 		if (put_entry(path, r, w, e, err) == -1) {
 			n = -1;
 			goto out;
@@ -273,4 +301,112 @@ cache_tree_digest(const char *dir, char hex[65], struct vj_err *err)
 	if (rc == 0)
 		sha256_hex(&c, hex);
 	return rc;
+}
+
+long
+cache_pack(const char *stagedir, const char *out, struct sbuf *names,
+    struct vj_err *err)
+{
+	struct archive *r = archive_read_disk_new(), *w = archive_write_new();
+	struct archive_entry_linkresolver *lr = archive_entry_linkresolver_new();
+	struct archive_entry *e = archive_entry_new(), *sparse = NULL;
+	size_t plen = strlen(stagedir);
+	long n = 0;
+	int rc, fd = -1;
+
+	while (plen > 1 && stagedir[plen - 1] == '/')
+		plen--;
+	archive_entry_linkresolver_set_strategy(lr,
+	    ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
+	archive_read_disk_set_symlink_physical(r);
+	archive_read_disk_set_behavior(r, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
+	archive_write_set_format_pax_restricted(w);
+	archive_write_add_filter_gzip(w);
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd == -1) {
+		vj_errno(err, "%s", out);
+		n = -1;
+		goto out;
+	}
+	if (archive_write_open_fd(w, fd) != ARCHIVE_OK ||
+	    archive_read_disk_open(r, stagedir) != ARCHIVE_OK) {
+		vj_errf(err, "%s: %s", out, archive_error_string(w));
+		n = -1;
+		goto out;
+	}
+	for (;;) {
+		struct archive_entry *le;
+		const char *p;
+		char *rel;
+		archive_entry_clear(e);
+		rc = archive_read_next_header2(r, e);
+		if (rc == ARCHIVE_EOF)
+			break;
+		if (rc < ARCHIVE_WARN) {
+			vj_errf(err, "%s: %s", stagedir, archive_error_string(r));
+			n = -1;
+			goto out;
+		}
+		archive_read_disk_descend(r);
+		p = archive_entry_pathname(e);
+		if (strncmp(p, stagedir, plen) != 0 || p[plen] != '/')
+			continue;	/* the stage directory itself */
+		rel = xstrdup(p + plen + 1);
+		archive_entry_copy_pathname(e, rel);
+		/* Owners travel as numbers only. */
+		archive_entry_set_uname(e, NULL);
+		archive_entry_set_gname(e, NULL);
+		if (names != NULL && archive_entry_filetype(e) != AE_IFDIR)
+			sbuf_printf(names, "%s\n", rel);
+		free(rel);
+		le = e;
+		archive_entry_linkify(lr, &le, &sparse);
+		if (le == NULL)
+			continue;
+		if (archive_write_header(w, le) < ARCHIVE_OK) {
+			vj_errf(err, "%s: %s: %s", out, archive_entry_pathname(le),
+			    archive_error_string(w));
+			n = -1;
+			goto out;
+		}
+		if (archive_entry_size(le) > 0 &&
+		    archive_entry_filetype(le) == AE_IFREG) {
+			const void *buf;
+			size_t size;
+			la_int64_t off;
+			while ((rc = archive_read_data_block(r, &buf, &size,
+			    &off)) == ARCHIVE_OK)
+				if (archive_write_data(w, buf, size) < 0) {
+					vj_errf(err, "%s: %s", out,
+					    archive_error_string(w));
+					n = -1;
+					goto out;
+				}
+			if (rc != ARCHIVE_EOF) {
+				vj_errf(err, "%s: %s", stagedir,
+				    archive_error_string(r));
+				n = -1;
+				goto out;
+			}
+		}
+		n++;
+	}
+	if (archive_write_close(w) != ARCHIVE_OK) {
+		vj_errf(err, "%s: %s", out, archive_error_string(w));
+		n = -1;
+		goto out;
+	}
+	if (fsync(fd) == -1) {
+		vj_errno(err, "%s: fsync", out);
+		n = -1;
+	}
+out:
+	archive_entry_free(e);
+	archive_entry_linkresolver_free(lr);
+	archive_read_free(r);
+	archive_write_free(w);
+	if (fd != -1)
+		close(fd);
+	return n;
 }

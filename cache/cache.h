@@ -21,6 +21,25 @@ struct vj_err;
 long cache_extract(const char *path, int destfd, struct vj_err *err);
 
 /*
+ * The same, extracting only entries whose path (without "./") starts with
+ * prefix (NULL: all), and appending the path of every entry that is not a
+ * directory, one per line, to names (NULL: none).
+ */
+struct sbuf;
+long cache_extract_filtered(const char *path, int destfd, const char *prefix,
+    struct sbuf *names, struct vj_err *err);
+
+/*
+ * Packs the tree under stagedir into a gzip'd pax archive at out (created
+ * or truncated): paths relative to stagedir, owners as numbers, modes with
+ * setuid and setgid, symbolic links as they are, hard links as links.
+ * Appends every non-directory path to names. Returns the entry count or -1
+ * with err. The caller renames out into place.
+ */
+long cache_pack(const char *stagedir, const char *out, struct sbuf *names,
+    struct vj_err *err);
+
+/*
  * Copies the tree under srcdir into destfd the same way (the "distribution"
  * given as a directory). Changes the working directory. Returns the number
  * of entries or -1 with err.

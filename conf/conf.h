@@ -15,12 +15,20 @@ struct vj_err;
 #define CONF_MAX_HOSTS	65536
 #define CONF_MAX_WORDS	1024	/* packages on one line */
 
+/* A template variable: var.KEY = VALUE. */
+struct conf_var {
+	char *key;		/* KEY, without "var." */
+	char *value;
+};
+
 struct conf_host {
 	char *name;		/* a valid host name */
 	char *address;		/* canonical text form (inet_ntop) */
 	int family;		/* AF_INET or AF_INET6 */
 	char **packages;	/* NULL-terminated; NULL when the line has none */
 	size_t npackages;
+	struct conf_var *vars;	/* var.KEY=VALUE words of the line */
+	size_t nvars;
 	int line;
 };
 
@@ -45,6 +53,8 @@ struct conf {
 	size_t npackages;
 	char **resolvers;		/* canonical addresses, NULL-terminated */
 	size_t nresolvers;
+	struct conf_var *vars;		/* var.KEY = VALUE lines */
+	size_t nvars;
 };
 
 const char *conf_key_name(enum conf_key k);
@@ -78,8 +88,59 @@ void conf_free(struct conf *c);
 /* Validation shared by both parsers and tests. Each returns 1 when valid. */
 int conf_valid_hostname(const char *s);
 int conf_valid_word(const char *s);	/* a package name */
+int conf_valid_varkey(const char *s);	/* [A-Za-z0-9_]+, at most 64 */
 /* Parses an IPv4 or IPv6 address; fills canonical text (at least 46 bytes)
  * and *family. Returns 1 when valid. */
 int conf_parse_address(const char *s, char *canon, size_t n, int *family);
+
+/*
+ * A port: ports/NAME/recipe ("key = value": version, comment, depends,
+ * source, sha256), ports/NAME/build (a sh script), ports/NAME/files/
+ * (templates, *.in, and plain files for each jail), ports/NAME/src/ (the
+ * sources, when source = none).
+ */
+struct conf_port {
+	char *name;
+	char *dir;		/* absolute ports/NAME */
+	char *recipe;		/* its path, for messages */
+	char *version, *comment;
+	char **depends;		/* names, NULL-terminated */
+	size_t ndepends;
+	int *dep;		/* indexes into conf_ports.v of each depends */
+	int depends_line;
+	char *source;		/* absolute distfile path; NULL: dir/src */
+	char sha256[65];	/* of the distfile, as the recipe says */
+	char **files;		/* regular files under files/, relative */
+	size_t nfiles;
+};
+
+struct conf_ports {
+	struct conf_port *v;
+	size_t n;
+};
+
+/*
+ * Reads the ports named in want[0..n-1] and every port they depend on,
+ * from portsdir, checking each recipe: known keys, a version, known
+ * dependencies, no cycle (the message names it), a source that exists in
+ * distfiles with the sha256 the recipe gives (or a src/ directory). Returns
+ * the ports (dependencies first: a port's dep[] indexes are smaller than its
+ * own) or NULL with err naming recipe:line.
+ */
+struct conf_ports *conf_ports_read(const char *portsdir, const char *distfiles,
+    char *const *want, size_t n, struct vj_err *err);
+void conf_ports_free(struct conf_ports *p);
+/* The index of port name, or -1. */
+int conf_ports_find(const struct conf_ports *p, const char *name);
+
+/*
+ * Renders template text (from file path, for messages) for host h: %%NAME%%,
+ * %%HOSTNAME%% (NAME.DOMAIN when there is a domain), %%DOMAIN%%,
+ * %%ADDRESS%% and %%var.KEY%% from the host's line, else the config. An
+ * unknown or unterminated %%...%% is an error naming path:line. Returns a
+ * malloc'd string or NULL with err.
+ */
+char *conf_render(const char *text, const char *path, const struct conf *c,
+    const struct conf_host *h, struct vj_err *err);
 
 #endif

@@ -60,6 +60,11 @@ conf_free(struct conf *c)
 	}
 	free_list(c->packages, c->npackages);
 	free_list(c->resolvers, c->nresolvers);
+	for (k = 0; k < (int)c->nvars; k++) {
+		free(c->vars[k].key);
+		free(c->vars[k].value);
+	}
+	free(c->vars);
 	free(c->path);
 	free(c);
 }
@@ -83,6 +88,30 @@ conf_set(struct conf *c, enum conf_key k, const char *value, const char *where)
 	set(c, k, value, NULL, where);
 }
 
+/* var.KEY = VALUE: a template variable for every jail. */
+static int
+parse_var(struct conf *c, const char *key, const char *val, int lineno,
+    struct vj_err *err)
+{
+	size_t i;
+
+	if (!conf_valid_varkey(key)) {
+		vj_errf(err, "%s:%d: 'var.%.64s' is not a valid variable name",
+		    c->path, lineno, key);
+		return -1;
+	}
+	for (i = 0; i < c->nvars; i++)
+		if (strcmp(c->vars[i].key, key) == 0) {
+			vj_errf(err, "%s:%d: 'var.%s' is set twice", c->path,
+			    lineno, key);
+			return -1;
+		}
+	c->vars = xreallocarray(c->vars, c->nvars + 1, sizeof(*c->vars));
+	c->vars[c->nvars].key = xstrdup(key);
+	c->vars[c->nvars++].value = xstrdup(val);
+	return 0;
+}
+
 static int
 parse_line(struct conf *c, char *line, const char *dir, int lineno,
     struct vj_err *err)
@@ -99,6 +128,8 @@ parse_line(struct conf *c, char *line, const char *dir, int lineno,
 		*--end = '\0';
 	for (val = eq + 1; *val == ' ' || *val == '\t'; val++)
 		;
+	if (strncmp(key, "var.", 4) == 0)
+		return parse_var(c, key + 4, val, lineno, err);
 	for (k = 0; k < CONF_NKEYS; k++)
 		if (strcmp(key, keys[k].name) == 0)
 			break;
@@ -222,6 +253,10 @@ conf_finish(struct conf *c, const char *dir, int need_base, struct vj_err *err)
 		set(c, CONF_JAILS, "jails", d, "default");
 	if (c->val[CONF_STATE] == NULL)
 		set(c, CONF_STATE, "state", d, "default");
+	if (c->val[CONF_CACHE] == NULL)
+		set(c, CONF_CACHE, "cache", d, "default");
+	if (c->val[CONF_DISTFILES] == NULL)
+		set(c, CONF_DISTFILES, "distfiles", d, "default");
 	free(d);
 	if (need_base && check_base(c, err) == -1)
 		return -1;

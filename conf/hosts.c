@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * hosts.txt: one host per line, "NAME ADDRESS [PACKAGE...]", '#' comments and
- * blank lines allowed. Names are compared without regard to case (DNS does
+ * hosts.txt: one host per line, "NAME ADDRESS [PACKAGE...] [var.KEY=VALUE...]",
+ * '#' comments and blank lines allowed. Names are compared without regard to case (DNS does
  * not see case); addresses by their binary value, so 10.0.0.1 and ::1 are
  * compared as the kernel would.
  */
@@ -26,6 +26,11 @@ conf_hosts_free(struct conf_hosts *h)
 		for (k = 0; k < h->v[i].npackages; k++)
 			free(h->v[i].packages[k]);
 		free(h->v[i].packages);
+		for (k = 0; k < h->v[i].nvars; k++) {
+			free(h->v[i].vars[k].key);
+			free(h->v[i].vars[k].value);
+		}
+		free(h->v[i].vars);
 	}
 	free(h->v);
 	free(h->path);
@@ -126,12 +131,22 @@ parse_line(struct conf_hosts *h, char *line, int lineno, struct vj_err *err)
 		    h->path, lineno, w[1]);
 		return -1;
 	}
-	for (i = 2; i < n; i++)
-		if (!conf_valid_word(w[i])) {
+	for (i = 2; i < n; i++) {
+		char *eq = strchr(w[i], '=');
+		if (strncmp(w[i], "var.", 4) == 0 && eq != NULL) {
+			*eq = '\0';
+			if (!conf_valid_varkey(w[i] + 4)) {
+				vj_errf(err, "%s:%d: '%.64s' is not a valid "
+				    "variable name", h->path, lineno, w[i]);
+				return -1;
+			}
+			*eq = '=';
+		} else if (!conf_valid_word(w[i])) {
 			vj_errf(err, "%s:%d: '%.64s' is not a valid package "
 			    "name", h->path, lineno, w[i]);
 			return -1;
 		}
+	}
 	if (h->n == CONF_MAX_HOSTS) {
 		vj_errf(err, "%s:%d: more than %d hosts", h->path, lineno,
 		    CONF_MAX_HOSTS);
@@ -142,11 +157,19 @@ parse_line(struct conf_hosts *h, char *line, int lineno, struct vj_err *err)
 	c.name = xstrdup(w[0]);
 	c.address = xstrdup(canon);
 	c.family = family;
-	if (n > 2) {
-		c.npackages = n - 2;
-		c.packages = xcalloc(n - 1, sizeof(*c.packages));
-		for (i = 2; i < n; i++)
-			c.packages[i - 2] = xstrdup(w[i]);
+	for (i = 2; i < n; i++) {
+		char *eq = strchr(w[i], '=');
+		if (eq != NULL) {
+			c.vars = xreallocarray(c.vars, c.nvars + 1,
+			    sizeof(*c.vars));
+			c.vars[c.nvars].key = xstrndup(w[i] + 4,
+			    (size_t)(eq - w[i] - 4));
+			c.vars[c.nvars++].value = xstrdup(eq + 1);
+			continue;
+		}
+		if (c.packages == NULL)
+			c.packages = xcalloc(n - 1, sizeof(*c.packages));
+		c.packages[c.npackages++] = xstrdup(w[i]);
 	}
 	if ((h->n & (h->n - 1)) == 0)
 		h->v = xreallocarray(h->v, h->n ? h->n * 2 : 1, sizeof(*h->v));

@@ -69,3 +69,16 @@ conf_parse_address(const char *s, char *canon, size_t n, int *family)
 	}
 	return 0;
 }
+
+int
+conf_valid_varkey(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return 0;
+	return 1;
+}

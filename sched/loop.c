@@ -278,6 +278,25 @@ schedule(struct loop *l)
 		event_base_loopbreak(l->base);
 }
 
+/* Runs the kind's finish hook in the parent; its failure goes to the
+ * task's log like the child's own messages. */
+static enum sched_status
+finish(struct loop *l, int i)
+{
+	const struct task *t = plan_task(l->p, i);
+	struct vj_err err;
+	int fd;
+
+	if (t->ops->finish == NULL || t->ops->finish(t, &err) == 0)
+		return SCHED_OK;
+	fd = open(l->logs[i], O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (fd != -1) {
+		dprintf(fd, "%s: %s\n", t->name, err.msg);
+		close(fd);
+	}
+	return SCHED_FAILED;
+}
+
 static void
 reaped(struct loop *l, size_t k, int wstatus)
 {
@@ -291,7 +310,7 @@ reaped(struct loop *l, size_t k, int wstatus)
 	if (l->r->signal != 0)
 		st = SCHED_INTERRUPTED;
 	else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
-		st = SCHED_OK;
+		st = finish(l, i);
 	else
 		st = SCHED_FAILED;
 	memset(&rec, 0, sizeof(rec));

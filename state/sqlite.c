@@ -22,7 +22,8 @@
 
 enum stmt {
 	S_RUN_BEGIN, S_RUN_END, S_TASK_START, S_TASK_FINISH, S_STAMP,
-	S_JAIL_PUT, S_DIGEST_GET, S_DIGEST_PUT, S_NSTMT
+	S_JAIL_PUT, S_DIGEST_GET, S_DIGEST_PUT, S_PKG_PUT, S_PKG_GET,
+	S_PKG_DEL, S_NSTMT
 };
 
 static const char *const sql[S_NSTMT] = {
@@ -47,6 +48,12 @@ static const char *const sql[S_NSTMT] = {
 	    "size = ?2 AND mtime_ns = ?3 AND ino = ?4",
 	[S_DIGEST_PUT] = "INSERT OR REPLACE INTO digests(path, size, "
 	    "mtime_ns, ino, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_PKG_PUT] = "INSERT OR REPLACE INTO packages(key, port, version, "
+	    "path, sha256, size, nfiles, files, build_seconds, built) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[S_PKG_GET] = "SELECT key, port, version, path, sha256, size, nfiles, "
+	    "build_seconds, built FROM packages WHERE key = ?1",
+	[S_PKG_DEL] = "DELETE FROM packages WHERE key = ?1",
 };
 
 /* Schema steps: migrations[i] takes user_version i to i + 1. */
@@ -63,6 +70,11 @@ static const char *const migrations[] = {
 	"  status TEXT, run INTEGER, updated REAL);"
 	"CREATE TABLE digests(path TEXT PRIMARY KEY, size INTEGER, "
 	"  mtime_ns INTEGER, ino INTEGER, sha256 TEXT NOT NULL);",
+	/* 2: the package cache */
+	"CREATE TABLE packages(key TEXT PRIMARY KEY, port TEXT NOT NULL, "
+	"  version TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, "
+	"  size INTEGER NOT NULL, nfiles INTEGER NOT NULL, files TEXT, "
+	"  build_seconds REAL, built REAL NOT NULL);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -81,7 +93,7 @@ struct state {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_NSTMT];
 	char *dir, *logdir, *uuid;
-	int lockfd;
+	int lockfd, readonly;
 	int64_t stamp;
 	struct rec *recs;	/* sorted by name */
 	size_t nrecs;
@@ -392,15 +404,13 @@ state_open(const char *dir, const char *jails_dir, int readonly,
 		goto fail;
 	if (load_tasks(s, err) == -1)
 		goto fail;
-	if (!readonly) {
-		for (i = 0; i < S_NSTMT; i++)
-			if (sqlite3_prepare_v3(s->db, sql[i], -1,
-			    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
-			    SQLITE_OK) {
-				fail(s, err, sql[i]);
-				goto fail;
-			}
-	}
+	s->readonly = readonly;
+	for (i = 0; i < S_NSTMT; i++)
+		if (sqlite3_prepare_v3(s->db, sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+			fail(s, err, sql[i]);
+			goto fail;
+		}
 	free(path);
 	*out = s;
 	return 0;
@@ -604,7 +614,7 @@ state_file_digest(struct state *s, const char *path, char hex[65],
 	int64_t mtime;
 	int rc;
 
-	if (s->st[S_DIGEST_GET] == NULL)	/* read-only: no cache */
+	if (s->readonly)	/* the digest cache is not written */
 		return sha256_file(path, hex, err);
 	if (stat(path, &st) == -1) {
 		vj_errno(err, "%s", path);
@@ -636,4 +646,97 @@ state_file_digest(struct state *s, const char *path, char hex[65],
 	sqlite3_bind_int64(q, 4, (int64_t)st.st_ino);
 	sqlite3_bind_text(q, 5, hex, 64, SQLITE_STATIC);
 	return step(s, S_DIGEST_PUT, err);
+}
+
+static void
+pkg_row(sqlite3_stmt *q, struct state_package *p)
+{
+	const char *t;
+
+	memset(p, 0, sizeof(*p));
+	if ((t = (const char *)sqlite3_column_text(q, 0)) != NULL)
+		snprintf(p->key, sizeof(p->key), "%s", t);
+	p->port = col(q, 1);
+	p->version = col(q, 2);
+	p->path = col(q, 3);
+	if ((t = (const char *)sqlite3_column_text(q, 4)) != NULL)
+		snprintf(p->sha256, sizeof(p->sha256), "%s", t);
+	p->size = sqlite3_column_int64(q, 5);
+	p->nfiles = sqlite3_column_int64(q, 6);
+	p->build_seconds = sqlite3_column_double(q, 7);
+	p->built = sqlite3_column_double(q, 8);
+}
+
+void
+state_package_clear(struct state_package *p)
+{
+	free(p->port);
+	free(p->version);
+	free(p->path);
+	memset(p, 0, sizeof(*p));
+}
+
+int
+state_package_get(struct state *s, const char *key, struct state_package *p,
+    struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_PKG_GET];
+	int rc;
+
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		pkg_row(q, p);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, err, sql[S_PKG_GET]);
+	return rc == SQLITE_ROW;
+}
+
+int
+state_package_put(struct state *s, const struct state_package *p,
+    const char *files, struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_PKG_PUT];
+
+	sqlite3_bind_text(q, 1, p->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, p->port, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, p->version, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, p->path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, p->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 6, p->size);
+	sqlite3_bind_int64(q, 7, p->nfiles);
+	sqlite3_bind_text(q, 8, files, -1, SQLITE_STATIC);
+	sqlite3_bind_double(q, 9, p->build_seconds);
+	sqlite3_bind_double(q, 10, p->built);
+	return step(s, S_PKG_PUT, err);
+}
+
+int
+state_package_delete(struct state *s, const char *key, struct vj_err *err)
+{
+	sqlite3_bind_text(s->st[S_PKG_DEL], 1, key, -1, SQLITE_STATIC);
+	return step(s, S_PKG_DEL, err);
+}
+
+int
+state_packages(struct state *s, void (*fn)(const struct state_package *,
+    void *), void *arg, struct vj_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	struct state_package p;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT key, port, version, path, "
+	    "sha256, size, nfiles, build_seconds, built FROM packages "
+	    "ORDER BY port, built", -1, &q, NULL) != SQLITE_OK)
+		return fail(s, err, "SELECT packages");
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		pkg_row(q, &p);
+		fn(&p, arg);
+		state_package_clear(&p);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : fail(s, err, "SELECT packages");
 }

@@ -85,4 +85,27 @@ int state_list(struct state *s, void (*jail_fn)(const struct state_jail *,
 int state_file_digest(struct state *s, const char *path, char hex[65],
     struct vj_err *err);
 
+/* A package in the cache, as recorded when it was built. */
+struct state_package {
+	char key[65];		/* the cache key: hash of everything built */
+	char sha256[65];	/* of the archive */
+	char *port, *version, *path;	/* owned */
+	int64_t size, nfiles;
+	double build_seconds, built;
+};
+
+/* Fills p for key: 1 found, 0 not (or read-only), -1 with err. Free the
+ * fields with state_package_clear. */
+int state_package_get(struct state *s, const char *key,
+    struct state_package *p, struct vj_err *err);
+/* Records p with its file list (one path per line). */
+int state_package_put(struct state *s, const struct state_package *p,
+    const char *files, struct vj_err *err);
+int state_package_delete(struct state *s, const char *key,
+    struct vj_err *err);
+void state_package_clear(struct state_package *p);
+/* Calls fn for every package, by port then age. */
+int state_packages(struct state *s, void (*fn)(const struct state_package *,
+    void *), void *arg, struct vj_err *err);
+
 #endif

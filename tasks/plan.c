@@ -7,17 +7,34 @@
  *  2. devfs:J after distribution:J, or after extract:J when there is no
  *     distribution (a distribution may carry a dev/ of its own);
  *  3. hostconf:J after devfs:J (it writes /etc, which distribution lays);
- *  4. jailconf has no edge: it reads only hosts.txt.
+ *  4. jailconf has no edge: it reads only hosts.txt;
+ *  5. build:P after fetch:P and after build:D for each dependency D (its
+ *     build root holds their packages);
+ *  6. install:P@J after build:P, after devfs:J (the root is complete, and a
+ *     distribution cannot overwrite the package), and after install:D@J;
+ *  7. configure:P@J after install:P@J (its files win over the package's).
+ *
+ * A port's cache key is sha256("vjbuild-pkg-1", name, version, the recipe
+ * and build script as bytes, the source digest, the keys of its
+ * dependencies, and the build environment: the system and machine, and the
+ * identity of the host's cc). The key names the package; fingerprints of
+ * build and install tasks are made from it.
  *
  * A fingerprint is sha256("vjbuild-task-1", kind, name, the kind's own
  * inputs, then the fingerprints of the dependencies in the order the edges
  * were made), computed in topological order.
  */
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 
+#include "../cache/cache.h"
 #include "../conf/conf.h"
 #include "../graph/graph.h"
+#include "../state/state.h"
 #include "../util/util.h"
 #include "tasks.h"
 
@@ -30,7 +47,7 @@ struct plan {
 
 static int
 add(struct plan *p, const struct task_ops *ops, const struct task_env *env,
-    const struct conf_host *h)
+    const struct conf_host *h, struct task_port *tp)
 {
 	struct task *t;
 	int id;
@@ -44,7 +61,16 @@ add(struct plan *p, const struct task_ops *ops, const struct task_env *env,
 	t->ops = ops;
 	t->env = env;
 	t->host = h;
-	t->name = h ? xasprintf("%s:%s", ops->kind, h->name) : xstrdup(ops->kind);
+	t->port = tp;
+	if (tp != NULL && h != NULL)
+		t->name = xasprintf("%s:%s@%s", ops->kind, tp->port->name,
+		    h->name);
+	else if (tp != NULL)
+		t->name = xasprintf("%s:%s", ops->kind, tp->port->name);
+	else if (h != NULL)
+		t->name = xasprintf("%s:%s", ops->kind, h->name);
+	else
+		t->name = xstrdup(ops->kind);
 	t->root = h ? fs_join(env->jails, h->name) : NULL;
 	id = graph_add(p->g, t->name);
 	/* Names are unique: host names are, and kinds hold no ':'. */
@@ -71,31 +97,224 @@ fingerprint(struct plan *p, int id)
 	sha256_hex(&c, t->fingerprint);
 }
 
+/* What a build depends on besides its inputs: the system, the machine and
+ * the compiler the build scripts will find. */
+static void
+build_env(struct sha256 *c)
+{
+	struct utsname u;
+	struct stat st;
+	char cc[PATH_MAX], *buf;
+
+	if (uname(&u) == 0) {
+		sha256_update(c, u.sysname, strlen(u.sysname) + 1);
+		sha256_update(c, u.machine, strlen(u.machine) + 1);
+	}
+	if (realpath("/usr/bin/cc", cc) != NULL && stat(cc, &st) == 0) {
+		buf = xasprintf("%s %lld %lld", cc, (long long)st.st_size,
+		    (long long)st.st_mtime);
+		sha256_update(c, buf, strlen(buf) + 1);
+		free(buf);
+	}
+}
+
+/* Hashes a whole file into c; a missing file hashes as its absence. */
+static void
+hash_file(struct sha256 *c, const char *path)
+{
+	size_t len;
+	char *text = fs_read_beneath(AT_FDCWD, path, 64u << 20, &len);
+
+	if (text == NULL) {
+		sha256_update(c, "-", 2);
+		return;
+	}
+	sha256_update(c, &len, sizeof(len));
+	sha256_update(c, text, len);
+	free(text);
+}
+
+/* Fills env->tports: keys, paths and the recorded package digests. */
+int
+task_port_keys(struct task_env *env, struct vj_err *err)
+{
+	const struct conf_ports *ports = env->ports;
+	struct state_package pkg;
+	size_t i, k;
+
+	env->tports = xcalloc(ports->n + 1, sizeof(*env->tports));
+	for (i = 0; i < ports->n; i++) {
+		const struct conf_port *cp = &ports->v[i];
+		struct task_port *tp = &env->tports[i];
+		struct sha256 c;
+		char *path;
+		tp->port = cp;
+		if (cp->source != NULL)
+			memcpy(tp->srcdigest, cp->sha256, 65);
+		else {
+			path = fs_join(cp->dir, "src");
+			k = (size_t)cache_tree_digest(path, tp->srcdigest, err);
+			free(path);
+			if ((int)k == -1)
+				return -1;
+		}
+		sha256_init(&c);
+		sha256_update(&c, "vjbuild-pkg-1", 14);
+		sha256_update(&c, cp->name, strlen(cp->name) + 1);
+		sha256_update(&c, cp->version, strlen(cp->version) + 1);
+		hash_file(&c, cp->recipe);
+		path = fs_join(cp->dir, "build");
+		hash_file(&c, path);
+		free(path);
+		sha256_update(&c, tp->srcdigest, 64);
+		for (k = 0; k < cp->ndepends; k++)
+			sha256_update(&c, env->tports[cp->dep[k]].key, 64);
+		build_env(&c);
+		sha256_hex(&c, tp->key);
+		tp->srcdir = xasprintf("%s/src/%s-%.16s", env->cache, cp->name,
+		    tp->srcdigest);
+		tp->archive = xasprintf("%s/packages/%s-%s-%.16s.tar.gz",
+		    env->cache, cp->name, cp->version, tp->key);
+		if (env->state == NULL)
+			continue;
+		switch (state_package_get(env->state, tp->key, &pkg, err)) {
+		case -1:
+			return -1;
+		case 1:
+			if (strcmp(pkg.path, tp->archive) == 0)
+				memcpy(tp->sha256, pkg.sha256, 65);
+			state_package_clear(&pkg);
+		}
+	}
+	return 0;
+}
+
+void
+task_env_free_ports(struct task_env *env)
+{
+	size_t i;
+
+	if (env->tports == NULL)
+		return;
+	for (i = 0; env->ports != NULL && i < env->ports->n; i++) {
+		free(env->tports[i].srcdir);
+		free(env->tports[i].archive);
+	}
+	free(env->tports);
+	env->tports = NULL;
+}
+
+static void
+mark(const struct conf_ports *ports, int i, char *want)
+{
+	size_t k;
+
+	if (want[i])
+		return;
+	want[i] = 1;
+	for (k = 0; k < ports->v[i].ndepends; k++)
+		mark(ports, ports->v[i].dep[k], want);
+}
+
+size_t
+task_jail_ports(const struct task_env *env, const struct conf_host *h,
+    int **out)
+{
+	const struct conf_ports *ports = env->ports;
+	char *const *names = h->packages ? h->packages : env->conf->packages;
+	char *want;
+	size_t i, n = 0;
+	int idx;
+
+	*out = NULL;
+	if (ports == NULL || ports->n == 0 || names == NULL)
+		return 0;
+	want = xcalloc(ports->n, 1);
+	for (; *names != NULL; names++)
+		if ((idx = conf_ports_find(ports, *names)) != -1)
+			mark(ports, idx, want);
+	*out = xcalloc(ports->n, sizeof(**out));
+	for (i = 0; i < ports->n; i++)
+		if (want[i])
+			(*out)[n++] = (int)i;
+	free(want);
+	return n;
+}
+
+/* The tasks of ports and of one jail's packages. */
+static void
+add_ports(struct plan *p, const struct task_env *env, int *build_id)
+{
+	size_t i, k;
+	int fetch, id;
+
+	for (i = 0; env->ports != NULL && i < env->ports->n; i++) {
+		struct task_port *tp = &env->tports[i];
+		fetch = add(p, &task_fetch_ops, env, NULL, tp);
+		id = build_id[i] = add(p, &task_build_ops, env, NULL, tp);
+		graph_depend(p->g, id, fetch);
+		for (k = 0; k < tp->port->ndepends; k++)
+			graph_depend(p->g, id, build_id[tp->port->dep[k]]);
+	}
+}
+
+static void
+add_packages(struct plan *p, const struct task_env *env,
+    const struct conf_host *h, int devfs, const int *build_id)
+{
+	int *mine, *inst = xcalloc(env->ports ? env->ports->n + 1 : 1,
+	    sizeof(int));
+	size_t n = task_jail_ports(env, h, &mine), i, k;
+
+	for (i = 0; i < n; i++) {
+		struct task_port *tp = &env->tports[mine[i]];
+		int id = inst[mine[i]] = add(p, &task_install_ops, env, h, tp);
+		graph_depend(p->g, id, build_id[mine[i]]);
+		graph_depend(p->g, id, devfs);
+		for (k = 0; k < tp->port->ndepends; k++)
+			graph_depend(p->g, id, inst[tp->port->dep[k]]);
+		if (tp->port->nfiles > 0)
+			graph_depend(p->g, add(p, &task_configure_ops, env, h,
+			    tp), id);
+	}
+	free(mine);
+	free(inst);
+}
+
 struct plan *
-plan_new(const struct task_env *env, struct vj_err *err)
+plan_new(struct task_env *env, struct vj_err *err)
 {
 	struct plan *p = xcalloc(1, sizeof(*p));
 	const struct conf_hosts *hosts = env->hosts;
 	char *cycle = NULL;
 	size_t i;
-	int prev, id;
+	int prev, id, *build_id;
 
+	if (env->ports != NULL && env->tports == NULL &&
+	    task_port_keys(env, err) == -1) {
+		free(p);
+		return NULL;
+	}
 	p->g = graph_new();
+	build_id = xcalloc(env->ports ? env->ports->n + 1 : 1, sizeof(int));
+	add_ports(p, env, build_id);
 	for (i = 0; i < hosts->n; i++) {
 		const struct conf_host *h = &hosts->v[i];
-		prev = add(p, &task_extract_ops, env, h);
+		prev = add(p, &task_extract_ops, env, h, NULL);
 		if (env->conf->val[CONF_DISTRIBUTION] != NULL) {
-			id = add(p, &task_distribution_ops, env, h);
+			id = add(p, &task_distribution_ops, env, h, NULL);
 			graph_depend(p->g, id, prev);
 			prev = id;
 		}
-		id = add(p, &task_devfs_ops, env, h);
+		id = add(p, &task_devfs_ops, env, h, NULL);
 		graph_depend(p->g, id, prev);
 		prev = id;
-		id = add(p, &task_hostconf_ops, env, h);
+		add_packages(p, env, h, prev, build_id);
+		id = add(p, &task_hostconf_ops, env, h, NULL);
 		graph_depend(p->g, id, prev);
 	}
-	add(p, &task_jailconf_ops, env, NULL);
+	free(build_id);
+	add(p, &task_jailconf_ops, env, NULL, NULL);
 	p->order = xcalloc(p->n, sizeof(*p->order));
 	if (graph_topo(p->g, p->order, &cycle) == -1) {
 		vj_errf(err, "dependency cycle: %s", cycle);

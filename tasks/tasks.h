@@ -5,6 +5,11 @@
  * Per jail J (a host of hosts.txt):
  *   extract:J -> distribution:J (when the config has one) -> devfs:J ->
  *   hostconf:J
+ * per port P that some jail wants (with the ports it depends on):
+ *   fetch:P -> build:P (after build:D for each dependency D) -> a package
+ *   in the cache
+ * per jail J and port P it wants:
+ *   install:P@J (after build:P, devfs:J, install:D@J) -> configure:P@J
  * and once for the run: jailconf (the host's jail.conf, one stanza a jail).
  *
  * A kind is a table of operations. run() executes in a child process whose
@@ -20,9 +25,26 @@
 struct conf;
 struct conf_hosts;
 struct conf_host;
+struct conf_port;
+struct conf_ports;
+struct state;
 struct graph;
 struct sha256;
 struct vj_err;
+
+/*
+ * A port as the run sees it. The cache key hashes the recipe, the build
+ * script, the source digest, the dependencies' keys and the build
+ * environment; a package built from the same key is the same package.
+ */
+struct task_port {
+	const struct conf_port *port;
+	char key[65];
+	char srcdigest[65];	/* the distfile's sha256, or of src/ */
+	char *archive;		/* CACHE/packages/NAME-VERSION-KEY16.tar.gz */
+	char *srcdir;		/* CACHE/src/NAME-SRC16: fetch's output */
+	char sha256[65];	/* the archive's recorded digest; "" unknown */
+};
 
 /* What every task of a run shares; filled by the caller, owned by it. */
 struct task_env {
@@ -34,6 +56,11 @@ struct task_env {
 	char base_digest[65];		/* sha256 of the base archive */
 	char dist_digest[65];		/* of the distribution, "" if none */
 	char *const *recreate;		/* jails to make anew, NULL-ended */
+	const struct conf_ports *ports;	/* every port some jail wants */
+	struct task_port *tports;	/* one per port; plan_new fills */
+	const char *cache;		/* absolute cache directory */
+	struct state *state;		/* for package records (parent only) */
+	int jobs;			/* JOBS for build scripts */
 };
 
 struct task;
@@ -47,6 +74,9 @@ struct task_ops {
 	int (*exists)(const struct task *t);
 	/* In the child: does the work; 0, or -1 with err. */
 	int (*run)(const struct task *t, struct vj_err *err);
+	/* In the parent after run succeeded (may be NULL): records what the
+	 * child made; -1 with err turns the task into a failure. */
+	int (*finish)(const struct task *t, struct vj_err *err);
 };
 
 struct task {
@@ -54,12 +84,20 @@ struct task {
 	char *name;			/* "extract:web1" */
 	const struct conf_host *host;	/* NULL for jailconf */
 	char *root;			/* jails/NAME, or NULL */
+	struct task_port *port;		/* for port tasks, else NULL */
 	char fingerprint[65];
 	const struct task_env *env;
 };
 
 extern const struct task_ops task_extract_ops, task_distribution_ops,
-    task_devfs_ops, task_hostconf_ops, task_jailconf_ops;
+    task_devfs_ops, task_hostconf_ops, task_jailconf_ops, task_fetch_ops,
+    task_build_ops, task_install_ops, task_configure_ops;
+
+/* The ports jail h wants: its line's packages, else the config's default
+ * set, with everything they depend on; indexes into env->ports, in
+ * dependency order. Returns the count; *out is malloc'd. */
+size_t task_jail_ports(const struct task_env *env, const struct conf_host *h,
+    int **out);
 
 struct plan;
 
@@ -68,7 +106,12 @@ struct plan;
  * fingerprint: sha256 of its kind, name, own inputs and its dependencies'
  * fingerprints. Returns a plan (free with plan_free) or NULL with err.
  */
-struct plan *plan_new(const struct task_env *env, struct vj_err *err);
+struct plan *plan_new(struct task_env *env, struct vj_err *err);
+/* Fills env->tports for env->ports: cache keys, paths, and the digests the
+ * state recorded (when env->state is set). plan_new calls it. 0 or -1. */
+int task_port_keys(struct task_env *env, struct vj_err *err);
+/* Frees what plan_new added to env (the ports' keys and paths). */
+void task_env_free_ports(struct task_env *env);
 void plan_free(struct plan *p);
 /* Borrowed; valid until plan_free. Node i of the graph is task i. */
 struct graph *plan_graph(const struct plan *p);

@@ -23,7 +23,11 @@ fs_opendir_beneath(int dirfd, const char *rel, int create, mode_t mode)
 	char *copy, *p, *comp;
 	int fd, next;
 
-	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	/* An absolute path from the working directory starts at "/"; from
+	 * any other directory it stays beneath it. */
+	fd = openat(dirfd, dirfd == AT_FDCWD && rel[0] == '/' ? "/" : ".",
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
 		return -1;
 	copy = xstrdup(rel);
 	for (p = copy; (comp = strsep(&p, "/")) != NULL;) {

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * fetch:P and build:P, the tasks that make a package once for every jail.
+ *
+ * fetch:P checks the distfile's digest again (it may have changed since the
+ * plan was made) and unpacks it, or copies ports/P/src, to CACHE/src/P-SRC:
+ * a temporary name renamed into place.
+ *
+ * build:P copies those sources to CACHE/work/P/src, enters the build
+ * isolation (PREFIX an empty tmpfs holding only P's dependencies, taken
+ * from their packages), runs ports/P/build with SRCDIR, STAGEDIR, PREFIX and
+ * JOBS, packs STAGEDIR into CACHE/packages/.tmp.NAME, writes the file list
+ * beside it, and renames the archive into place. The parent then records
+ * the package (digest, size, files, build time) in the state database; a
+ * package without that record is not trusted and is built again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../cache/cache.h"
+#include "../conf/conf.h"
+#include "../jail/jail.h"
+#include "../state/state.h"
+#include "../util/util.h"
+#include "tasks.h"
+
+#define PREFIX "/usr/local"
+#define PREFIX_REL "usr/local/"	/* PREFIX as archive paths start */
+
+/* Opens dir (made if missing) and replaces name in it by an empty
+ * directory; returns an fd on it or -1 with err. */
+static int
+fresh_dir(const char *dir, const char *name, int *dirfd, struct vj_err *err)
+{
+	int fd;
+
+	if (fs_mkdirs(dir, 0755) == -1 ||
+	    (*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s", dir);
+		return -1;
+	}
+	if (fs_rmtree_at(*dirfd, name) == -1 || mkdirat(*dirfd, name, 0755) == -1 ||
+	    (fd = openat(*dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s/%s", dir, name);
+		close(*dirfd);
+		*dirfd = -1;
+		return -1;
+	}
+	return fd;
+}
+
+static void
+fetch_inputs(const struct task *t, struct sha256 *c)
+{
+	sha256_update(c, t->port->srcdigest, 64);
+}
+
+static int
+fetch_exists(const struct task *t)
+{
+	struct stat st;
+
+	return stat(t->port->srcdir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int
+fetch_run(const struct task *t, struct vj_err *err)
+{
+	const struct conf_port *p = t->port->port;
+	char *dir = fs_dirname(t->port->srcdir), *base = NULL, *tmp = NULL;
+	char hex[65];
+	int dfd = -1, fd = -1, rc = -1;
+	long n;
+
+	if (p->source != NULL) {
+		if (sha256_file(p->source, hex, err) == -1)
+			goto out;
+		if (strcmp(hex, p->sha256) != 0) {
+			vj_errf(err, "%s: sha256 %s, but %s says %s", p->source,
+			    hex, p->recipe, p->sha256);
+			goto out;
+		}
+	}
+	base = strrchr(t->port->srcdir, '/') + 1;
+	tmp = xasprintf(".tmp.%s", base);
+	if ((fd = fresh_dir(dir, tmp, &dfd, err)) == -1)
+		goto out;
+	if (p->source != NULL)
+		n = cache_extract(p->source, fd, err);
+	else {
+		char *src = fs_join(p->dir, "src");
+		n = cache_copy_tree(src, fd, err);
+		free(src);
+	}
+	if (n == -1)
+		goto out;
+	if (renameat(dfd, tmp, dfd, base) == -1) {
+		vj_errno(err, "%s: rename into place", t->port->srcdir);
+		goto out;
+	}
+	printf("%s: %ld entries from %s\n", t->port->srcdir, n,
+	    p->source ? p->source : "src/");
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (rc == -1 && dfd != -1 && tmp != NULL)
+		(void)fs_rmtree_at(dfd, tmp);
+	if (dfd != -1)
+		close(dfd);
+	free(dir);
+	free(tmp);
+	return rc;
+}
+
+const struct task_ops task_fetch_ops = {
+	.kind = "fetch",
+	.estimate = 0.2,
+	.inputs = fetch_inputs,
+	.exists = fetch_exists,
+	.run = fetch_run,
+};
+
+/* ---- build ---- */
+
+static void
+build_inputs(const struct task *t, struct sha256 *c)
+{
+	sha256_update(c, t->port->key, 64);
+}
+
+static int
+build_exists(const struct task *t)
+{
+	struct vj_err err;
+	char hex[65];
+
+	if (t->port->sha256[0] == '\0' || t->env->state == NULL)
+		return 0;
+	if (state_file_digest(t->env->state, t->port->archive, hex, &err) == -1)
+		return 0;
+	return strcmp(hex, t->port->sha256) == 0;
+}
+
+/* The manifest beside an archive: its file list. malloc'd path. */
+static char *
+manifest_path(const struct task_port *tp)
+{
+	return xasprintf("%s.files", tp->archive);
+}
+
+/* Installs the packages of p's dependencies, all the way down, into the
+ * build root's PREFIX (only entries under it). */
+static int
+install_deps(const struct task *t, const struct conf_port *p, int rootfd,
+    struct vj_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < p->ndepends; i++) {
+		const struct task_port *d = &t->env->tports[p->dep[i]];
+		if (install_deps(t, d->port, rootfd, err) == -1)
+			return -1;
+		if (cache_extract_filtered(d->archive, rootfd, PREFIX_REL,
+		    NULL, err) == -1)
+			return -1;
+		printf("build root: %s %s from %s\n", d->port->name,
+		    d->port->version, d->archive);
+	}
+	return 0;
+}
+
+static int
+build_run(const struct task *t, struct vj_err *err)
+{
+	const struct task_port *tp = t->port;
+	const struct conf_port *p = tp->port;
+	char *work = fs_join(t->env->cache, "work"), *wdir = NULL, *src = NULL;
+	char *stage = NULL, *script = NULL, *pkgdir = NULL, *tmp = NULL;
+	char *list = NULL, *mpath = NULL, *envp[12], jobs[32];
+	struct sbuf names = { 0 };
+	int wfd = -1, pfd = -1, fd = -1, rootfd = -1, status, rc = -1;
+	long n;
+
+	/* CACHE/work/P/{src,stage}, made anew. */
+	if ((fd = fresh_dir(work, p->name, &wfd, err)) == -1)
+		goto out;
+	close(fd);
+	fd = -1;
+	wdir = fs_join(work, p->name);
+	src = fs_join(wdir, "src");
+	stage = fs_join(wdir, "stage");
+	if (mkdir(src, 0755) == -1 || mkdir(stage, 0755) == -1 ||
+	    (fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s", wdir);
+		goto out;
+	}
+	if (cache_copy_tree(tp->srcdir, fd, err) == -1)
+		goto out;
+	close(fd);
+	fd = -1;
+
+	if (jail_build_isolate(PREFIX, err) == -1)
+		goto out;
+	if ((rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		vj_errno(err, "/");
+		goto out;
+	}
+	if (install_deps(t, p, rootfd, err) == -1)
+		goto out;
+
+	script = fs_join(p->dir, "build");
+	snprintf(jobs, sizeof(jobs), "JOBS=%d", t->env->jobs);
+	envp[0] = xasprintf("SRCDIR=%s", src);
+	envp[1] = xasprintf("STAGEDIR=%s", stage);
+	envp[2] = xstrdup("PREFIX=" PREFIX);
+	envp[3] = xstrdup(jobs);
+	envp[4] = xstrdup("PATH=" PREFIX "/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+	envp[5] = xasprintf("HOME=%s", wdir);
+	envp[6] = xasprintf("TMPDIR=%s", wdir);
+	envp[7] = xstrdup("LC_ALL=C");
+	envp[8] = xasprintf("PORTNAME=%s", p->name);
+	envp[9] = xasprintf("PORTVERSION=%s", p->version);
+	envp[10] = NULL;
+	{
+		char *argv[] = { "/bin/sh", "-e", script, NULL };
+		double t0 = vj_now();
+		printf("building %s %s (key %.16s) in %s\n", p->name, p->version,
+		    tp->key, src);
+		fflush(stdout);
+		rc = jail_run(argv, envp, src, &status, err);
+		for (n = 0; envp[n] != NULL; n++)
+			free(envp[n]);
+		if (rc == -1)
+			goto out;
+		rc = -1;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			vj_errf(err, "%s failed (%s %d)", script,
+			    WIFEXITED(status) ? "exit" : "signal",
+			    WIFEXITED(status) ? WEXITSTATUS(status) :
+			    WTERMSIG(status));
+			goto out;
+		}
+		printf("built in %.1fs\n", vj_now() - t0);
+	}
+
+	/* Pack, write the file list, rename the archive into place. */
+	pkgdir = fs_dirname(tp->archive);
+	if (fs_mkdirs(pkgdir, 0755) == -1 ||
+	    (pfd = open(pkgdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s", pkgdir);
+		goto out;
+	}
+	tmp = xasprintf("%s/.tmp.%s", pkgdir, strrchr(tp->archive, '/') + 1);
+	if ((n = cache_pack(stage, tmp, &names, err)) == -1)
+		goto out;
+	list = sbuf_take(&names);
+	mpath = manifest_path(tp);
+	{
+		const char *mbase = strrchr(mpath, '/') + 1;
+		if (fs_write_beneath(pfd, mbase, list, strlen(list), 0644,
+		    err) == -1)
+			goto out;
+	}
+	if (rename(tmp, tp->archive) == -1) {
+		vj_errno(err, "%s: rename into place", tp->archive);
+		goto out;
+	}
+	(void)fsync(pfd);
+	printf("packed %ld entries into %s\n", n, tp->archive);
+	(void)fs_rmtree_at(wfd, p->name);
+	rc = 0;
+out:
+	if (rc == -1 && tmp != NULL)
+		(void)unlink(tmp);
+	if (fd != -1)
+		close(fd);
+	if (wfd != -1)
+		close(wfd);
+	if (pfd != -1)
+		close(pfd);
+	if (rootfd != -1)
+		close(rootfd);
+	sbuf_free(&names);
+	free(work);
+	free(wdir);
+	free(src);
+	free(stage);
+	free(script);
+	free(pkgdir);
+	free(tmp);
+	free(list);
+	free(mpath);
+	return rc;
+}
+
+/* In the parent: record the new package; its digest is what installs
+ * will check. */
+static int
+build_finish(const struct task *t, struct vj_err *err)
+{
+	struct task_port *tp = t->port;
+	struct state_package pkg;
+	struct stat st;
+	char *mpath = manifest_path(tp), *files, *p;
+	size_t len;
+	int rc = -1;
+
+	files = fs_read_beneath(AT_FDCWD, mpath, 64u << 20, &len);
+	if (files == NULL) {
+		vj_errno(err, "%s", mpath);
+		free(mpath);
+		return -1;
+	}
+	memset(&pkg, 0, sizeof(pkg));
+	memcpy(pkg.key, tp->key, 65);
+	pkg.port = (char *)tp->port->name;
+	pkg.version = (char *)tp->port->version;
+	pkg.path = tp->archive;
+	for (p = files; *p; p++)
+		pkg.nfiles += *p == '\n';
+	if (stat(tp->archive, &st) == -1) {
+		vj_errno(err, "%s", tp->archive);
+		goto out;
+	}
+	pkg.size = st.st_size;
+	pkg.built = vj_wall();
+	if (sha256_file(tp->archive, pkg.sha256, err) == -1)
+		goto out;
+	if (state_package_put(t->env->state, &pkg, files, err) == -1)
+		goto out;
+	memcpy(tp->sha256, pkg.sha256, 65);
+	rc = 0;
+out:
+	free(files);
+	free(mpath);
+	return rc;
+}
+
+const struct task_ops task_build_ops = {
+	.kind = "build",
+	.estimate = 30.0,
+	.inputs = build_inputs,
+	.exists = build_exists,
+	.run = build_run,
+	.finish = build_finish,
+};
