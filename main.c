@@ -266,7 +266,7 @@ load_ports(const struct conf *c, const struct conf_hosts *h)
 					continue;
 				path = xasprintf("%s/files/%s", p->dir,
 				    p->files[f]);
-				text = fs_read_beneath(AT_FDCWD, path,
+				text = fs_read(path,
 				    16u << 20, NULL);
 				if (text == NULL) {
 					vj_errno(&err, "%s", path);

@@ -1,8 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-2-Clause
 # make demo: builds a busybox base, provisions the jails of
-# examples/hosts.txt into examples/work/, shows one of them, and runs again
-# to show that nothing is redone. Needs root (device nodes, owners, chroot).
+# examples/hosts.txt into examples/work/ with the example ports (each built
+# once, installed from the cache into every jail that wants it), shows one
+# jail, and runs again to show that nothing is redone. Needs root (device
+# nodes, build namespaces, chroot) and a C compiler with a static libc.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 ex=$top/examples
@@ -20,11 +22,19 @@ echo "== inside the jail www"
 chroot "$ex/work/jails/www" /bin/sh -c \
     'echo "hostname: $(cat /etc/hostname)"; grep www /etc/hosts; cat /etc/motd; ls -l /dev/null'
 echo
+echo "== its packages, built once for all jails, with config written for it"
+chroot "$ex/work/jails/www" /usr/local/sbin/echod -V
+chroot "$ex/work/jails/www" /usr/local/sbin/vjhttpd -p /
+chroot "$ex/work/jails/ftp" /usr/local/sbin/echod -V
+echo
 echo "== its stanza in jail.conf"
 sed -n '/^www {/,/^}/p' "$ex/work/state/jail.conf"
 echo
 echo "== run again: nothing to do"
 "$vj" -j4 -q -f "$ex/vjbuild.conf" "$ex/hosts.txt" && echo "(no task ran)"
 "$vj" -f "$ex/vjbuild.conf" status | head -7
+echo
+echo "== the package cache"
+"$vj" -f "$ex/vjbuild.conf" cache ls
 echo
 echo "The jails are in examples/work/jails; remove examples/work to start over."

@@ -29,7 +29,7 @@ render(const struct task *t, size_t i, char **dest, mode_t *mode,
 	size_t n = strlen(rel), len;
 	struct stat st;
 
-	text = fs_read_beneath(AT_FDCWD, path, 16u << 20, &len);
+	text = fs_read(path, 16u << 20, &len);
 	if (text == NULL || stat(path, &st) == -1) {
 		vj_errno(err, "%s", path);
 		free(text);

@@ -313,7 +313,7 @@ build_finish(const struct task *t, struct vj_err *err)
 	size_t len;
 	int rc = -1;
 
-	files = fs_read_beneath(AT_FDCWD, mpath, 64u << 20, &len);
+	files = fs_read(mpath, 64u << 20, &len);
 	if (files == NULL) {
 		vj_errno(err, "%s", mpath);
 		free(mpath);

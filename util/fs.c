@@ -140,28 +140,19 @@ out:
 	return rc;
 }
 
-char *
-fs_read_beneath(int dirfd, const char *rel, size_t max, size_t *lenp)
+/* Reads the regular file open as fd (closing it); see fs_read_beneath. */
+static char *
+read_fd(int fd, size_t max, size_t *lenp)
 {
-	char *dir, *base, *buf = NULL;
+	char *buf = NULL;
 	struct stat st;
-	int pfd, fd = -1;
 	size_t len = 0;
 	ssize_t r;
 
-	split(rel, &dir, &base);
-	pfd = fs_opendir_beneath(dirfd, dir, 0, 0);
-	if (pfd != -1) {
-		fd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		close(pfd);
-	}
-	free(dir);
-	free(base);
-	if (fd == -1)
-		return NULL;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		if (errno == 0 || !S_ISREG(st.st_mode))
-			errno = EINVAL;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
 		goto fail;
 	}
 	if ((size_t)st.st_size > max) {
@@ -190,6 +181,31 @@ fail:
 		errno = saved;
 	}
 	return NULL;
+}
+
+char *
+fs_read_beneath(int dirfd, const char *rel, size_t max, size_t *lenp)
+{
+	char *dir, *base;
+	int pfd, fd = -1;
+
+	split(rel, &dir, &base);
+	pfd = fs_opendir_beneath(dirfd, dir, 0, 0);
+	if (pfd != -1) {
+		fd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		close(pfd);
+	}
+	free(dir);
+	free(base);
+	return fd == -1 ? NULL : read_fd(fd, max, lenp);
+}
+
+char *
+fs_read(const char *path, size_t max, size_t *lenp)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	return fd == -1 ? NULL : read_fd(fd, max, lenp);
 }
 
 /* Empties the directory open as fd. */
@@ -295,8 +311,11 @@ fs_join(const char *a, const char *b)
 char *
 fs_abspath(const char *path)
 {
-	char cwd[PATH_MAX];
+	char cwd[PATH_MAX], real[PATH_MAX];
 
+	/* An existing path is made canonical: no "..", no links. */
+	if (realpath(path, real) != NULL)
+		return xstrdup(real);
 	if (path[0] == '/')
 		return xstrdup(path);
 	if (getcwd(cwd, sizeof(cwd)) == NULL)

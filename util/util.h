@@ -84,6 +84,9 @@ int fs_write_beneath(int dirfd, const char *rel, const void *data, size_t n,
 /* Reads a whole regular file (at most max bytes) beneath dirfd; returns a
  * NUL-terminated malloc'd buffer or NULL with errno (EFBIG when too big). */
 char *fs_read_beneath(int dirfd, const char *rel, size_t max, size_t *lenp);
+/* Reads a whole regular file by path, links followed (for the user's own
+ * inputs, not jail roots); like fs_read_beneath otherwise. */
+char *fs_read(const char *path, size_t max, size_t *lenp);
 /* Removes name (a file or a whole tree) inside dirfd without following
  * links. A missing name is success. Returns 0 or -1 with errno. */
 int fs_rmtree_at(int dirfd, const char *name);
@@ -93,7 +96,8 @@ int fs_mkdirs(const char *path, mode_t mode);
 int fs_syncdir(const char *path);
 /* Joins a and b with one '/'; malloc'd. */
 char *fs_join(const char *a, const char *b);
-/* Returns a malloc'd absolute form of path (not resolving links). */
+/* Returns a malloc'd absolute form of path: canonical (realpath) when it
+ * exists, else joined to the working directory. */
 char *fs_abspath(const char *path);
 /* Returns a malloc'd copy of the directory part of path ("." if none). */
 char *fs_dirname(const char *path);
