@@ -4,6 +4,7 @@
  * sees, and every exit. The modules below report through return codes,
  * struct vj_err and the scheduler's events; only this file prints.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -47,6 +48,7 @@ usage(FILE *f)
 "               [--state DIR] [--recreate NAME] HOSTS\n"
 "       vjbuild status [-f FILE] [--state DIR]\n"
 "       vjbuild graph [-f FILE] [--base FILE] HOSTS\n"
+"       vjbuild cache ls | verify | gc [-f FILE] [--state DIR]\n"
 "\n"
 "  -j N            run up to N tasks at once (default: the number of CPUs)\n"
 "  -k              keep going: after a failure, run everything that does\n"
@@ -145,10 +147,17 @@ parse_args(int argc, char **argv, struct opts *o)
 	/* The first operand may name a subcommand; "build" forces a hosts
 	 * file that happens to be called "status". */
 	if (argc > 0 && (strcmp(argv[0], "status") == 0 ||
-	    strcmp(argv[0], "graph") == 0 || strcmp(argv[0], "build") == 0)) {
+	    strcmp(argv[0], "graph") == 0 || strcmp(argv[0], "build") == 0 ||
+	    strcmp(argv[0], "cache") == 0)) {
 		o->cmd = argv[0];
 		argv++;
 		argc--;
+	}
+	if (strcmp(o->cmd, "cache") == 0 && (argc != 1 ||
+	    (strcmp(argv[0], "ls") != 0 && strcmp(argv[0], "verify") != 0 &&
+	    strcmp(argv[0], "gc") != 0))) {
+		usage(stderr);
+		exit(EXIT_INPUT);
 	}
 	if (strcmp(o->cmd, "status") == 0 ? argc != 0 : argc != 1) {
 		usage(stderr);
@@ -501,6 +510,18 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 			fprintf(stderr, "%s: %s\n", progname, err.msg);
 		free(root);
 	}
+	/* Failures that belong to no jail: the builds and fetches. */
+	for (i = 0; i < n; i++) {
+		const struct task *tk = plan_task(u->p, (int)i);
+		char *log;
+		if (r->status[i] != SCHED_FAILED || task_jail(tk) != NULL)
+			continue;
+		log = sched_log_path(st, tk);
+		printf("%-20s FAILED  (log: %s)\n", tk->name, log);
+		fflush(stdout);
+		tail_log(log, 5);
+		free(log);
+	}
 	if (!u->o->quiet || jok < h->n)
 		printf("%zu jails: %zu ok, %zu not; %zu tasks: %zu ran, %zu up "
 		    "to date, %zu failed, %zu skipped, %zu not run\n", h->n,
@@ -737,6 +758,233 @@ cmd_graph(const struct opts *o)
 	return 0;
 }
 
+/* ---- the package cache ---- */
+
+struct cache_walk {
+	const struct conf *c;
+	int bad;
+	size_t n;
+	int64_t bytes;
+	char **keep;		/* gc: archive paths current recipes make */
+	size_t nkeep;
+	struct state *st;
+};
+
+static void
+cache_ls_one(const struct state_package *p, void *arg)
+{
+	struct cache_walk *w = arg;
+	char age[32];
+
+	fmt_time(age, sizeof(age), vj_wall() - p->built);
+	printf("%-16.16s %-20s %-8s %10lld %6lld %9s  %s\n", p->key, p->port,
+	    p->version, (long long)p->size, (long long)p->nfiles, age,
+	    p->path);
+	w->n++;
+	w->bytes += p->size;
+}
+
+static void
+cache_verify_one(const struct state_package *p, void *arg)
+{
+	struct cache_walk *w = arg;
+	struct vj_err err;
+	char hex[65];
+
+	w->n++;
+	if (sha256_file(p->path, hex, &err) == -1) {
+		printf("MISSING  %s %s: %s\n", p->port, p->version, err.msg);
+		w->bad++;
+	} else if (strcmp(hex, p->sha256) != 0) {
+		printf("CORRUPT  %s %s: %s has sha256 %s, recorded %s\n",
+		    p->port, p->version, p->path, hex, p->sha256);
+		w->bad++;
+	} else
+		printf("ok       %s %s %s\n", p->port, p->version, p->path);
+}
+
+static int
+kept(const struct cache_walk *w, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < w->nkeep; i++)
+		if (strcmp(w->keep[i], path) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+cache_gc_one(const struct state_package *p, void *arg)
+{
+	struct cache_walk *w = arg;
+	struct vj_err err;
+	char *files;
+
+	if (kept(w, p->path))
+		return;
+	files = xasprintf("%s.files", p->path);
+	if ((unlink(p->path) == -1 && errno != ENOENT) ||
+	    (unlink(files) == -1 && errno != ENOENT))
+		printf("cannot remove %s: %s\n", p->path, strerror(errno));
+	else if (state_package_delete(w->st, p->key, &err) == -1)
+		printf("%s\n", err.msg);
+	else {
+		printf("removed  %s %s %s\n", p->port, p->version, p->path);
+		w->n++;
+		w->bytes += p->size;
+	}
+	free(files);
+}
+
+/* The names of every port in the ports tree (directories with a recipe). */
+static char **
+all_ports(const char *dir, size_t *n)
+{
+	struct dirent **ents = NULL;
+	char **names = NULL;
+	int i, m = dir ? scandir(dir, &ents, NULL, alphasort) : -1;
+
+	*n = 0;
+	for (i = 0; i < m; i++) {
+		char *recipe = xasprintf("%s/%s/recipe", dir, ents[i]->d_name);
+		if (ents[i]->d_name[0] != '.' && access(recipe, F_OK) == 0) {
+			names = xreallocarray(names, *n + 1, sizeof(*names));
+			names[(*n)++] = xstrdup(ents[i]->d_name);
+		}
+		free(recipe);
+		free(ents[i]);
+	}
+	free(ents);
+	return names;
+}
+
+/*
+ * gc: what no current recipe produces goes: packages (file and record),
+ * unpacked sources, and build work directories.
+ */
+static int
+cache_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
+{
+	const struct conf *c = w->c;
+	struct conf_ports *ports = NULL;
+	struct task_env env;
+	char **names, *srcdir = fs_join(c->val[CONF_CACHE], "src");
+	size_t n, i;
+	int rc = -1, fd;
+
+	names = all_ports(c->val[CONF_PORTS], &n);
+	memset(&env, 0, sizeof(env));
+	env.conf = c;
+	env.cache = c->val[CONF_CACHE];
+	if (n > 0) {
+		ports = conf_ports_read(c->val[CONF_PORTS],
+		    c->val[CONF_DISTFILES], names, n, err);
+		if (ports == NULL)
+			goto out;
+		env.ports = ports;
+		if (task_port_keys(&env, err) == -1)
+			goto out;
+		for (i = 0; i < ports->n; i++) {
+			w->keep = xreallocarray(w->keep, w->nkeep + 2,
+			    sizeof(*w->keep));
+			w->keep[w->nkeep++] = env.tports[i].archive;
+			w->keep[w->nkeep++] = env.tports[i].srcdir;
+		}
+	}
+	w->st = st;
+	if (state_packages(st, cache_gc_one, w, err) == -1)
+		goto out;
+	/* Unpacked sources no current port uses, and build leftovers. */
+	if ((fd = open(srcdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		struct dirent **ents = NULL;
+		int m = scandir(srcdir, &ents, NULL, alphasort), k;
+		for (k = 0; k < m; k++) {
+			char *path = fs_join(srcdir, ents[k]->d_name);
+			if (ents[k]->d_name[0] != '.' || strncmp(ents[k]->d_name,
+			    ".tmp.", 5) == 0) {
+				if (strcmp(ents[k]->d_name, ".") != 0 &&
+				    strcmp(ents[k]->d_name, "..") != 0 &&
+				    !kept(w, path) &&
+				    fs_rmtree_at(fd, ents[k]->d_name) == 0)
+					printf("removed  %s\n", path);
+			}
+			free(path);
+			free(ents[k]);
+		}
+		free(ents);
+		close(fd);
+	}
+	if ((fd = open(c->val[CONF_CACHE], O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) != -1) {
+		(void)fs_rmtree_at(fd, "work");
+		close(fd);
+	}
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(w->keep);
+	task_env_free_ports(&env);
+	conf_ports_free(ports);
+	free(srcdir);
+	return rc;
+}
+
+static int
+cmd_cache(const struct opts *o, const char *action)
+{
+	struct conf *c = load_conf(o, 0);
+	char *db = fs_join(c->val[CONF_STATE], "vjbuild.db");
+	int gc = strcmp(action, "gc") == 0, rc = 0;
+	struct cache_walk w;
+	struct state *st = NULL;
+	struct vj_err err;
+
+	memset(&w, 0, sizeof(w));
+	w.c = c;
+	if (access(db, F_OK) == -1) {
+		printf("no state at %s: the cache is empty\n",
+		    c->val[CONF_STATE]);
+		goto out;
+	}
+	if (state_open(c->val[CONF_STATE], NULL, !gc, &st, &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_STATE;
+		goto out;
+	}
+	if (strcmp(action, "ls") == 0) {
+		printf("%-16s %-20s %-8s %10s %6s %9s  %s\n", "KEY", "PORT",
+		    "VERSION", "BYTES", "FILES", "AGE", "PATH");
+		rc = state_packages(st, cache_ls_one, &w, &err);
+		if (rc == 0)
+			printf("%zu packages, %lld bytes\n", w.n,
+			    (long long)w.bytes);
+	} else if (strcmp(action, "verify") == 0) {
+		rc = state_packages(st, cache_verify_one, &w, &err);
+		if (rc == 0)
+			printf("%zu packages, %d corrupt or missing\n", w.n,
+			    w.bad);
+		if (rc == 0 && w.bad > 0)
+			rc = EXIT_TASKS;
+	} else {
+		rc = cache_gc(&w, st, &err);
+		if (rc == 0)
+			printf("removed %zu packages, %lld bytes\n", w.n,
+			    (long long)w.bytes);
+	}
+	if (rc == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_STATE;
+	}
+out:
+	state_close(st);
+	free(db);
+	conf_free(c);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -749,6 +997,8 @@ main(int argc, char **argv)
 		rc = cmd_status(&o);
 	else if (strcmp(o.cmd, "graph") == 0)
 		rc = cmd_graph(&o);
+	else if (strcmp(o.cmd, "cache") == 0)
+		rc = cmd_cache(&o, o.hosts);
 	else
 		rc = cmd_build(&o);
 	free(o.recreate);

@@ -236,7 +236,8 @@ tree_walk(struct sha256 *c, int dirfd, const char *rel, struct vj_err *err)
 			names[n++] = xstrdup(de->d_name);
 		}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmpstr);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmpstr);
 	for (i = 0; i < n && rc == 0; i++) {
 		struct stat st;
 		char *path = xasprintf("%s/%s", rel, names[i]), buf[65536];

@@ -157,9 +157,14 @@ install_run(const struct task *t, struct vj_err *err)
 	if (sha256_file(tp->archive, hex, err) == -1)
 		goto out;
 	if (strcmp(hex, tp->sha256) != 0) {
+		/* Quarantine it, so the next run sees it missing and builds
+		 * it again even if its size and times look unchanged. */
+		char *aside = xasprintf("%s.corrupt", tp->archive);
+		(void)rename(tp->archive, aside);
 		vj_errf(err, "%s is corrupt (sha256 %s, recorded %s); it is not "
-		    "installed, and the next run builds it again", tp->archive,
-		    hex, tp->sha256);
+		    "installed, it is moved to %s, and the next run builds it "
+		    "again", tp->archive, hex, tp->sha256, aside);
+		free(aside);
 		goto out;
 	}
 	old = fs_read_beneath(fd, rec, 64u << 20, NULL);

@@ -332,7 +332,9 @@ build_finish(const struct task *t, struct vj_err *err)
 	}
 	pkg.size = st.st_size;
 	pkg.built = vj_wall();
-	if (sha256_file(tp->archive, pkg.sha256, err) == -1)
+	/* Through the digest cache, so later runs need not read it again. */
+	if (state_file_digest(t->env->state, tp->archive, pkg.sha256,
+	    err) == -1)
 		goto out;
 	if (state_package_put(t->env->state, &pkg, files, err) == -1)
 		goto out;

@@ -1,29 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
-# End-to-end tests: each test_* function drives the real vjbuild binary in a
-# fresh temporary directory. A test that cannot run here (not root) says why
-# and counts as skipped. Prints "N passed, N failed, N skipped".
+# End-to-end tests of the core: jail roots from hosts.txt, in parallel and
+# resumable. Each test_* drives the real binary in a temporary directory.
 #   usage: VJBUILD=/path/to/vjbuild bash tests/e2e.sh [TEST...]
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-VJ=${VJBUILD:?set VJBUILD to the binary}
-BASE=""	# a busybox base tarball, made once
-SKIP_RC=77
-
-fail() { echo "    $*" >&2; return 1; }
-need_root() { [ "$(id -u)" = 0 ] || { echo "    skipped: needs root (mknod, chroot, owners)"; return $SKIP_RC; }; }
-
-# A work directory with vjbuild.conf and an N-host hosts.txt.
-setup() {
-	local n=${1:-3}
-	cp "$BASE" base.tar.gz
-	printf 'base = base.tar.gz\ndomain = example.org\nresolver = 192.0.2.53\n' > vjbuild.conf
-	: > hosts.txt
-	for i in $(seq 1 "$n"); do echo "web$i 10.9.0.$i" >> hosts.txt; done
-}
-
-# Task names and the run that last ran them, from vjbuild status.
-task_runs() { "$VJ" status | awk '/^TASK/{t=1;next} t && NF>=3 && $1 !~ /^log:/ {print $1, $2, $3}'; }
+. "$(dirname "$0")/lib.sh"
 
 test_builds_twenty_jails() {
 	need_root || return
@@ -335,27 +315,4 @@ test_valgrind_main_path_has_no_leaks() {
 	[ ! -s vg.txt ] || fail "rebuild: $(head -20 vg.txt)"
 }
 
-# ---- runner ----
-BASE_DIR=$(mktemp -d /tmp/vjbuild-e2e.XXXXXX)
-trap 'rm -rf "$BASE_DIR"' EXIT
-BASE=$BASE_DIR/base.tar.gz
-sh "$here/../examples/mkbase.sh" "$BASE" || { echo "cannot make a busybox base"; echo "0 passed, 1 failed"; exit 1; }
-tests=${*:-$(declare -F | awk '$3 ~ /^test_/{print $3}')}
-passed=0 failed=0 skipped=0
-for t in $tests; do
-	dir=$BASE_DIR/$t
-	mkdir -p "$dir"
-	( cd "$dir" && set +e && "$t" ) > "$dir.log" 2>&1
-	rc=$?
-	if [ $rc = 0 ] && ! grep -q '^    [^(s]' "$dir.log"; then
-		echo "ok - $t"; passed=$((passed + 1))
-		grep '^    (' "$dir.log" || true
-	elif grep -q "^    skipped:" "$dir.log"; then
-		echo "skip - $t: $(grep '^    skipped:' "$dir.log" | head -1 | sed 's/^ *skipped: //')"
-		skipped=$((skipped + 1))
-	else
-		echo "not ok - $t"; cat "$dir.log"; failed=$((failed + 1))
-	fi
-done
-echo "$passed passed, $failed failed, $skipped skipped"
-[ $failed = 0 ]
+run_tests "$@"

@@ -21,8 +21,10 @@ trap 'rm -f "$out"' EXIT
 echo "== unit tests"
 "$UNIT" 2>&1 | tee "$out" | grep -Ev '^[0-9]+ passed, [0-9]+ failed'
 count "$out" unit
-echo "== end-to-end tests"
-bash "$here/e2e.sh" 2>&1 | tee "$out" | grep -Ev '^[0-9]+ passed, [0-9]+ failed'
-count "$out" e2e
+for f in e2e ports; do
+	echo "== end-to-end tests: $f"
+	bash "$here/$f.sh" 2>&1 | tee "$out" | grep -Ev '^[0-9]+ passed, [0-9]+ failed'
+	count "$out" $f
+done
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

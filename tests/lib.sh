@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# What the end-to-end test files share: helpers and the runner. A test file
+# defines test_* functions, sources this, and calls run_tests "$@". Each
+# test runs in a fresh temporary directory; one that cannot run here says
+# why and counts as skipped. Prints "N passed, N failed, N skipped".
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+VJ=${VJBUILD:?set VJBUILD to the binary}
+BASE=""	# a busybox base tarball, made once per file
+SKIP_RC=77
+
+fail() { echo "    $*" >&2; return 1; }
+need_root() { [ "$(id -u)" = 0 ] || { echo "    skipped: needs root (mknod, chroot, owners)"; return $SKIP_RC; }; }
+
+# A work directory with vjbuild.conf and an N-host hosts.txt.
+setup() {
+	local n=${1:-3}
+	cp "$BASE" base.tar.gz
+	printf 'base = base.tar.gz\ndomain = example.org\nresolver = 192.0.2.53\n' > vjbuild.conf
+	: > hosts.txt
+	for i in $(seq 1 "$n"); do echo "web$i 10.9.0.$i" >> hosts.txt; done
+}
+
+# Task names and the run that last ran them, from vjbuild status.
+task_runs() { "$VJ" status | awk '/^TASK/{t=1;next} t && NF>=3 && $1 !~ /^log:/ {print $1, $2, $3}'; }
+
+run_tests() {
+	local tests t dir rc passed=0 failed=0 skipped=0
+	BASE_DIR=$(mktemp -d /tmp/vjbuild-e2e.XXXXXX)
+	trap 'rm -rf "$BASE_DIR"' EXIT
+	BASE=$BASE_DIR/base.tar.gz
+	sh "$here/../examples/mkbase.sh" "$BASE" || { echo "cannot make a busybox base"; echo "0 passed, 1 failed"; exit 1; }
+	tests=${*:-$(declare -F | awk '$3 ~ /^test_/{print $3}')}
+	for t in $tests; do
+		dir=$BASE_DIR/$t
+		mkdir -p "$dir"
+		( cd "$dir" && set +e && "$t" ) > "$dir.log" 2>&1
+		rc=$?
+		if [ $rc = 0 ] && ! grep -q '^    [^(s]' "$dir.log"; then
+			echo "ok - $t"; passed=$((passed + 1))
+			grep '^    (' "$dir.log" || true
+		elif grep -q "^    skipped:" "$dir.log"; then
+			echo "skip - $t: $(grep '^    skipped:' "$dir.log" | head -1 | sed 's/^ *skipped: //')"
+			skipped=$((skipped + 1))
+		else
+			echo "not ok - $t"; cat "$dir.log"; failed=$((failed + 1))
+		fi
+	done
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[ $failed = 0 ]
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# End-to-end tests of the ports: each package built once, in isolation,
+# cached, and installed into every jail that wants it.
+#   usage: VJBUILD=/path/to/vjbuild bash tests/ports.sh [TEST...]
+. "$(dirname "$0")/lib.sh"
+EX=$here/../examples
+
+# setup + the example ports (libvj, echod, vjhttpd) for every jail.
+setup_ports() {
+	setup "${1:-3}"
+	cp -r "$EX/ports" "$EX/distfiles" .
+	printf 'ports = ports\ndistfiles = distfiles\npackages = echod vjhttpd\nvar.echo_port = 7\nvar.http_port = 80\n' >> vjbuild.conf
+}
+
+# The tasks that ran in the last run, from its -v output on stderr.
+ran() { awk '$1=="ok" || $1=="FAILED" {print $2}' "$1" | sort | tr '\n' ' '; }
+
+# A port NAME whose build stages what the shell snippet BODY makes.
+make_port() {
+	local name=$1 body=$2 deps=${3:-}
+	mkdir -p "ports/$name/src"
+	printf 'version = 1.0\nsource = none\n%s' "${deps:+depends = $deps
+}" > "ports/$name/recipe"
+	printf '%s\n' "$body" > "ports/$name/build"
+}
+
+test_twenty_jails_three_ports_built_once() {
+	need_root || return
+	setup_ports 20
+	"$VJ" -j4 hosts.txt > out.txt 2> err.txt || { tail -5 out.txt; fail "run failed"; return; }
+	builds=$(task_runs | awk '$1 ~ /^build:/ && $2 == "ok"' | wc -l)
+	[ "$builds" = 3 ] || fail "state shows $builds builds, want 3"
+	[ "$(grep -c '^ok  *build:' err.txt)" = 3 ] || fail "ran $(grep -c '^ok  *build:' err.txt) builds"
+	"$VJ" cache ls > ls.txt
+	grep -q '^3 packages' ls.txt || fail "cache: $(tail -1 ls.txt)"
+	for i in $(seq 1 20); do
+		r=jails/web$i
+		out=$(chroot $r /usr/local/sbin/echod -V) || fail "echod does not run in $r"
+		[ "$out" = "echod 1.0 (libvj 1.0) 10.9.0.$i port 7" ] || fail "$r echod: $out"
+		page=$(chroot $r /usr/local/sbin/vjhttpd -p /) || fail "vjhttpd does not run in $r"
+		echo "$page" | grep -q "<h1>web$i.example.org</h1>" || fail "$r page: $page"
+		echo "$page" | grep -q "at 10.9.0.$i," || fail "$r page address"
+		grep -q "^address = 10.9.0.$i\$" $r/usr/local/etc/vjhttpd.conf || fail "$r vjhttpd.conf"
+		grep -q "^key " $r/var/db/vjbuild/pkg/echod || fail "$r package record"
+	done
+}
+
+test_deleted_root_is_rebuilt_from_cache() {
+	need_root || return
+	setup_ports 4
+	"$VJ" -j2 hosts.txt > /dev/null 2>&1 || { fail "first run"; return; }
+	rm -rf jails/web2
+	"$VJ" -j2 hosts.txt > out.txt 2> err.txt || { fail "second run: $(tail -3 out.txt)"; return; }
+	got=$(ran err.txt)
+	want="configure:echod@web2 configure:vjhttpd@web2 devfs:web2 extract:web2 hostconf:web2 install:echod@web2 install:libvj@web2 install:vjhttpd@web2 "
+	[ "$got" = "$want" ] || fail "ran: $got"
+	chroot jails/web2 /usr/local/sbin/echod -V | grep -q 10.9.0.2 || fail "web2 echod"
+}
+
+test_recipe_edit_rebuilds_that_port_everywhere() {
+	need_root || return
+	setup_ports 3
+	"$VJ" -j2 hosts.txt > /dev/null 2>&1 || { fail "first run"; return; }
+	sed -i 's/^version = 1.0$/version = 1.1/' ports/echod/recipe
+	"$VJ" -j2 hosts.txt > out.txt 2> err.txt || { fail "second run: $(tail -3 out.txt)"; return; }
+	got=$(ran err.txt)
+	want="build:echod configure:echod@web1 configure:echod@web2 configure:echod@web3 install:echod@web1 install:echod@web2 install:echod@web3 "
+	[ "$got" = "$want" ] || fail "ran: $got"
+	grep -q '^version 1.1$' jails/web3/var/db/vjbuild/pkg/echod || fail "not reinstalled"
+	# Editing the library rebuilds it and the two daemons that need it.
+	echo "# touched" >> ports/libvj/build
+	"$VJ" -j2 hosts.txt > out.txt 2> err.txt || { fail "third run"; return; }
+	[ "$(grep -c '^ok  *build:' err.txt)" = 3 ] || fail "libvj edit: $(grep '^ok  *build:' err.txt)"
+}
+
+test_corrupt_cache_entry_is_never_installed() {
+	need_root || return
+	setup_ports 2
+	"$VJ" -j2 hosts.txt > /dev/null 2>&1 || { fail "first run"; return; }
+	pkg=$(ls cache/packages/echod-*.tar.gz)
+	# Flip one byte, keeping size and times: only a full digest sees it.
+	touch -r "$pkg" stamp.ref
+	printf '\x55' | dd of="$pkg" bs=1 seek=100 conv=notrunc status=none
+	touch -r stamp.ref "$pkg"
+	"$VJ" cache verify > v.txt; rc=$?
+	[ $rc = 1 ] || fail "verify exit $rc"
+	grep -q "^CORRUPT  echod 1.0: $PWD/$pkg" v.txt || fail "verify: $(cat v.txt)"
+	# The stat-cached digest still looks right: the install must catch it.
+	rm -rf jails/web1
+	"$VJ" -j2 -k hosts.txt > out.txt 2> err.txt; rc=$?
+	[ $rc = 1 ] || fail "run with corrupt entry: exit $rc"
+	grep -q "is corrupt" out.txt || fail "no corrupt message: $(cat out.txt)"
+	[ ! -e jails/web1/usr/local/sbin/echod ] || fail "corrupt package installed"
+	# The next run builds it again and installs it.
+	"$VJ" -j2 hosts.txt > out.txt 2> err.txt || { fail "rebuild run: $(tail -5 out.txt)"; return; }
+	grep -q '^ok  *build:echod' err.txt || fail "not rebuilt"
+	chroot jails/web1 /usr/local/sbin/echod -V > /dev/null || fail "echod after rebuild"
+	"$VJ" cache verify > /dev/null || fail "verify after rebuild"
+}
+
+test_failed_build_skips_what_needs_it() {
+	need_root || return
+	setup_ports 3
+	make_port broken 'echo compiling broken; echo "broken.c:1: error: oops" >&2; exit 1'
+	sed -i 's/^web2 10.9.0.2$/web2 10.9.0.2 broken echod/' hosts.txt
+	"$VJ" -k -j2 hosts.txt > out.txt 2> err.txt; rc=$?
+	[ $rc = 1 ] || fail "exit $rc"
+	grep -q "^web2 .*FAILED  install:broken@web2: skipped, build:broken failed" out.txt || fail "web2 line: $(grep web2 out.txt)"
+	grep -q "^build:broken  *FAILED  (log: .*state/logs/build:broken.log)" out.txt || fail "no build failure line"
+	grep -q "| broken.c:1: error: oops" out.txt || fail "no log lines in summary"
+	grep -q "^web1 .*ok" out.txt && grep -q "^web3 .*ok" out.txt || fail "others did not finish"
+	chroot jails/web2 /usr/local/sbin/echod -V > /dev/null || fail "web2's echod not installed with -k"
+}
+
+test_undeclared_dependency_fails_to_build() {
+	need_root || return
+	setup_ports 1
+	# A copy of echod that forgot "depends = libvj": its header and library
+	# are not in the build root, even though libvj's package exists.
+	cp -r ports/echod ports/nodeps
+	sed -i '/^depends/d' ports/nodeps/recipe
+	sed -i 's/^web1 10.9.0.1$/web1 10.9.0.1 echod nodeps/' hosts.txt
+	"$VJ" -k -j2 hosts.txt > out.txt 2> err.txt; rc=$?
+	[ $rc = 1 ] || fail "exit $rc"
+	grep -q "^FAILED  *build:nodeps" err.txt || fail "nodeps built by luck"
+	grep -q "vjlib.h" state/logs/build:nodeps.log || fail "log: $(cat state/logs/build:nodeps.log)"
+	grep -q "^ok  *build:echod" err.txt || fail "echod (declared) did not build"
+	[ ! -e /usr/local/include/vjlib.h ] || fail "the build leaked into the host's /usr/local"
+}
+
+test_port_errors_name_the_recipe_line() {
+	setup_ports 1
+	cp -r ports ports.orig
+	check() {	# check WANT: run, expect exit 2 and WANT, nothing created
+		"$VJ" hosts.txt > out.txt 2> err.txt; local rc=$?
+		[ $rc = 2 ] || fail "$1: exit $rc"
+		grep -qF "$1" err.txt || fail "want '$1', got '$(cat err.txt)'"
+		[ ! -e jails ] && [ ! -e state ] && [ ! -e cache ] || fail "$1: something was created"
+		rm -rf ports; cp -r ports.orig ports
+	}
+	sed -i 's/^depends = libvj$/depends = libvj nosuch/' ports/echod/recipe
+	check "ports/echod/recipe:4: unknown port 'nosuch'"
+	echo "depends = echod" >> ports/libvj/recipe
+	check "dependency cycle: echod -> libvj -> echod"
+	rm distfiles/vjhttpd-1.0.tar.gz
+	check "ports/vjhttpd/recipe:5: source"
+	cp -r "$EX/distfiles" .
+	sed -i 's/^sha256 = 9/sha256 = 8/' ports/vjhttpd/recipe
+	check "ports/vjhttpd/recipe:6: "
+	echo 'x = %%var.nosuch%%' >> ports/echod/files/usr/local/etc/echod.conf.in
+	check "echod.conf.in:4: unknown variable %%var.nosuch%% (for host web1)"
+	sed -i 's/^web1 10.9.0.1$/web1 10.9.0.1 nosuchpkg/' hosts.txt
+	check "hosts.txt:1: unknown package 'nosuchpkg'"
+}
+
+test_package_keeps_owners_modes_links() {
+	need_root || return
+	setup_ports 1
+	make_port meta 'P=$STAGEDIR$PREFIX
+mkdir -p $P/bin $P/share $STAGEDIR/etc
+printf "#!/bin/sh\necho hi\n" > $P/bin/suid; chmod 4755 $P/bin/suid
+echo data > $P/share/a; ln $P/share/a $P/share/b
+chown 1001:2002 $P/share/a
+ln -s /usr/local/share/a $P/share/abs
+ln -s a $P/share/rel
+echo "meta=1" > $STAGEDIR/etc/meta.conf'
+	sed -i 's/^web1 10.9.0.1$/web1 10.9.0.1 meta/' hosts.txt
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "$(tail -5 out.txt)"; return; }
+	r=jails/web1
+	[ "$(stat -c %a $r/usr/local/bin/suid)" = 4755 ] || fail "setuid: $(stat -c %a $r/usr/local/bin/suid)"
+	[ "$(stat -c %u:%g $r/usr/local/share/a)" = 1001:2002 ] || fail "owner"
+	[ "$(stat -c %i $r/usr/local/share/a)" = "$(stat -c %i $r/usr/local/share/b)" ] || fail "hard link"
+	[ "$(readlink $r/usr/local/share/abs)" = /usr/local/share/a ] || fail "absolute symlink"
+	[ "$(readlink $r/usr/local/share/rel)" = a ] || fail "relative symlink"
+	[ "$(cat $r/etc/meta.conf)" = "meta=1" ] || fail "file outside PREFIX"
+	grep -q '^etc/meta.conf$' $r/var/db/vjbuild/pkg/meta || fail "file list"
+}
+
+test_hostile_package_touches_nothing_outside() {
+	need_root || return
+	setup_ports 1
+	mkdir outside
+	# One package plants an absolute link to a host directory; the next
+	# writes through that path. Nothing may land outside the jail.
+	make_port plant "mkdir -p \$STAGEDIR\$PREFIX/share; ln -s $PWD/outside \$STAGEDIR\$PREFIX/share/evil"
+	make_port through 'mkdir -p $STAGEDIR$PREFIX/share/evil; echo pwned > $STAGEDIR$PREFIX/share/evil/pwned' plant
+	sed -i 's/^web1 10.9.0.1$/web1 10.9.0.1 through/' hosts.txt
+	"$VJ" hosts.txt > out.txt 2>&1
+	[ -z "$(ls -A outside)" ] || fail "wrote outside the jail: $(ls outside)"
+}
+
+test_cache_gc_removes_what_no_recipe_makes() {
+	need_root || return
+	setup_ports 1
+	"$VJ" hosts.txt > /dev/null 2>&1 || { fail "run"; return; }
+	sed -i 's/^version = 1.0$/version = 1.1/' ports/echod/recipe
+	"$VJ" hosts.txt > /dev/null 2>&1 || { fail "second run"; return; }
+	[ "$(ls cache/packages/*.tar.gz | wc -l)" = 4 ] || fail "want 4 archives before gc"
+	"$VJ" cache gc > gc.txt || { fail "gc: $(cat gc.txt)"; return; }
+	grep -q "^removed  echod 1.0" gc.txt || fail "$(cat gc.txt)"
+	[ "$(ls cache/packages/*.tar.gz | wc -l)" = 3 ] || fail "after gc: $(ls cache/packages)"
+	"$VJ" cache ls | grep -q '^3 packages' || fail "ls after gc"
+	"$VJ" hosts.txt | grep -q '0 ran' || fail "gc removed something in use"
+}
+
+run_tests "$@"
