@@ -31,7 +31,7 @@ struct opts {
 	const char *cmd;	/* "build", "status", "graph" */
 	const char *config;
 	const char *hosts;
-	int jobs, keep_going, dry_run, verbose, quiet;
+	int jobs, keep_going, dry_run, verbose, quiet, nocache;
 	char **recreate;
 	size_t nrecreate;
 	char *flag[CONF_NKEYS];
@@ -45,7 +45,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: vjbuild [-knqv] [-j N] [-f FILE] [--base FILE] [--jails DIR]\n"
-"               [--state DIR] [--recreate NAME] HOSTS\n"
+"               [--state DIR] [--recreate NAME] [--no-cache] HOSTS\n"
 "       vjbuild status [-f FILE] [--state DIR]\n"
 "       vjbuild graph [-f FILE] [--base FILE] HOSTS\n"
 "       vjbuild cache ls | verify | gc [-f FILE] [--state DIR]\n"
@@ -61,6 +61,8 @@ usage(FILE *f)
 "  --state DIR     the state database, logs and jail.conf\n"
 "  --recreate NAME make jail NAME anew from the base; the old root is\n"
 "                  moved aside, not deleted (may be repeated)\n"
+"  --no-cache      the paper's way: every jail compiles its own copy of\n"
+"                  every package; nothing is reused or kept\n"
 "  -q, -v          quieter, more verbose\n"
 "  --help, --version\n");
 }
@@ -76,12 +78,13 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BASE = 256, O_JAILS, O_STATE, O_RECREATE, O_HELP,
-	    O_VERSION };
+	    O_VERSION, O_NOCACHE };
 	static const struct option longopts[] = {
 		{ "base", required_argument, NULL, O_BASE },
 		{ "jails", required_argument, NULL, O_JAILS },
 		{ "state", required_argument, NULL, O_STATE },
 		{ "recreate", required_argument, NULL, O_RECREATE },
+		{ "no-cache", no_argument, NULL, O_NOCACHE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "jobs", required_argument, NULL, 'j' },
@@ -117,6 +120,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'n': o->dry_run = 1; break;
 		case 'q': o->quiet = 1; o->verbose = 0; break;
 		case 'v': o->verbose = 1; o->quiet = 0; break;
+		case O_NOCACHE: o->nocache = 1; break;
 		case O_BASE: o->flag[CONF_BASE] = optarg; break;
 		case O_JAILS: o->flag[CONF_JAILS] = optarg; break;
 		case O_STATE: o->flag[CONF_STATE] = optarg; break;
@@ -314,6 +318,7 @@ make_env(struct task_env *env, const struct conf *c,
 	env->recreate = o ? o->recreate : NULL;
 	env->ports = ports;
 	env->jobs = o ? o->jobs : 1;
+	env->nocache = o ? o->nocache : 0;
 	env->cache = c->val[CONF_CACHE];
 	env->state = st;
 	if (env->uuid == NULL)

@@ -43,6 +43,8 @@ struct plan {
 	struct task *v;
 	size_t n, cap;
 	int *order;
+	struct task_port **own;	/* --no-cache: each jail's ports */
+	size_t nown, nports;
 };
 
 static int
@@ -175,6 +177,10 @@ task_port_keys(struct task_env *env, struct vj_err *err)
 		    tp->srcdigest);
 		tp->archive = xasprintf("%s/packages/%s-%s-%.16s.tar.gz",
 		    env->cache, cp->name, cp->version, tp->key);
+		tp->workname = xstrdup(cp->name);
+		tp->dep = xcalloc(cp->ndepends + 1, sizeof(*tp->dep));
+		for (k = 0; k < cp->ndepends; k++)
+			tp->dep[k] = &env->tports[cp->dep[k]];
 		if (env->state == NULL)
 			continue;
 		switch (state_package_get(env->state, tp->key, &pkg, err)) {
@@ -199,6 +205,8 @@ task_env_free_ports(struct task_env *env)
 	for (i = 0; env->ports != NULL && i < env->ports->n; i++) {
 		free(env->tports[i].srcdir);
 		free(env->tports[i].archive);
+		free(env->tports[i].workname);
+		free(env->tports[i].dep);
 	}
 	free(env->tports);
 	env->tports = NULL;
@@ -241,44 +249,93 @@ task_jail_ports(const struct task_env *env, const struct conf_host *h,
 	return n;
 }
 
-/* The tasks of ports and of one jail's packages. */
+/* fetch:P for every port, and build:P unless each jail builds its own. */
 static void
-add_ports(struct plan *p, const struct task_env *env, int *build_id)
+add_ports(struct plan *p, const struct task_env *env, int *fetch_id,
+    int *build_id)
 {
 	size_t i, k;
-	int fetch, id;
+	int id;
 
 	for (i = 0; env->ports != NULL && i < env->ports->n; i++) {
 		struct task_port *tp = &env->tports[i];
-		fetch = add(p, &task_fetch_ops, env, NULL, tp);
+		fetch_id[i] = add(p, &task_fetch_ops, env, NULL, tp);
+		if (env->nocache)
+			continue;
 		id = build_id[i] = add(p, &task_build_ops, env, NULL, tp);
-		graph_depend(p->g, id, fetch);
+		graph_depend(p->g, id, fetch_id[i]);
 		for (k = 0; k < tp->port->ndepends; k++)
 			graph_depend(p->g, id, build_id[tp->port->dep[k]]);
 	}
 }
 
-static void
-add_packages(struct plan *p, const struct task_env *env,
-    const struct conf_host *h, int devfs, const int *build_id)
+/* --no-cache: the jail's own copy of every port, built under its name. */
+static struct task_port *
+own_ports(struct plan *p, const struct task_env *env,
+    const struct conf_host *h)
 {
-	int *mine, *inst = xcalloc(env->ports ? env->ports->n + 1 : 1,
-	    sizeof(int));
-	size_t n = task_jail_ports(env, h, &mine), i, k;
+	size_t n = env->ports->n, i, k;
+	struct task_port *own = xcalloc(n, sizeof(*own));
 
 	for (i = 0; i < n; i++) {
-		struct task_port *tp = &env->tports[mine[i]];
-		int id = inst[mine[i]] = add(p, &task_install_ops, env, h, tp);
-		graph_depend(p->g, id, build_id[mine[i]]);
+		const struct task_port *shared = &env->tports[i];
+		own[i] = *shared;
+		own[i].sha256[0] = '\0';
+		own[i].nocache = 1;
+		own[i].archive = xasprintf("%s/nocache/%s/%s.tar.gz",
+		    env->cache, h->name, shared->port->name);
+		own[i].workname = xasprintf("%s@%s", shared->port->name,
+		    h->name);
+		own[i].srcdir = xstrdup(shared->srcdir);
+		own[i].dep = xcalloc(shared->port->ndepends + 1,
+		    sizeof(*own[i].dep));
+		for (k = 0; k < shared->port->ndepends; k++)
+			own[i].dep[k] = &own[shared->port->dep[k]];
+	}
+	p->nports = n;
+	p->own = xreallocarray(p->own, p->nown + 1, sizeof(*p->own));
+	p->own[p->nown++] = own;
+	return own;
+}
+
+static void
+add_packages(struct plan *p, const struct task_env *env,
+    const struct conf_host *h, int devfs, const int *fetch_id,
+    const int *build_id)
+{
+	size_t np = env->ports ? env->ports->n + 1 : 1;
+	int *mine, *inst = xcalloc(np, sizeof(int)), *bld = xcalloc(np,
+	    sizeof(int)), clean = -1;
+	size_t n = task_jail_ports(env, h, &mine), i, k;
+	struct task_port *own = n > 0 && env->nocache ? own_ports(p, env, h) :
+	    NULL;
+
+	if (own != NULL)
+		clean = add(p, &task_clean_ops, env, h, NULL);
+	for (i = 0; i < n; i++) {
+		int x = mine[i], id;
+		struct task_port *tp = own ? &own[x] : &env->tports[x];
+		if (own != NULL) {
+			id = bld[x] = add(p, &task_build_ops, env, h, tp);
+			graph_depend(p->g, id, fetch_id[x]);
+			for (k = 0; k < tp->port->ndepends; k++)
+				graph_depend(p->g, id, bld[tp->port->dep[k]]);
+			graph_depend(p->g, clean, id);
+		}
+		id = inst[x] = add(p, &task_install_ops, env, h, tp);
+		graph_depend(p->g, id, own ? bld[x] : build_id[x]);
 		graph_depend(p->g, id, devfs);
 		for (k = 0; k < tp->port->ndepends; k++)
 			graph_depend(p->g, id, inst[tp->port->dep[k]]);
+		if (own != NULL)
+			graph_depend(p->g, clean, id);
 		if (tp->port->nfiles > 0)
 			graph_depend(p->g, add(p, &task_configure_ops, env, h,
 			    tp), id);
 	}
 	free(mine);
 	free(inst);
+	free(bld);
 }
 
 struct plan *
@@ -288,7 +345,7 @@ plan_new(struct task_env *env, struct vj_err *err)
 	const struct conf_hosts *hosts = env->hosts;
 	char *cycle = NULL;
 	size_t i;
-	int prev, id, *build_id;
+	int prev, id, *build_id, *fetch_id;
 
 	if (env->ports != NULL && env->tports == NULL &&
 	    task_port_keys(env, err) == -1) {
@@ -297,7 +354,8 @@ plan_new(struct task_env *env, struct vj_err *err)
 	}
 	p->g = graph_new();
 	build_id = xcalloc(env->ports ? env->ports->n + 1 : 1, sizeof(int));
-	add_ports(p, env, build_id);
+	fetch_id = xcalloc(env->ports ? env->ports->n + 1 : 1, sizeof(int));
+	add_ports(p, env, fetch_id, build_id);
 	for (i = 0; i < hosts->n; i++) {
 		const struct conf_host *h = &hosts->v[i];
 		prev = add(p, &task_extract_ops, env, h, NULL);
@@ -309,11 +367,12 @@ plan_new(struct task_env *env, struct vj_err *err)
 		id = add(p, &task_devfs_ops, env, h, NULL);
 		graph_depend(p->g, id, prev);
 		prev = id;
-		add_packages(p, env, h, prev, build_id);
+		add_packages(p, env, h, prev, fetch_id, build_id);
 		id = add(p, &task_hostconf_ops, env, h, NULL);
 		graph_depend(p->g, id, prev);
 	}
 	free(build_id);
+	free(fetch_id);
 	add(p, &task_jailconf_ops, env, NULL, NULL);
 	p->order = xcalloc(p->n, sizeof(*p->order));
 	if (graph_topo(p->g, p->order, &cycle) == -1) {
@@ -340,6 +399,17 @@ plan_free(struct plan *p)
 	}
 	free(p->v);
 	free(p->order);
+	for (i = 0; i < p->nown; i++) {
+		size_t k;
+		for (k = 0; k < p->nports; k++) {
+			free(p->own[i][k].archive);
+			free(p->own[i][k].workname);
+			free(p->own[i][k].srcdir);
+			free(p->own[i][k].dep);
+		}
+		free(p->own[i]);
+	}
+	free(p->own);
 	graph_free(p->g);
 	free(p);
 }

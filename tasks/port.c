@@ -142,8 +142,9 @@ build_exists(const struct task *t)
 	struct vj_err err;
 	char hex[65];
 
-	if (t->port->sha256[0] == '\0' || t->env->state == NULL)
-		return 0;
+	if (t->port->nocache || t->port->sha256[0] == '\0' ||
+	    t->env->state == NULL)
+		return 0;	/* --no-cache: never reused */
 	if (state_file_digest(t->env->state, t->port->archive, hex, &err) == -1)
 		return 0;
 	return strcmp(hex, t->port->sha256) == 0;
@@ -159,14 +160,13 @@ manifest_path(const struct task_port *tp)
 /* Installs the packages of p's dependencies, all the way down, into the
  * build root's PREFIX (only entries under it). */
 static int
-install_deps(const struct task *t, const struct conf_port *p, int rootfd,
-    struct vj_err *err)
+install_deps(const struct task_port *tp, int rootfd, struct vj_err *err)
 {
 	size_t i;
 
-	for (i = 0; i < p->ndepends; i++) {
-		const struct task_port *d = &t->env->tports[p->dep[i]];
-		if (install_deps(t, d->port, rootfd, err) == -1)
+	for (i = 0; i < tp->port->ndepends; i++) {
+		const struct task_port *d = tp->dep[i];
+		if (install_deps(d, rootfd, err) == -1)
 			return -1;
 		if (cache_extract_filtered(d->archive, rootfd, PREFIX_REL,
 		    NULL, err) == -1)
@@ -190,11 +190,11 @@ build_run(const struct task *t, struct vj_err *err)
 	long n;
 
 	/* CACHE/work/P/{src,stage}, made anew. */
-	if ((fd = fresh_dir(work, p->name, &wfd, err)) == -1)
+	if ((fd = fresh_dir(work, tp->workname, &wfd, err)) == -1)
 		goto out;
 	close(fd);
 	fd = -1;
-	wdir = fs_join(work, p->name);
+	wdir = fs_join(work, tp->workname);
 	src = fs_join(wdir, "src");
 	stage = fs_join(wdir, "stage");
 	if (mkdir(src, 0755) == -1 || mkdir(stage, 0755) == -1 ||
@@ -213,7 +213,7 @@ build_run(const struct task *t, struct vj_err *err)
 		vj_errno(err, "/");
 		goto out;
 	}
-	if (install_deps(t, p, rootfd, err) == -1)
+	if (install_deps(tp, rootfd, err) == -1)
 		goto out;
 
 	script = fs_join(p->dir, "build");
@@ -275,7 +275,7 @@ build_run(const struct task *t, struct vj_err *err)
 	}
 	(void)fsync(pfd);
 	printf("packed %ld entries into %s\n", n, tp->archive);
-	(void)fs_rmtree_at(wfd, p->name);
+	(void)fs_rmtree_at(wfd, tp->workname);
 	rc = 0;
 out:
 	if (rc == -1 && tmp != NULL)
@@ -332,6 +332,10 @@ build_finish(const struct task *t, struct vj_err *err)
 	}
 	pkg.size = st.st_size;
 	pkg.built = vj_wall();
+	if (tp->nocache) {	/* the jail's own copy: not recorded */
+		rc = sha256_file(tp->archive, tp->sha256, err);
+		goto out;
+	}
 	/* Through the digest cache, so later runs need not read it again. */
 	if (state_file_digest(t->env->state, tp->archive, pkg.sha256,
 	    err) == -1)
@@ -353,4 +357,48 @@ const struct task_ops task_build_ops = {
 	.exists = build_exists,
 	.run = build_run,
 	.finish = build_finish,
+};
+
+/* ---- clean:J, --no-cache only ---- */
+
+static void
+clean_inputs(const struct task *t, struct sha256 *c)
+{
+	(void)t;
+	(void)c;
+}
+
+static int
+clean_exists(const struct task *t)
+{
+	(void)t;
+	return 0;
+}
+
+/* Removes CACHE/nocache/J: the jail's own packages are not kept. */
+static int
+clean_run(const struct task *t, struct vj_err *err)
+{
+	char *dir = fs_join(t->env->cache, "nocache");
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd != -1) {
+		if (fs_rmtree_at(fd, t->host->name) == -1) {
+			vj_errno(err, "%s/%s", dir, t->host->name);
+			rc = -1;
+		}
+		close(fd);
+	}
+	if (rc == 0)
+		printf("removed %s/%s\n", dir, t->host->name);
+	free(dir);
+	return rc;
+}
+
+const struct task_ops task_clean_ops = {
+	.kind = "clean",
+	.estimate = 0.05,
+	.inputs = clean_inputs,
+	.exists = clean_exists,
+	.run = clean_run,
 };

@@ -12,6 +12,10 @@
  *   install:P@J (after build:P, devfs:J, install:D@J) -> configure:P@J
  * and once for the run: jailconf (the host's jail.conf, one stanza a jail).
  *
+ * With --no-cache (the paper's way, kept for comparison) each jail builds
+ * its own copy: build:P@J (after fetch:P and build:D@J) replaces build:P,
+ * nothing is recorded in the cache, and clean:J removes the copies.
+ *
  * A kind is a table of operations. run() executes in a child process whose
  * standard output and error are the task's log; it must be idempotent and
  * publish its result atomically, so that a kill at any moment leaves either
@@ -44,6 +48,9 @@ struct task_port {
 	char *archive;		/* CACHE/packages/NAME-VERSION-KEY16.tar.gz */
 	char *srcdir;		/* CACHE/src/NAME-SRC16: fetch's output */
 	char sha256[65];	/* the archive's recorded digest; "" unknown */
+	struct task_port **dep;	/* the packages of port->depends, same order */
+	char *workname;		/* CACHE/work/WORKNAME: NAME, or NAME@JAIL */
+	int nocache;		/* a jail's own copy (--no-cache) */
 };
 
 /* What every task of a run shares; filled by the caller, owned by it. */
@@ -61,6 +68,7 @@ struct task_env {
 	const char *cache;		/* absolute cache directory */
 	struct state *state;		/* for package records (parent only) */
 	int jobs;			/* JOBS for build scripts */
+	int nocache;			/* --no-cache: the paper's way */
 };
 
 struct task;
@@ -91,7 +99,7 @@ struct task {
 
 extern const struct task_ops task_extract_ops, task_distribution_ops,
     task_devfs_ops, task_hostconf_ops, task_jailconf_ops, task_fetch_ops,
-    task_build_ops, task_install_ops, task_configure_ops;
+    task_build_ops, task_install_ops, task_configure_ops, task_clean_ops;
 
 /* The ports jail h wants: its line's packages, else the config's default
  * set, with everything they depend on; indexes into env->ports, in

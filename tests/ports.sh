@@ -204,4 +204,20 @@ test_cache_gc_removes_what_no_recipe_makes() {
 	"$VJ" hosts.txt | grep -q '0 ran' || fail "gc removed something in use"
 }
 
+test_no_cache_builds_in_every_jail_and_keeps_nothing() {
+	need_root || return
+	setup_ports 3
+	"$VJ" --no-cache -j2 hosts.txt > out.txt 2> err.txt || { fail "$(tail -3 out.txt)"; return; }
+	[ "$(grep -c '^ok  *build:[a-z]*@web[0-9]' err.txt)" = 9 ] || fail "want 9 builds (3 ports x 3 jails): $(grep -c '^ok  *build:' err.txt)"
+	grep -q '^ok  *build:[a-z]* ' err.txt && fail "a shared build ran" || true
+	"$VJ" cache ls | grep -q '^0 packages' || fail "packages were kept"
+	[ -z "$(ls -A cache/nocache 2>/dev/null)" ] || fail "copies left: $(ls -R cache/nocache)"
+	for i in 1 2 3; do
+		chroot jails/web$i /usr/local/sbin/echod -V | grep -q "10.9.0.$i" || fail "web$i echod"
+	done
+	# Again: nothing is reused, every jail compiles again.
+	"$VJ" --no-cache -j2 hosts.txt > out.txt 2> err.txt || { fail "second run"; return; }
+	[ "$(grep -c '^ok  *build:' err.txt)" = 9 ] || fail "second run reused builds"
+}
+
 run_tests "$@"
