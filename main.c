@@ -782,9 +782,9 @@ cache_ls_one(const struct state_package *p, void *arg)
 	char age[32];
 
 	fmt_time(age, sizeof(age), vj_wall() - p->built);
-	printf("%-16.16s %-20s %-8s %10lld %6lld %9s  %s\n", p->key, p->port,
-	    p->version, (long long)p->size, (long long)p->nfiles, age,
-	    p->path);
+	printf("%-16.16s %-12s %-8s %10lld %6lld %7.1fs %9s  %s\n", p->key,
+	    p->port, p->version, (long long)p->size, (long long)p->nfiles,
+	    p->build_seconds, age, p->path);
 	w->n++;
 	w->bytes += p->size;
 }
@@ -960,8 +960,8 @@ cmd_cache(const struct opts *o, const char *action)
 		goto out;
 	}
 	if (strcmp(action, "ls") == 0) {
-		printf("%-16s %-20s %-8s %10s %6s %9s  %s\n", "KEY", "PORT",
-		    "VERSION", "BYTES", "FILES", "AGE", "PATH");
+		printf("%-16s %-12s %-8s %10s %6s %8s %9s  %s\n", "KEY", "PORT",
+		    "VERSION", "BYTES", "FILES", "BUILD", "AGE", "PATH");
 		rc = state_packages(st, cache_ls_one, &w, &err);
 		if (rc == 0)
 			printf("%zu packages, %lld bytes\n", w.n,

@@ -143,12 +143,43 @@ out:
 	return n;
 }
 
+/*
+ * The next entry below top (plen: its length) of a disk reader, with its
+ * path made relative to top; the top itself is skipped. Returns 1 with
+ * *rel (valid until the next call), 0 at the end, -1 with err.
+ */
+static int
+disk_next(struct archive *r, struct archive_entry *e, const char *top,
+    size_t plen, const char **rel, struct vj_err *err)
+{
+	const char *p;
+	int rc;
+
+	for (;;) {
+		archive_entry_clear(e);
+		rc = archive_read_next_header2(r, e);
+		if (rc == ARCHIVE_EOF)
+			return 0;
+		if (rc < ARCHIVE_WARN) {
+			vj_errf(err, "%s: %s", top, archive_error_string(r));
+			return -1;
+		}
+		archive_read_disk_descend(r);
+		p = archive_entry_pathname(e);
+		if (strncmp(p, top, plen) == 0 && p[plen] == '/') {
+			*rel = p + plen + 1;
+			return 1;
+		}
+	}
+}
+
 long
 cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err)
 {
 	struct archive *r = archive_read_disk_new(), *w = NULL;
 	struct archive_entry *e = NULL;
 	size_t plen = strlen(srcdir);
+	const char *rel;
 	long n = 0;
 	int rc;
 
@@ -163,28 +194,10 @@ cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err)
 	}
 	w = disk_writer();
 	e = archive_entry_new();
-	for (;;) {
-		const char *p;
-		char *rel;
-		archive_entry_clear(e);
-		rc = archive_read_next_header2(r, e);
-		if (rc == ARCHIVE_EOF)
-			break;
-		if (rc < ARCHIVE_WARN) {
-			vj_errf(err, "%s: %s", srcdir, archive_error_string(r));
-			n = -1;
-			goto out;
-		}
-		archive_read_disk_descend(r);
-		p = archive_entry_pathname(e);
-		if (strncmp(p, srcdir, plen) != 0 || (p[plen] != '/' &&
-		    p[plen] != '\0'))
-			continue;
-		if (p[plen] == '\0')
-			continue;	/* the root itself keeps the jail's mode */
-		rel = xasprintf(".%s", p + plen);
-		archive_entry_copy_pathname(e, rel);
-		free(rel);
+	while ((rc = disk_next(r, e, srcdir, plen, &rel, err)) == 1) {
+		char *dotted = xasprintf("./%s", rel);
+		archive_entry_copy_pathname(e, dotted);
+		free(dotted);
 		/* write_disk resolves relative names against the cwd. */
 		if (fchdir(destfd) == -1) {
 			vj_errno(err, "%s: fchdir", srcdir);
@@ -196,6 +209,10 @@ cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err)
 			goto out;
 		}
 		n++;
+	}
+	if (rc == -1) {
+		n = -1;
+		goto out;
 	}
 	if (archive_write_close(w) != ARCHIVE_OK) {
 		vj_errf(err, "%s: %s", srcdir, archive_error_string(w));
@@ -312,6 +329,7 @@ cache_pack(const char *stagedir, const char *out, struct sbuf *names,
 	struct archive_entry_linkresolver *lr = archive_entry_linkresolver_new();
 	struct archive_entry *e = archive_entry_new(), *sparse = NULL;
 	size_t plen = strlen(stagedir);
+	const char *rel;
 	long n = 0;
 	int rc, fd = -1;
 
@@ -336,31 +354,17 @@ cache_pack(const char *stagedir, const char *out, struct sbuf *names,
 		n = -1;
 		goto out;
 	}
-	for (;;) {
+	while ((rc = disk_next(r, e, stagedir, plen, &rel, err)) == 1) {
 		struct archive_entry *le;
-		const char *p;
-		char *rel;
-		archive_entry_clear(e);
-		rc = archive_read_next_header2(r, e);
-		if (rc == ARCHIVE_EOF)
-			break;
-		if (rc < ARCHIVE_WARN) {
-			vj_errf(err, "%s: %s", stagedir, archive_error_string(r));
-			n = -1;
-			goto out;
-		}
-		archive_read_disk_descend(r);
-		p = archive_entry_pathname(e);
-		if (strncmp(p, stagedir, plen) != 0 || p[plen] != '/')
-			continue;	/* the stage directory itself */
-		rel = xstrdup(p + plen + 1);
-		archive_entry_copy_pathname(e, rel);
+		char *copy = xstrdup(rel);	/* rel points into e */
+		archive_entry_copy_pathname(e, copy);
+		free(copy);
+		rel = archive_entry_pathname(e);
 		/* Owners travel as numbers only. */
 		archive_entry_set_uname(e, NULL);
 		archive_entry_set_gname(e, NULL);
 		if (names != NULL && archive_entry_filetype(e) != AE_IFDIR)
 			sbuf_printf(names, "%s\n", rel);
-		free(rel);
 		le = e;
 		archive_entry_linkify(lr, &le, &sparse);
 		if (le == NULL)
@@ -392,6 +396,10 @@ cache_pack(const char *stagedir, const char *out, struct sbuf *names,
 			}
 		}
 		n++;
+	}
+	if (rc == -1) {
+		n = -1;
+		goto out;
 	}
 	if (archive_write_close(w) != ARCHIVE_OK) {
 		vj_errf(err, "%s: %s", out, archive_error_string(w));

@@ -185,6 +185,7 @@ build_run(const struct task *t, struct vj_err *err)
 	char *work = fs_join(t->env->cache, "work"), *wdir = NULL, *src = NULL;
 	char *stage = NULL, *script = NULL, *pkgdir = NULL, *tmp = NULL;
 	char *list = NULL, *mpath = NULL, *envp[12], jobs[32];
+	double took = 0;
 	struct sbuf names = { 0 };
 	int wfd = -1, pfd = -1, fd = -1, rootfd = -1, status, rc = -1;
 	long n;
@@ -248,7 +249,8 @@ build_run(const struct task *t, struct vj_err *err)
 			    WTERMSIG(status));
 			goto out;
 		}
-		printf("built in %.1fs\n", vj_now() - t0);
+		took = vj_now() - t0;
+		printf("built in %.1fs\n", took);
 	}
 
 	/* Pack, write the file list, rename the archive into place. */
@@ -261,7 +263,12 @@ build_run(const struct task *t, struct vj_err *err)
 	tmp = xasprintf("%s/.tmp.%s", pkgdir, strrchr(tp->archive, '/') + 1);
 	if ((n = cache_pack(stage, tmp, &names, err)) == -1)
 		goto out;
-	list = sbuf_take(&names);
+	/* The manifest: the build's seconds, a blank line, the files. */
+	{
+		char *files = sbuf_take(&names);
+		list = xasprintf("%.3f\n\n%s", took, files);
+		free(files);
+	}
 	mpath = manifest_path(tp);
 	{
 		const char *mbase = strrchr(mpath, '/') + 1;
@@ -324,7 +331,12 @@ build_finish(const struct task *t, struct vj_err *err)
 	pkg.port = (char *)tp->port->name;
 	pkg.version = (char *)tp->port->version;
 	pkg.path = tp->archive;
-	for (p = files; *p; p++)
+	pkg.build_seconds = strtod(files, &p);
+	if (strncmp(p, "\n\n", 2) != 0) {
+		vj_errf(err, "%s: not a manifest", mpath);
+		goto out;
+	}
+	for (p += 2; *p; p++)
 		pkg.nfiles += *p == '\n';
 	if (stat(tp->archive, &st) == -1) {
 		vj_errno(err, "%s", tp->archive);
@@ -340,7 +352,8 @@ build_finish(const struct task *t, struct vj_err *err)
 	if (state_file_digest(t->env->state, tp->archive, pkg.sha256,
 	    err) == -1)
 		goto out;
-	if (state_package_put(t->env->state, &pkg, files, err) == -1)
+	if (state_package_put(t->env->state, &pkg, strstr(files, "\n\n") + 2,
+	    err) == -1)
 		goto out;
 	memcpy(tp->sha256, pkg.sha256, 65);
 	rc = 0;

@@ -220,4 +220,20 @@ test_no_cache_builds_in_every_jail_and_keeps_nothing() {
 	[ "$(grep -c '^ok  *build:' err.txt)" = 9 ] || fail "second run reused builds"
 }
 
+test_shared_library_refreshes_linker_cache() {
+	need_root || return
+	[ -x /sbin/ldconfig ] || { echo "    skipped: no /sbin/ldconfig on this host"; return $SKIP_RC; }
+	setup_ports 1
+	make_port solib 'mkdir -p $STAGEDIR$PREFIX/lib $STAGEDIR/etc
+echo "int vj_answer(void) { return 42; }" > a.c
+cc -shared -fPIC -Wl,-soname,libanswer.so.1 a.c -o $STAGEDIR$PREFIX/lib/libanswer.so.1
+echo /usr/local/lib > $STAGEDIR/etc/ld.so.conf'
+	sed -i 's/^web1 10.9.0.1$/web1 10.9.0.1 solib/' hosts.txt
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "$(tail -5 out.txt)"; return; }
+	[ -f jails/web1/etc/ld.so.cache ] || fail "no ld.so.cache in the jail"
+	grep -q "refreshed the linker cache" state/logs/install:solib@web1.log || fail "ldconfig did not run"
+	/sbin/ldconfig -r "$PWD/jails/web1" -p 2>/dev/null | grep -q libanswer.so.1 ||
+	    grep -aq libanswer.so.1 jails/web1/etc/ld.so.cache || fail "libanswer not in the cache"
+}
+
 run_tests "$@"
