@@ -26,13 +26,14 @@ endif
 LIB_SRCS = compat/strlcpy.c compat/os.c \
 	util/util.c util/fs.c util/sha256.c util/heap.c \
 	conf/lines.c conf/valid.c conf/hosts.c conf/config.c conf/ports.c \
+	conf/users.c \
 	graph/graph.c \
 	cache/archive.c \
 	state/sqlite.c \
 	jail/jailconf.c jail/ns.c \
 	tasks/root.c tasks/plan.c tasks/extract.c tasks/distribution.c \
 	tasks/devfs.c tasks/hostconf.c tasks/jailconf.c tasks/port.c \
-	tasks/install.c tasks/configure.c \
+	tasks/install.c tasks/configure.c tasks/users.c \
 	sched/machine.c sched/loop.c
 TEST_SRCS = tests/unit/t.c tests/unit/test_util.c tests/unit/test_graph.c \
 	tests/unit/test_conf.c tests/unit/test_sched.c tests/unit/test_state.c

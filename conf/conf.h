@@ -21,6 +21,21 @@ struct conf_var {
 	char *value;
 };
 
+/*
+ * A user for the jails: "user.NAME = uid=N [gid=N] [groups=a:b] [shell=P]
+ * [home=P] [hash=CRYPT | hashfile=FILE]" in the config (fields separated by
+ * blanks or commas), or the same after "user.NAME=" on a host's line. The
+ * password is only ever a crypt(3) hash; anything else is refused.
+ */
+struct conf_user {
+	char *name;
+	unsigned uid, gid;
+	char **groups;		/* supplementary, NULL-terminated */
+	size_t ngroups;
+	char *shell, *home;
+	char *hash;		/* crypt(3) hash, "*" (no login) by default */
+};
+
 struct conf_host {
 	char *name;		/* a valid host name */
 	char *address;		/* canonical text form (inet_ntop) */
@@ -29,11 +44,14 @@ struct conf_host {
 	size_t npackages;
 	struct conf_var *vars;	/* var.KEY=VALUE words of the line */
 	size_t nvars;
+	struct conf_user *users;	/* user.NAME=... words of the line */
+	size_t nusers;
 	int line;
 };
 
 struct conf_hosts {
 	char *path;
+	char *dir;		/* its directory, for relative hashfiles */
 	struct conf_host *v;
 	size_t n;
 };
@@ -55,6 +73,8 @@ struct conf {
 	size_t nresolvers;
 	struct conf_var *vars;		/* var.KEY = VALUE lines */
 	size_t nvars;
+	struct conf_user *users;	/* user.NAME = ... lines */
+	size_t nusers;
 };
 
 const char *conf_key_name(enum conf_key k);
@@ -89,6 +109,19 @@ void conf_free(struct conf *c);
 int conf_valid_hostname(const char *s);
 int conf_valid_word(const char *s);	/* a package name */
 int conf_valid_varkey(const char *s);	/* [A-Za-z0-9_]+, at most 64 */
+/* A user or group name: [a-z_][a-z0-9_-]*, at most 32. */
+int conf_valid_username(const char *s);
+/* A crypt(3) hash ($id$salt$hash, DES) or a locked marker ("*", "!..."). */
+int conf_valid_hash(const char *s);
+
+/*
+ * Parses the fields of user name from spec (relative paths, for hashfile,
+ * against dir). On failure err says what is wrong without repeating a
+ * value that might be a password. 0 or -1.
+ */
+int conf_user_parse(struct conf_user *u, const char *name, const char *spec,
+    const char *dir, struct vj_err *err);
+void conf_user_clear(struct conf_user *u);
 /* Parses an IPv4 or IPv6 address; fills canonical text (at least 46 bytes)
  * and *family. Returns 1 when valid. */
 int conf_parse_address(const char *s, char *canon, size_t n, int *family);

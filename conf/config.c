@@ -65,6 +65,9 @@ conf_free(struct conf *c)
 		free(c->vars[k].value);
 	}
 	free(c->vars);
+	for (k = 0; k < (int)c->nusers; k++)
+		conf_user_clear(&c->users[k]);
+	free(c->users);
 	free(c->path);
 	free(c);
 }
@@ -112,6 +115,30 @@ parse_var(struct conf *c, const char *key, const char *val, int lineno,
 	return 0;
 }
 
+/* user.NAME = fields: a user made in every jail. */
+static int
+parse_user(struct conf *c, const char *name, const char *val, const char *dir,
+    int lineno, struct vj_err *err)
+{
+	struct conf_user u;
+	struct vj_err why;
+	size_t i;
+
+	for (i = 0; i < c->nusers; i++)
+		if (strcmp(c->users[i].name, name) == 0) {
+			vj_errf(err, "%s:%d: 'user.%s' is set twice", c->path,
+			    lineno, name);
+			return -1;
+		}
+	if (conf_user_parse(&u, name, val, dir, &why) == -1) {
+		vj_errf(err, "%s:%d: %s", c->path, lineno, why.msg);
+		return -1;
+	}
+	c->users = xreallocarray(c->users, c->nusers + 1, sizeof(*c->users));
+	c->users[c->nusers++] = u;
+	return 0;
+}
+
 static int
 parse_line(struct conf *c, char *line, const char *dir, int lineno,
     struct vj_err *err)
@@ -130,6 +157,8 @@ parse_line(struct conf *c, char *line, const char *dir, int lineno,
 		;
 	if (strncmp(key, "var.", 4) == 0)
 		return parse_var(c, key + 4, val, lineno, err);
+	if (strncmp(key, "user.", 5) == 0)
+		return parse_user(c, key + 5, val, dir, lineno, err);
 	for (k = 0; k < CONF_NKEYS; k++)
 		if (strcmp(key, keys[k].name) == 0)
 			break;

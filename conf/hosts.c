@@ -13,27 +13,39 @@
 #include "conf.h"
 #include "lines.h"
 
+static void
+host_clear(struct conf_host *c)
+{
+	size_t k;
+
+	free(c->name);
+	free(c->address);
+	for (k = 0; k < c->npackages; k++)
+		free(c->packages[k]);
+	free(c->packages);
+	for (k = 0; k < c->nvars; k++) {
+		free(c->vars[k].key);
+		free(c->vars[k].value);
+	}
+	free(c->vars);
+	for (k = 0; k < c->nusers; k++)
+		conf_user_clear(&c->users[k]);
+	free(c->users);
+	memset(c, 0, sizeof(*c));
+}
+
 void
 conf_hosts_free(struct conf_hosts *h)
 {
-	size_t i, k;
+	size_t i;
 
 	if (h == NULL)
 		return;
-	for (i = 0; i < h->n; i++) {
-		free(h->v[i].name);
-		free(h->v[i].address);
-		for (k = 0; k < h->v[i].npackages; k++)
-			free(h->v[i].packages[k]);
-		free(h->v[i].packages);
-		for (k = 0; k < h->v[i].nvars; k++) {
-			free(h->v[i].vars[k].key);
-			free(h->v[i].vars[k].value);
-		}
-		free(h->v[i].vars);
-	}
+	for (i = 0; i < h->n; i++)
+		host_clear(&h->v[i]);
 	free(h->v);
 	free(h->path);
+	free(h->dir);
 	free(h);
 }
 
@@ -133,6 +145,8 @@ parse_line(struct conf_hosts *h, char *line, int lineno, struct vj_err *err)
 	}
 	for (i = 2; i < n; i++) {
 		char *eq = strchr(w[i], '=');
+		if (strncmp(w[i], "user.", 5) == 0 && eq != NULL)
+			continue;	/* parsed below, once the line is known good */
 		if (strncmp(w[i], "var.", 4) == 0 && eq != NULL) {
 			*eq = '\0';
 			if (!conf_valid_varkey(w[i] + 4)) {
@@ -159,6 +173,28 @@ parse_line(struct conf_hosts *h, char *line, int lineno, struct vj_err *err)
 	c.family = family;
 	for (i = 2; i < n; i++) {
 		char *eq = strchr(w[i], '=');
+		if (eq != NULL && strncmp(w[i], "user.", 5) == 0) {
+			struct conf_user u;
+			struct vj_err why;
+			size_t k;
+			*eq = '\0';
+			for (k = 0; k < c.nusers; k++)
+				if (strcmp(c.users[k].name, w[i] + 5) == 0)
+					break;
+			if (k < c.nusers || conf_user_parse(&u, w[i] + 5,
+			    eq + 1, h->dir, &why) == -1) {
+				if (k < c.nusers)
+					vj_errf(&why, "user %s twice", w[i] + 5);
+				vj_errf(err, "%s:%d: %s", h->path, lineno,
+				    why.msg);
+				host_clear(&c);
+				return -1;
+			}
+			c.users = xreallocarray(c.users, c.nusers + 1,
+			    sizeof(*c.users));
+			c.users[c.nusers++] = u;
+			continue;
+		}
 		if (eq != NULL) {
 			c.vars = xreallocarray(c.vars, c.nvars + 1,
 			    sizeof(*c.vars));
@@ -189,6 +225,11 @@ conf_hosts_read(const char *path, struct vj_err *err)
 		return NULL;
 	h = xcalloc(1, sizeof(*h));
 	h->path = xstrdup(path);
+	{
+		char *d = fs_dirname(path);
+		h->dir = fs_abspath(d);
+		free(d);
+	}
 	while ((r = lines_next(&l, &line, err)) == 1) {
 		if (*line == '\0')
 			continue;

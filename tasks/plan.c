@@ -368,6 +368,9 @@ plan_new(struct task_env *env, struct vj_err *err)
 		graph_depend(p->g, id, prev);
 		prev = id;
 		add_packages(p, env, h, prev, fetch_id, build_id);
+		if (env->conf->nusers > 0 || h->nusers > 0)
+			graph_depend(p->g, add(p, &task_users_ops, env, h,
+			    NULL), prev);
 		id = add(p, &task_hostconf_ops, env, h, NULL);
 		graph_depend(p->g, id, prev);
 	}

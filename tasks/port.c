@@ -101,7 +101,10 @@ fetch_run(const struct task *t, struct vj_err *err)
 	}
 	if (n == -1)
 		goto out;
-	if (renameat(dfd, tmp, dfd, base) == -1) {
+	/* An older copy (a run whose record was lost) is replaced: a crash
+	 * in between leaves no copy, and fetch runs again. */
+	if (fs_rmtree_at(dfd, base) == -1 ||
+	    renameat(dfd, tmp, dfd, base) == -1) {
 		vj_errno(err, "%s: rename into place", t->port->srcdir);
 		goto out;
 	}

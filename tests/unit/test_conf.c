@@ -177,3 +177,32 @@ TEST(config_errors_name_the_line)
 	config_error("base = /etc/hostname\ndomain = a..b\n",
 	    "vjbuild.conf:2: 'a..b' is not a valid domain");
 }
+
+TEST(crypt_hashes_only)
+{
+	struct conf_user u;
+	struct vj_err err = { "" };
+
+	CHECK(conf_valid_hash("$6$rounds=5000$abcdefgh$Xk3qM0fT5q1b8YQy3h2lTz2s0t1Y1tVQpX7M2"));
+	CHECK(conf_valid_hash("$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7"));
+	CHECK(conf_valid_hash("abJnggxhB/yWI"));	/* DES */
+	CHECK(conf_valid_hash("*"));
+	CHECK(conf_valid_hash("!"));
+	CHECK(!conf_valid_hash("secret123"));
+	CHECK(!conf_valid_hash("$6$short"));
+	CHECK(!conf_valid_hash("correct horse battery"));
+	CHECK(conf_user_parse(&u, "alice", "uid=1001,groups=wheel:www", NULL,
+	    &err) == 0);
+	CHECK(u.gid == 1001 && u.ngroups == 2);
+	CHECK_STR(u.hash, "*");
+	CHECK_STR(u.home, "/home/alice");
+	conf_user_clear(&u);
+	CHECK(conf_user_parse(&u, "alice", "uid=1001 hash=hunter2", NULL,
+	    &err) == -1);
+	CHECK(strstr(err.msg, "hunter2") == NULL);
+	CHECK(strstr(err.msg, "not a crypt(3) hash") != NULL);
+	CHECK(conf_user_parse(&u, "Alice", "uid=1", NULL, &err) == -1);
+	CHECK(conf_user_parse(&u, "bob", "gid=1", NULL, &err) == -1);
+	CHECK(strstr(err.msg, "no uid") != NULL);
+	CHECK(conf_user_parse(&u, "bob", "uid=-1", NULL, &err) == -1);
+}
