@@ -29,11 +29,11 @@ LIB_SRCS = compat/strlcpy.c compat/os.c \
 	conf/users.c \
 	graph/graph.c \
 	cache/archive.c \
-	state/sqlite.c \
+	state/sqlite.c state/registry.c state/pg.c \
 	jail/jailconf.c jail/ns.c \
 	tasks/root.c tasks/plan.c tasks/extract.c tasks/distribution.c \
 	tasks/devfs.c tasks/hostconf.c tasks/jailconf.c tasks/port.c \
-	tasks/install.c tasks/configure.c tasks/users.c \
+	tasks/install.c tasks/configure.c tasks/users.c tasks/register.c \
 	sched/machine.c sched/loop.c
 TEST_SRCS = tests/unit/t.c tests/unit/test_util.c tests/unit/test_graph.c \
 	tests/unit/test_conf.c tests/unit/test_sched.c tests/unit/test_state.c

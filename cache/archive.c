@@ -14,11 +14,18 @@
 #include "../util/util.h"
 #include "cache.h"
 
+/*
+ * No ARCHIVE_EXTRACT_UNLINK: with it libarchive would quietly remove a
+ * symbolic link met in the middle of a path and go on, where a hostile
+ * archive must be refused. SAFE_WRITES writes each file under a temporary
+ * name and renames it over the old one, so an existing file (or hard link)
+ * is replaced, never truncated and rewritten in place.
+ */
 #define SECURE_FLAGS (ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | \
 	ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_FFLAGS | \
 	ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_NODOTDOT | \
 	ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | \
-	ARCHIVE_EXTRACT_UNLINK)
+	ARCHIVE_EXTRACT_SAFE_WRITES)
 
 static struct archive *
 disk_writer(void)

@@ -29,6 +29,8 @@ static const struct {
 	[CONF_PORTS] = { "ports", 1 },
 	[CONF_DISTFILES] = { "distfiles", 1 },
 	[CONF_CACHE] = { "cache", 1 },
+	[CONF_REGISTRY] = { "registry", 0 },
+	[CONF_DNS] = { "dns", 1 },
 };
 
 const char *
@@ -293,6 +295,14 @@ conf_finish(struct conf *c, const char *dir, int need_base, struct vj_err *err)
 	    stat(c->val[CONF_DISTRIBUTION], &st) == -1) {
 		vj_errno(err, "%s: distribution %s", c->where[CONF_DISTRIBUTION],
 		    c->val[CONF_DISTRIBUTION]);
+		return -1;
+	}
+	if (c->val[CONF_REGISTRY] != NULL &&
+	    strncmp(c->val[CONF_REGISTRY], "postgresql://", 13) != 0 &&
+	    strncmp(c->val[CONF_REGISTRY], "postgres://", 11) != 0) {
+		vj_errf(err, "%s: registry must be a postgresql:// URL (the "
+		    "default registry is the state database)",
+		    c->where[CONF_REGISTRY]);
 		return -1;
 	}
 	if (c->val[CONF_DOMAIN] != NULL &&

@@ -70,11 +70,17 @@ static const char *const migrations[] = {
 	"  status TEXT, run INTEGER, updated REAL);"
 	"CREATE TABLE digests(path TEXT PRIMARY KEY, size INTEGER, "
 	"  mtime_ns INTEGER, ino INTEGER, sha256 TEXT NOT NULL);",
-	/* 2: the package cache */
+	/* 1 -> 2: the package cache */
 	"CREATE TABLE packages(key TEXT PRIMARY KEY, port TEXT NOT NULL, "
 	"  version TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, "
 	"  size INTEGER NOT NULL, nfiles INTEGER NOT NULL, files TEXT, "
 	"  build_seconds REAL, built REAL NOT NULL);",
+	/* 2 -> 3: the registry (see registry.c) */
+	"CREATE TABLE registry(name TEXT PRIMARY KEY, address TEXT NOT NULL "
+	"  UNIQUE, root TEXT NOT NULL, host TEXT NOT NULL, state TEXT NOT "
+	"  NULL, created REAL NOT NULL, updated REAL NOT NULL);"
+	"CREATE TABLE registry_packages(jail TEXT NOT NULL, port TEXT NOT "
+	"  NULL, version TEXT NOT NULL, PRIMARY KEY (jail, port));",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

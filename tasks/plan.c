@@ -358,6 +358,7 @@ plan_new(struct task_env *env, struct vj_err *err)
 	add_ports(p, env, fetch_id, build_id);
 	for (i = 0; i < hosts->n; i++) {
 		const struct conf_host *h = &hosts->v[i];
+		size_t first = p->n, k;
 		prev = add(p, &task_extract_ops, env, h, NULL);
 		if (env->conf->val[CONF_DISTRIBUTION] != NULL) {
 			id = add(p, &task_distribution_ops, env, h, NULL);
@@ -373,10 +374,21 @@ plan_new(struct task_env *env, struct vj_err *err)
 			    NULL), prev);
 		id = add(p, &task_hostconf_ops, env, h, NULL);
 		graph_depend(p->g, id, prev);
+		/* register:J after everything else of J. */
+		id = add(p, &task_register_ops, env, h, NULL);
+		for (k = first; k < (size_t)id; k++)
+			if (p->v[k].host == h)
+				graph_depend(p->g, id, (int)k);
 	}
 	free(build_id);
 	free(fetch_id);
 	add(p, &task_jailconf_ops, env, NULL, NULL);
+	if (env->conf->val[CONF_DNS] != NULL) {
+		int dns = add(p, &task_dns_ops, env, NULL, NULL);
+		for (i = 0; i < p->n; i++)
+			if (p->v[i].ops == &task_register_ops)
+				graph_depend(p->g, dns, (int)i);
+	}
 	p->order = xcalloc(p->n, sizeof(*p->order));
 	if (graph_topo(p->g, p->order, &cycle) == -1) {
 		vj_errf(err, "dependency cycle: %s", cycle);

@@ -11,7 +11,9 @@
  * per jail J and port P it wants:
  *   install:P@J (after build:P, devfs:J, install:D@J) -> configure:P@J
  * and once for the run: jailconf (the host's jail.conf, one stanza a jail).
- * users:J (after devfs:J) when the config or J's line names users.
+ * users:J (after devfs:J) when the config or J's line names users;
+ * register:J after every other task of J; dns (with dns = DIR) after every
+ * register.
  *
  * With --no-cache (the paper's way, kept for comparison) each jail builds
  * its own copy: build:P@J (after fetch:P and build:D@J) replaces build:P,
@@ -101,7 +103,7 @@ struct task {
 extern const struct task_ops task_extract_ops, task_distribution_ops,
     task_devfs_ops, task_hostconf_ops, task_jailconf_ops, task_fetch_ops,
     task_build_ops, task_install_ops, task_configure_ops, task_clean_ops,
-    task_users_ops;
+    task_users_ops, task_register_ops, task_dns_ops;
 
 /* The ports jail h wants: its line's packages, else the config's default
  * set, with everything they depend on; indexes into env->ports, in

@@ -42,4 +42,69 @@ test_clear_text_password_is_refused() {
 	[ ! -e jails ] && [ ! -e state ] || fail "something was created"
 }
 
+test_registry_in_sqlite() {
+	need_root || return
+	setup 3
+	cp -r "$here/../examples/ports" "$here/../examples/distfiles" .
+	printf 'ports = ports\ndistfiles = distfiles\npackages = echod\nvar.echo_port = 7\n' >> vjbuild.conf
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "$(tail -3 out.txt)"; return; }
+	rows=$(python3 -c 'import sqlite3,sys; c=sqlite3.connect("state/vjbuild.db"); print("\n".join("%s %s %s %s" % r for r in c.execute("select name, address, root, state from registry order by name")))')
+	want="web1 10.9.0.1 $PWD/jails/web1 ok
+web2 10.9.0.2 $PWD/jails/web2 ok
+web3 10.9.0.3 $PWD/jails/web3 ok"
+	[ "$rows" = "$want" ] || fail "registry: $rows"
+	pk=$(python3 -c 'import sqlite3; c=sqlite3.connect("state/vjbuild.db"); print(" ".join("%s-%s" % r for r in c.execute("select port, version from registry_packages where jail = \"web2\" order by port")))')
+	[ "$pk" = "echod-1.0 libvj-1.0" ] || fail "packages: $pk"
+}
+
+# A fresh PostgreSQL database for one test, or a reason to skip.
+pg_db() {
+	command -v psql > /dev/null || { echo "    skipped: no PostgreSQL client (.ci/run installs and starts the server)"; return $SKIP_RC; }
+	PGDB=vjtest_$$_$RANDOM
+	createdb -h /var/run/postgresql "$PGDB" 2> pg.err || { echo "    skipped: no PostgreSQL server to use: $(head -1 pg.err)"; return $SKIP_RC; }
+	PGURL="postgresql:///$PGDB?host=/var/run/postgresql"
+}
+
+test_registry_in_postgresql_from_two_hosts_at_once() {
+	need_root || return
+	pg_db || return
+	# Two provisioning "hosts": separate states and jails, one registry.
+	for side in a b; do
+		mkdir $side
+		( cd $side && setup 0 && for i in $(seq 1 10); do echo "$side$i 10.$([ $side = a ] && echo 7 || echo 8).0.$i"; done > hosts.txt &&
+		  echo "registry = $PGURL" >> vjbuild.conf )
+	done
+	( cd a && "$VJ" -j2 hosts.txt > out.txt 2>&1 ) & pa=$!
+	( cd b && "$VJ" -j2 hosts.txt > out.txt 2>&1 ) & pb=$!
+	wait $pa || fail "a: $(tail -3 a/out.txt)"
+	wait $pb || fail "b: $(tail -3 b/out.txt)"
+	n=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select count(*) from jails")
+	[ "$n" = 20 ] || fail "registry has $n jails, want 20"
+	got=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select name || ' ' || host(address) from jails where name = 'b7'")
+	[ "$got" = "b7 10.8.0.7" ] || fail "b7: $got"
+	# A change is an update, not a second row.
+	sed -i 's/^a3 10.7.0.3$/a3 10.7.0.33/' a/hosts.txt
+	( cd a && "$VJ" hosts.txt > out.txt 2>&1 ) || fail "update run"
+	got=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select count(*), max(host(address)) from jails where name = 'a3'")
+	[ "$got" = "1|10.7.0.33" ] || fail "a3 after update: $got"
+	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
+test_dns_data_answers_for_each_jail() {
+	need_root || return
+	command -v tinydns-get > /dev/null || { echo "    skipped: tinydns-get is not installed (Debian package tinydns)"; return $SKIP_RC; }
+	setup 3
+	echo "v6 2001:db8::7" >> hosts.txt
+	echo "dns = dnsdata" >> vjbuild.conf
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "$(tail -3 out.txt)"; return; }
+	[ -f dnsdata/data.cdb ] || fail "no data.cdb"
+	for i in 1 2 3; do
+		( cd dnsdata && tinydns-get a web$i.example.org ) > a.txt
+		grep -q "^answer: web$i.example.org 86400 A 10.9.0.$i$" a.txt || fail "web$i: $(cat a.txt)"
+	done
+	( cd dnsdata && tinydns-get mx web2.example.org ) | grep -q "MX 10 web2.example.org" || fail "no MX"
+	( cd dnsdata && tinydns-get aaaa v6.example.org ) | grep -q "^answer: v6.example.org 86400 28 " || fail "no AAAA"
+	( cd dnsdata && tinydns-get ptr 2.0.9.10.in-addr.arpa ) | grep -q "PTR web2.example.org" || fail "no PTR"
+}
+
 run_tests "$@"

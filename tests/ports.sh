@@ -53,7 +53,7 @@ test_deleted_root_is_rebuilt_from_cache() {
 	rm -rf jails/web2
 	"$VJ" -j2 hosts.txt > out.txt 2> err.txt || { fail "second run: $(tail -3 out.txt)"; return; }
 	got=$(ran err.txt)
-	want="configure:echod@web2 configure:vjhttpd@web2 devfs:web2 extract:web2 hostconf:web2 install:echod@web2 install:libvj@web2 install:vjhttpd@web2 "
+	want="configure:echod@web2 configure:vjhttpd@web2 devfs:web2 extract:web2 hostconf:web2 install:echod@web2 install:libvj@web2 install:vjhttpd@web2 register:web2 "
 	[ "$got" = "$want" ] || fail "ran: $got"
 	chroot jails/web2 /usr/local/sbin/echod -V | grep -q 10.9.0.2 || fail "web2 echod"
 }
@@ -65,7 +65,7 @@ test_recipe_edit_rebuilds_that_port_everywhere() {
 	sed -i 's/^version = 1.0$/version = 1.1/' ports/echod/recipe
 	"$VJ" -j2 hosts.txt > out.txt 2> err.txt || { fail "second run: $(tail -3 out.txt)"; return; }
 	got=$(ran err.txt)
-	want="build:echod configure:echod@web1 configure:echod@web2 configure:echod@web3 install:echod@web1 install:echod@web2 install:echod@web3 "
+	want="build:echod configure:echod@web1 configure:echod@web2 configure:echod@web3 install:echod@web1 install:echod@web2 install:echod@web3 register:web1 register:web2 register:web3 "
 	[ "$got" = "$want" ] || fail "ran: $got"
 	grep -q '^version 1.1$' jails/web3/var/db/vjbuild/pkg/echod || fail "not reinstalled"
 	# Editing the library rebuilds it and the two daemons that need it.
@@ -188,6 +188,35 @@ test_hostile_package_touches_nothing_outside() {
 	sed -i 's/^web1 10.9.0.1$/web1 10.9.0.1 through/' hosts.txt
 	"$VJ" hosts.txt > out.txt 2>&1
 	[ -z "$(ls -A outside)" ] || fail "wrote outside the jail: $(ls outside)"
+	# The second package names evil as a directory: it replaces the link
+	# inside the jail instead of following it.
+	[ -d jails/web1/usr/local/share/evil ] && [ ! -L jails/web1/usr/local/share/evil ] ||
+	    fail "evil: $(ls -l jails/web1/usr/local/share)"
+	[ "$(cat jails/web1/usr/local/share/evil/pwned)" = pwned ] || fail "file not in the jail"
+}
+
+test_hostile_package_archive_is_refused() {
+	need_root || return
+	setup_ports 1
+	sed -i 's/^packages = echod vjhttpd$/packages = libvj/' vjbuild.conf
+	"$VJ" hosts.txt > /dev/null 2>&1 || { fail "first run"; return; }
+	pkg=$(ls $PWD/cache/packages/libvj-*.tar.gz)
+	mkdir outside
+	for kind in dotdot absolute symlink; do
+		# A cache entry swapped for a hostile archive, its digest
+		# recorded as if it had been built so: the extraction itself
+		# must refuse it.
+		ABS="$PWD/abs-escaped" OUTSIDE="$PWD/outside" python3 "$here/mkhostile.py" $kind "$pkg"
+		sum=$(sha256sum "$pkg" | cut -d' ' -f1)
+		python3 -c 'import sqlite3,sys; c=sqlite3.connect("state/vjbuild.db"); c.execute("update packages set sha256=? where path=?", (sys.argv[1], sys.argv[2])); c.commit()' "$sum" "$pkg"
+		rm -rf jails/web1
+		"$VJ" hosts.txt > out.txt 2>&1; rc=$?
+		[ $rc = 1 ] || fail "$kind: exit $rc, want 1"
+		grep -q "FAILED  install:libvj@web1" out.txt || fail "$kind: $(grep web1 out.txt)"
+		[ ! -e jails/escaped-dotdot ] && [ ! -e escaped-dotdot ] || fail "$kind: .. escaped"
+		[ ! -e abs-escaped ] || fail "$kind: absolute path escaped"
+		[ -z "$(ls -A outside)" ] || fail "$kind: wrote through a symlink"
+	done
 }
 
 test_cache_gc_removes_what_no_recipe_makes() {

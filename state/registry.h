@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The registry of provisioned jails: name, address, root, the provisioning
+ * host, state, packages with versions, created and updated. By default it
+ * lives in the state database (SQLite); with registry = postgresql://...
+ * it lives in PostgreSQL, so that several provisioning hosts share one.
+ * Both keep their schema versioned and write in transactions with
+ * parameters only. Opened by tasks in their own processes.
+ */
+#ifndef VJ_REGISTRY_H
+#define VJ_REGISTRY_H
+
+#include <stddef.h>
+
+struct vj_err;
+struct registry;
+
+struct registry_jail {
+	const char *name, *address, *root, *host, *state;
+	const char *const *ports;	/* port names ... */
+	const char *const *versions;	/* ... and their versions */
+	size_t nports;
+	double created, updated;	/* seconds since the epoch (lists) */
+};
+
+/* 1 when url names PostgreSQL (postgresql:// or postgres://). */
+int registry_is_pg(const char *url);
+/*
+ * Opens the registry: PostgreSQL at url, or when url is NULL the state
+ * database in state_dir. Creates or upgrades the schema. 0 and *out, or -1
+ * with err.
+ */
+int registry_open(const char *url, const char *state_dir,
+    struct registry **out, struct vj_err *err);
+void registry_close(struct registry *r);
+/* Adds or updates jail j (created is kept) with exactly its ports. */
+int registry_put(struct registry *r, const struct registry_jail *j,
+    struct vj_err *err);
+int registry_delete(struct registry *r, const char *name, struct vj_err *err);
+/* Calls fn for every jail, by name (ports are not filled). */
+int registry_list(struct registry *r,
+    void (*fn)(const struct registry_jail *, void *), void *arg,
+    struct vj_err *err);
+
+#endif
