@@ -30,7 +30,7 @@ LIB_SRCS = compat/strlcpy.c compat/os.c \
 	graph/graph.c \
 	cache/archive.c \
 	state/sqlite.c state/registry.c state/pg.c \
-	jail/jailconf.c jail/ns.c \
+	jail/jailconf.c jail/ns.c jail/run.c \
 	tasks/root.c tasks/plan.c tasks/extract.c tasks/distribution.c \
 	tasks/devfs.c tasks/hostconf.c tasks/jailconf.c tasks/port.c \
 	tasks/install.c tasks/configure.c tasks/users.c tasks/register.c \

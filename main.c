@@ -13,12 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "conf/conf.h"
+#include "jail/jail.h"
+#include "state/registry.h"
 #include "graph/graph.h"
 #include "sched/sched.h"
 #include "state/state.h"
@@ -31,7 +34,11 @@ struct opts {
 	const char *cmd;	/* "build", "status", "graph" */
 	const char *config;
 	const char *hosts;
-	int jobs, keep_going, dry_run, verbose, quiet, nocache;
+	int jobs, keep_going, dry_run, verbose, quiet, nocache, yes;
+	char **args;		/* every operand, subcommand included */
+	size_t nargs;
+	char **operands;	/* those after the subcommand */
+	size_t noperands;
 	char **recreate;
 	size_t nrecreate;
 	char *flag[CONF_NKEYS];
@@ -49,6 +56,8 @@ usage(FILE *f)
 "       vjbuild status [-f FILE] [--state DIR]\n"
 "       vjbuild graph [-f FILE] [--base FILE] HOSTS\n"
 "       vjbuild cache ls | verify | gc [-f FILE] [--state DIR]\n"
+"       vjbuild start | stop NAME...     vjbuild exec NAME CMD [ARG...]\n"
+"       vjbuild ps                       vjbuild destroy NAME... [--yes]\n"
 "\n"
 "  -j N            run up to N tasks at once (default: the number of CPUs)\n"
 "  -k              keep going: after a failure, run everything that does\n"
@@ -74,17 +83,30 @@ die_input(const struct vj_err *err)
 	exit(EXIT_INPUT);
 }
 
+/* Subcommands and how many operands each takes (-1: any number). */
+static const struct {
+	const char *name;
+	int min, max;
+} subcommands[] = {
+	{ "build", 1, 1 }, { "status", 0, 0 }, { "graph", 1, 1 },
+	{ "cache", 1, 1 }, { "start", 1, -1 }, { "stop", 1, -1 },
+	{ "exec", 2, -1 }, { "ps", 0, 0 }, { "destroy", 1, -1 },
+	{ NULL, 0, 0 },
+};
+
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BASE = 256, O_JAILS, O_STATE, O_RECREATE, O_HELP,
-	    O_VERSION, O_NOCACHE };
+	    O_VERSION, O_NOCACHE, O_YES, O_REGISTRY };
 	static const struct option longopts[] = {
 		{ "base", required_argument, NULL, O_BASE },
 		{ "jails", required_argument, NULL, O_JAILS },
 		{ "state", required_argument, NULL, O_STATE },
 		{ "recreate", required_argument, NULL, O_RECREATE },
 		{ "no-cache", no_argument, NULL, O_NOCACHE },
+		{ "yes", no_argument, NULL, O_YES },
+		{ "registry", required_argument, NULL, O_REGISTRY },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "jobs", required_argument, NULL, 'j' },
@@ -101,7 +123,34 @@ parse_args(int argc, char **argv, struct opts *o)
 		sbuf_printf(&cmd, "%s%s", i ? " " : "", argv[i]);
 	o->command = sbuf_take(&cmd);
 	o->cmd = "build";
-	while ((c = getopt_long(argc, argv, "f:j:knqv", longopts, NULL)) != -1) {
+	/*
+	 * Options may come before and after the subcommand and its operands
+	 * ("+": getopt stops at each operand, which is collected, and goes
+	 * on), except that everything after "exec NAME" is the command.
+	 */
+	for (;;) {
+		c = getopt_long(argc, argv, "+f:j:knqv", longopts, NULL);
+		if (c == -1) {
+			if (optind >= argc)
+				break;
+			if (strcmp(argv[optind], "--") == 0 && optind++)
+				continue;
+			o->args = xreallocarray(o->args, o->nargs + 2,
+			    sizeof(*o->args));
+			o->args[o->nargs++] = argv[optind++];
+			o->args[o->nargs] = NULL;
+			if (o->nargs == 2 && strcmp(o->args[0], "exec") == 0) {
+				/* exec NAME CMD...: the rest is verbatim. */
+				while (optind < argc) {
+					o->args = xreallocarray(o->args,
+					    o->nargs + 2, sizeof(*o->args));
+					o->args[o->nargs++] = argv[optind++];
+				}
+				o->args[o->nargs] = NULL;
+				break;
+			}
+			continue;
+		}
 		switch (c) {
 		case 'f':
 			o->config = optarg;
@@ -121,6 +170,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'q': o->quiet = 1; o->verbose = 0; break;
 		case 'v': o->verbose = 1; o->quiet = 0; break;
 		case O_NOCACHE: o->nocache = 1; break;
+		case O_YES: o->yes = 1; break;
+		case O_REGISTRY: o->flag[CONF_REGISTRY] = optarg; break;
 		case O_BASE: o->flag[CONF_BASE] = optarg; break;
 		case O_JAILS: o->flag[CONF_JAILS] = optarg; break;
 		case O_STATE: o->flag[CONF_STATE] = optarg; break;
@@ -146,28 +197,32 @@ parse_args(int argc, char **argv, struct opts *o)
 			exit(EXIT_INPUT);
 		}
 	}
-	argc -= optind;
-	argv += optind;
+	argc = (int)o->nargs;
+	argv = o->args ? o->args : (char *[]){ NULL };
 	/* The first operand may name a subcommand; "build" forces a hosts
 	 * file that happens to be called "status". */
-	if (argc > 0 && (strcmp(argv[0], "status") == 0 ||
-	    strcmp(argv[0], "graph") == 0 || strcmp(argv[0], "build") == 0 ||
-	    strcmp(argv[0], "cache") == 0)) {
+	for (i = 0; subcommands[i].name != NULL; i++)
+		if (argc > 0 && strcmp(argv[0], subcommands[i].name) == 0)
+			break;
+	if (subcommands[i].name != NULL) {
 		o->cmd = argv[0];
 		argv++;
 		argc--;
-	}
-	if (strcmp(o->cmd, "cache") == 0 && (argc != 1 ||
-	    (strcmp(argv[0], "ls") != 0 && strcmp(argv[0], "verify") != 0 &&
-	    strcmp(argv[0], "gc") != 0))) {
+	} else
+		i = 0;	/* build */
+	if (argc < subcommands[i].min || (subcommands[i].max >= 0 &&
+	    argc > subcommands[i].max)) {
 		usage(stderr);
 		exit(EXIT_INPUT);
 	}
-	if (strcmp(o->cmd, "status") == 0 ? argc != 0 : argc != 1) {
+	if (strcmp(o->cmd, "cache") == 0 && strcmp(argv[0], "ls") != 0 &&
+	    strcmp(argv[0], "verify") != 0 && strcmp(argv[0], "gc") != 0) {
 		usage(stderr);
 		exit(EXIT_INPUT);
 	}
 	o->hosts = argc ? argv[0] : NULL;
+	o->operands = argv;
+	o->noperands = (size_t)argc;
 	if (o->jobs == 0)
 		o->jobs = compat_ncpu();
 }
@@ -178,7 +233,7 @@ load_conf(const struct opts *o, int need_base)
 {
 	static const char *const flagname[CONF_NKEYS] = {
 		[CONF_BASE] = "--base", [CONF_JAILS] = "--jails",
-		[CONF_STATE] = "--state",
+		[CONF_STATE] = "--state", [CONF_REGISTRY] = "--registry",
 	};
 	const char *path = o->config;
 	struct vj_err err;
@@ -990,6 +1045,297 @@ out:
 	return rc;
 }
 
+/* ---- running jails ---- */
+
+struct found {
+	const char *name;
+	char *address, *root;
+};
+
+static void
+find_jail(const struct state_jail *j, void *arg)
+{
+	struct found *f = arg;
+
+	if (strcmp(j->name, f->name) == 0 && f->address == NULL) {
+		f->address = xstrdup(j->address ? j->address : "");
+		f->root = xstrdup(j->root ? j->root : "");
+	}
+}
+
+static void
+no_task(const struct state_task *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+}
+
+/*
+ * The spec of provisioned jail name, from the state's record; exits with
+ * a message when the state or the jail is unknown. f owns the strings.
+ */
+static void
+jail_of(const struct conf *c, struct state *st, const char *name,
+    struct found *f, char **hostname, char **rundir, struct jail_spec *s)
+{
+	struct vj_err err;
+	const char *domain = c->val[CONF_DOMAIN];
+
+	memset(f, 0, sizeof(*f));
+	f->name = name;
+	if (state_list(st, find_jail, no_task, f, &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		exit(EXIT_STATE);
+	}
+	if (f->address == NULL) {
+		fprintf(stderr, "%s: no jail %s in %s (provision it first)\n",
+		    progname, name, c->val[CONF_STATE]);
+		exit(EXIT_INPUT);
+	}
+	*hostname = domain && strchr(name, '.') == NULL ?
+	    xasprintf("%s.%s", name, domain) : xstrdup(name);
+	*rundir = fs_join(c->val[CONF_STATE], "run");
+	memset(s, 0, sizeof(*s));
+	s->name = name;
+	s->hostname = *hostname;
+	s->root = f->root;
+	s->address = f->address;
+	s->start = JAIL_EXEC_START;
+	s->rundir = *rundir;
+}
+
+static struct state *
+open_state_ro(const struct conf *c)
+{
+	char *db = fs_join(c->val[CONF_STATE], "vjbuild.db");
+	struct state *st = NULL;
+	struct vj_err err;
+
+	if (access(db, F_OK) == -1) {
+		fprintf(stderr, "%s: no state at %s: nothing was provisioned "
+		    "there\n", progname, c->val[CONF_STATE]);
+		exit(EXIT_STATE);
+	}
+	free(db);
+	if (state_open(c->val[CONF_STATE], NULL, 1, &st, &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		exit(EXIT_STATE);
+	}
+	return st;
+}
+
+/* start, stop: each jail named; the exit status says if any failed. */
+static int
+cmd_run(const struct opts *o, int start)
+{
+	struct conf *c = load_conf(o, 0);
+	struct state *st = open_state_ro(c);
+	size_t i;
+	int rc = 0;
+
+#ifndef __linux__
+	fprintf(stderr, "%s: on FreeBSD use jail -c / jail -r with %s/jail.conf"
+	    "\n", progname, c->val[CONF_STATE]);
+	rc = EXIT_INPUT;
+#else
+	for (i = 0; i < o->noperands; i++) {
+		struct found f;
+		struct jail_spec s;
+		struct vj_err err;
+		char *hostname, *rundir;
+		jail_of(c, st, o->operands[i], &f, &hostname, &rundir, &s);
+		if ((start ? jail_start(&s, &err) : jail_stop(&s, &err)) == -1) {
+			fprintf(stderr, "%s: %s\n", progname, err.msg);
+			rc = EXIT_TASKS;
+		} else if (!o->quiet)
+			printf("%s %s (%s)\n", start ? "started" : "stopped",
+			    s.name, s.address);
+		free(f.address);
+		free(f.root);
+		free(hostname);
+		free(rundir);
+	}
+#endif
+	state_close(st);
+	conf_free(c);
+	return rc;
+}
+
+static int
+cmd_exec(const struct opts *o)
+{
+	struct conf *c = load_conf(o, 0);
+	struct state *st = open_state_ro(c);
+	struct found f;
+	struct jail_spec s;
+	struct vj_err err;
+	char *hostname, *rundir;
+	int status = 0, rc;
+
+	jail_of(c, st, o->operands[0], &f, &hostname, &rundir, &s);
+	state_close(st);
+#ifdef __linux__
+	rc = jail_exec(&s, o->operands + 1, &status, &err);
+#else
+	vj_errf(&err, "on FreeBSD use jexec");
+	rc = -1;
+#endif
+	if (rc == -1)
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+	free(f.address);
+	free(f.root);
+	free(hostname);
+	free(rundir);
+	conf_free(c);
+	if (rc == -1)
+		return EXIT_TASKS;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+struct ps_walk {
+	const struct conf *c;
+	int shown;
+};
+
+static void
+ps_one(const struct state_jail *j, void *arg)
+{
+	struct ps_walk *w = arg;
+	struct jail_spec s;
+	char *rundir = fs_join(w->c->val[CONF_STATE], "run");
+	pid_t pid;
+
+	memset(&s, 0, sizeof(s));
+	s.name = j->name;
+	s.rundir = rundir;
+#ifdef __linux__
+	if ((pid = jail_pid(&s)) != 0) {
+		if (w->shown++ == 0)
+			printf("%-20s %-16s %8s %6s\n", "JAIL", "ADDRESS", "PID",
+			    "PROCS");
+		printf("%-20s %-16s %8ld %6d\n", j->name, j->address,
+		    (long)pid, jail_nprocs(pid));
+	}
+#else
+	(void)pid;
+#endif
+	free(rundir);
+}
+
+static int
+cmd_ps(const struct opts *o)
+{
+	struct conf *c = load_conf(o, 0);
+	struct state *st = open_state_ro(c);
+	struct ps_walk w = { c, 0 };
+	struct vj_err err;
+	int rc = 0;
+
+	if (state_list(st, ps_one, no_task, &w, &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_STATE;
+	} else if (w.shown == 0 && !o->quiet)
+		printf("no jail is running\n");
+	state_close(st);
+	conf_free(c);
+	return rc;
+}
+
+/*
+ * destroy NAME... --yes: stop, remove the root (only one of ours), the
+ * registry row, the DNS entry and the state's records. Without --yes, say
+ * what would be done and do nothing.
+ */
+static int
+cmd_destroy(const struct opts *o)
+{
+	struct conf *c = load_conf(o, 0);
+	struct state *st = NULL;
+	struct registry *reg = NULL;
+	struct vj_err err;
+	size_t i;
+	int rc = 0;
+
+	/* Read what we need first, then take the lock to change things. */
+	st = open_state_ro(c);
+	for (i = 0; i < o->noperands && !o->yes; i++) {
+		struct found f;
+		struct jail_spec s;
+		char *hostname, *rundir;
+		jail_of(c, st, o->operands[i], &f, &hostname, &rundir, &s);
+		printf("would destroy %s: stop it if it runs, remove %s, its "
+		    "registry row%s and its records in %s\n", s.name, s.root,
+		    c->val[CONF_DNS] ? ", its DNS entry" : "", c->val[CONF_STATE]);
+		free(f.address);
+		free(f.root);
+		free(hostname);
+		free(rundir);
+	}
+	state_close(st);
+	if (!o->yes) {
+		printf("nothing was changed: add --yes to do it\n");
+		conf_free(c);
+		return 0;
+	}
+	if (state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 0, &st,
+	    &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		conf_free(c);
+		return EXIT_STATE;
+	}
+	if (registry_open(c->val[CONF_REGISTRY], c->val[CONF_STATE], &reg,
+	    &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_STATE;
+		goto out;
+	}
+	for (i = 0; i < o->noperands; i++) {
+		struct found f;
+		struct jail_spec s;
+		char *hostname, *rundir, *parent;
+		int fd;
+		jail_of(c, st, o->operands[i], &f, &hostname, &rundir, &s);
+#ifdef __linux__
+		if (jail_pid(&s) != 0 && jail_stop(&s, &err) == -1)
+			fprintf(stderr, "%s: %s\n", progname, err.msg);
+#endif
+		parent = fs_dirname(s.root);
+		if (access(s.root, F_OK) == 0 && !task_root_is_ours(s.root,
+		    s.name, state_uuid(st), &err)) {
+			fprintf(stderr, "%s: %s\n", progname, err.msg);
+			rc = EXIT_TASKS;
+		} else if (access(s.root, F_OK) == 0 && ((fd = open(parent,
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+		    fs_rmtree_at(fd, strrchr(s.root, '/') + 1) == -1)) {
+			fprintf(stderr, "%s: removing %s: %s\n", progname,
+			    s.root, strerror(errno));
+			rc = EXIT_TASKS;
+		} else if (registry_delete(reg, s.name, &err) == -1 ||
+		    state_forget_jail(st, s.name, &err) == -1) {
+			fprintf(stderr, "%s: %s\n", progname, err.msg);
+			rc = EXIT_TASKS;
+		} else if (!o->quiet)
+			printf("destroyed %s (%s)\n", s.name, s.root);
+		free(parent);
+		free(f.address);
+		free(f.root);
+		free(hostname);
+		free(rundir);
+	}
+	registry_close(reg);
+	reg = NULL;
+	if (c->val[CONF_DNS] != NULL &&
+	    task_dns_write(c, c->val[CONF_STATE], &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_TASKS;
+	}
+out:
+	registry_close(reg);
+	state_close(st);
+	conf_free(c);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1004,9 +1350,18 @@ main(int argc, char **argv)
 		rc = cmd_graph(&o);
 	else if (strcmp(o.cmd, "cache") == 0)
 		rc = cmd_cache(&o, o.hosts);
+	else if (strcmp(o.cmd, "start") == 0 || strcmp(o.cmd, "stop") == 0)
+		rc = cmd_run(&o, strcmp(o.cmd, "start") == 0);
+	else if (strcmp(o.cmd, "exec") == 0)
+		rc = cmd_exec(&o);
+	else if (strcmp(o.cmd, "ps") == 0)
+		rc = cmd_ps(&o);
+	else if (strcmp(o.cmd, "destroy") == 0)
+		rc = cmd_destroy(&o);
 	else
 		rc = cmd_build(&o);
 	free(o.recreate);
 	free(o.command);
+	free(o.args);
 	return rc;
 }

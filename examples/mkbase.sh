@@ -25,7 +25,13 @@ for applet in $("$bb" --list); do
 done
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"
-printf '#!/bin/sh\n# started by exec.start\n' > "$root/etc/rc"
+cat > "$root/etc/rc" <<'RC'
+#!/bin/sh
+# Run by exec.start: starts every service in /usr/local/etc/rc.d.
+for f in /usr/local/etc/rc.d/*; do
+	[ -x "$f" ] && "$f" start
+done
+RC
 chmod 755 "$root/etc/rc"
 tar -C "$root" --numeric-owner --owner=0 --group=0 -czf "$out.tmp" .
 mv "$out.tmp" "$out"

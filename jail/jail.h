@@ -9,6 +9,9 @@
 
 struct conf_hosts;
 
+/* What jail.conf's exec.start runs, and what vjbuild start runs. */
+#define JAIL_EXEC_START "/bin/sh /etc/rc"
+
 /*
  * Renders a jail.conf with one stanza per host: path, host.hostname,
  * ip4.addr or ip6.addr, mount.devfs with devfs_ruleset 4 (the jail
@@ -34,5 +37,34 @@ int jail_build_isolate(const char *prefix, struct vj_err *err);
  * *status is the wait(2) status. 0, or -1 with err when it could not run. */
 int jail_run(char *const argv[], char *const envp[], const char *dir,
     int *status, struct vj_err *err);
+
+#include <sys/types.h>
+
+/* A provisioned jail, to run. */
+struct jail_spec {
+	const char *name;	/* as in hosts.txt */
+	const char *hostname;	/* its host name (FQDN with a domain) */
+	const char *root;	/* absolute */
+	const char *address;
+	const char *start;	/* exec.start: a sh -c command */
+	const char *rundir;	/* STATE/run: pid files */
+};
+
+/*
+ * Linux: starts the jail (see run.c): its namespaces, its address on a
+ * veth pair, its root as /, fewer capabilities, no_new_privs, exec.start.
+ * 0 or -1 with err.
+ */
+int jail_start(const struct jail_spec *s, struct vj_err *err);
+/* Stops it: everything in it gets SIGTERM, then SIGKILL. 0 or -1. */
+int jail_stop(const struct jail_spec *s, struct vj_err *err);
+/* Runs argv inside the running jail and waits: *status is wait(2)'s. The
+ * calling process enters the jail's namespaces: call it last. */
+int jail_exec(const struct jail_spec *s, char *const argv[], int *status,
+    struct vj_err *err);
+/* The pid of the jail's init, or 0 when it is not running. */
+pid_t jail_pid(const struct jail_spec *s);
+/* How many processes its PID namespace holds. */
+int jail_nprocs(pid_t pid);
 
 #endif

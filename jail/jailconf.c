@@ -42,7 +42,7 @@ jail_conf_render(const struct conf_hosts *h, const char *jails,
 		sbuf_printf(&b, "\t%s = \"%s\";\n", c->family == AF_INET6 ?
 		    "ip6.addr" : "ip4.addr", c->address);
 		sbuf_puts(&b, "\tmount.devfs;\n\tdevfs_ruleset = 4;\n");
-		sbuf_puts(&b, "\texec.start = \"/bin/sh /etc/rc\";\n");
+		sbuf_puts(&b, "\texec.start = \"" JAIL_EXEC_START "\";\n");
 		sbuf_puts(&b, "\texec.stop = \"/bin/sh /etc/rc.shutdown\";\n");
 		sbuf_puts(&b, "\texec.clean;\n}\n");
 		free(name);

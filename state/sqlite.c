@@ -746,3 +746,32 @@ state_packages(struct state *s, void (*fn)(const struct state_package *,
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? 0 : fail(s, err, "SELECT packages");
 }
+
+int
+state_forget_jail(struct state *s, const char *name, struct vj_err *err)
+{
+	static const char *const q[] = {
+		"DELETE FROM tasks WHERE jail = ?1",
+		"DELETE FROM jails WHERE name = ?1",
+	};
+	sqlite3_stmt *st = NULL;
+	size_t i;
+
+	if (exec(s, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (sqlite3_prepare_v2(s->db, q[i], -1, &st, NULL) != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	return exec(s, "COMMIT", err);
+fail:
+	sqlite3_finalize(st);
+	fail(s, err, q[i]);
+	(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}

@@ -73,6 +73,9 @@ int state_task_finish(struct state *s, const struct state_task *t,
 int state_jail_put(struct state *s, const struct state_jail *j,
     struct vj_err *err);
 
+/* Removes jail name and the records of its tasks. 0 or -1. */
+int state_forget_jail(struct state *s, const char *name, struct vj_err *err);
+
 /* Calls fn for each jail, then each task, ordered by name. */
 int state_list(struct state *s, void (*jail_fn)(const struct state_jail *,
     void *), void (*task_fn)(const struct state_task *, void *), void *arg,

@@ -191,7 +191,12 @@ tinydns_data(void)
 static int
 dns_run(const struct task *t, struct vj_err *err)
 {
-	const struct conf *c = t->env->conf;
+	return task_dns_write(t->env->conf, t->env->state_dir, err);
+}
+
+int
+task_dns_write(const struct conf *c, const char *state_dir, struct vj_err *err)
+{
 	const char *dir = c->val[CONF_DNS];
 	struct registry *r;
 	struct dns_out o;
@@ -204,8 +209,7 @@ dns_run(const struct task *t, struct vj_err *err)
 	    "rewritten on every change.\n");
 	if (o.domain != NULL)
 		sbuf_printf(&o.b, ".%s::ns.%s:259200\n", o.domain, o.domain);
-	if (registry_open(c->val[CONF_REGISTRY], t->env->state_dir, &r,
-	    err) == -1) {
+	if (registry_open(c->val[CONF_REGISTRY], state_dir, &r, err) == -1) {
 		sbuf_free(&o.b);
 		return -1;
 	}

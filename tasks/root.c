@@ -67,3 +67,27 @@ root_open(const struct task *t, struct vj_err *err)
 	}
 	return fd;
 }
+
+int
+task_root_is_ours(const char *root, const char *name, const char *uuid,
+    struct vj_err *err)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char *text, *want;
+	int ok;
+
+	if (fd == -1) {
+		vj_errno(err, "%s", root);
+		return 0;
+	}
+	text = fs_read_beneath(fd, ROOT_MARKER, 4096, NULL);
+	close(fd);
+	want = xasprintf("vjbuild jail\nname %s\nstate %s\nbase ", name, uuid);
+	ok = text != NULL && strncmp(text, want, strlen(want)) == 0;
+	if (!ok)
+		vj_errf(err, "%s was not made by this vjbuild state (its %s does "
+		    "not match): it is left as it is", root, ROOT_MARKER);
+	free(text);
+	free(want);
+	return ok;
+}

@@ -132,6 +132,15 @@ size_t plan_count(const struct plan *p);
 /* A topological order of the graph (ties by name); borrowed. */
 const int *plan_order(const struct plan *p);
 
+/* 1 when root carries the marker of jail name from the state uuid (so
+ * that vjbuild may remove it); 0 with err otherwise. */
+int task_root_is_ours(const char *root, const char *name, const char *uuid,
+    struct vj_err *err);
+/* Writes the tinydns data (and data.cdb) from the registry, as the dns task
+ * does; for destroy. 0 or -1. */
+int task_dns_write(const struct conf *c, const char *state_dir,
+    struct vj_err *err);
+
 /* The jail a task belongs to, or NULL. */
 const char *task_jail(const struct task *t);
 

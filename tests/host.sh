@@ -107,4 +107,67 @@ test_dns_data_answers_for_each_jail() {
 	( cd dnsdata && tinydns-get ptr 2.0.9.10.in-addr.arpa ) | grep -q "PTR web2.example.org" || fail "no PTR"
 }
 
+# Three provisioned jails with the example HTTP server, and a domain.
+setup_web() {
+	setup 3
+	cp -r "$here/../examples/ports" "$here/../examples/distfiles" .
+	printf 'ports = ports\ndistfiles = distfiles\npackages = vjhttpd\nvar.http_port = 80\ndns = dnsdata\n' >> vjbuild.conf
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "provisioning: $(tail -3 out.txt)"; return 1; }
+}
+
+test_started_jails_serve_on_their_own_address() {
+	need_root || return
+	command -v ip > /dev/null || { echo "    skipped: no ip(8) (iproute2)"; return $SKIP_RC; }
+	setup_web || return
+	"$VJ" start web1 web2 web3 > start.txt 2>&1 || { fail "start: $(cat start.txt)"; "$VJ" stop web1 web2 web3; return; }
+	for i in 1 2 3; do
+		page=""
+		for _ in $(seq 1 50); do	# the server starts in the background
+			page=$(timeout 3 busybox wget -q -O - "http://10.9.0.$i/" 2>/dev/null) && break
+			sleep 0.1
+		done
+		echo "$page" | grep -q "<h1>web$i.example.org</h1>" || fail "web$i page: '$page'"
+	done
+	"$VJ" ps > ps.txt
+	[ "$(grep -c '^web[123] ' ps.txt)" = 3 ] || fail "ps: $(cat ps.txt)"
+	# Inside: only the jail's processes, its own name, no host files.
+	"$VJ" exec web2 ps > jps.txt 2>&1 || fail "exec ps: $(cat jps.txt)"
+	grep -q vjhttpd jps.txt || fail "no vjhttpd in the jail's ps: $(cat jps.txt)"
+	grep -qE 'bash|e2e|host.sh|sshd' jps.txt && fail "host processes visible: $(cat jps.txt)" || true
+	[ "$(grep -vc PID jps.txt)" -le 4 ] || fail "too many processes: $(cat jps.txt)"
+	[ "$("$VJ" exec web2 hostname)" = web2.example.org ] || fail "hostname"
+	echo secret > "$PWD/host-only.txt"
+	"$VJ" exec web2 cat "$PWD/host-only.txt" > cat.txt 2>&1 && fail "a host file was read: $(cat cat.txt)"
+	"$VJ" exec web2 grep CapBnd /proc/self/status | grep -q 00000000a80425fb || fail "capabilities: $("$VJ" exec web2 grep Cap /proc/self/status)"
+	"$VJ" exec web2 grep NoNewPrivs /proc/self/status | grep -q '1$' || fail "no_new_privs"
+	"$VJ" stop web1 web2 web3 > stop.txt 2>&1 || fail "stop: $(cat stop.txt)"
+	"$VJ" ps | grep -q "no jail is running" || fail "still running: $("$VJ" ps)"
+	timeout 2 busybox wget -q -O - "http://10.9.0.1/" > /dev/null 2>&1 && fail "web1 still answers" || true
+	ip -o link | grep -q ' vj[0-9a-f]*h' && fail "veth left: $(ip -o link | grep ' vj')" || true
+}
+
+test_destroy_says_first_then_removes_everything() {
+	need_root || return
+	command -v tinydns-get > /dev/null || { echo "    skipped: tinydns-get is not installed (Debian package tinydns)"; return $SKIP_RC; }
+	setup_web || return
+	"$VJ" destroy web2 > d.txt || fail "destroy without --yes: exit $?"
+	grep -q "would destroy web2" d.txt || fail "$(cat d.txt)"
+	[ -d jails/web2 ] || fail "web2 removed without --yes"
+	"$VJ" destroy web2 --yes > d.txt 2>&1 || fail "destroy: $(cat d.txt)"
+	[ ! -e jails/web2 ] || fail "root still there"
+	[ -d jails/web1 ] && [ -d jails/web3 ] || fail "other jails touched"
+	n=$(python3 -c 'import sqlite3; print(sqlite3.connect("state/vjbuild.db").execute("select count(*) from registry where name = \"web2\"").fetchone()[0])')
+	[ "$n" = 0 ] || fail "registry row left"
+	( cd dnsdata && tinydns-get a web2.example.org ) | grep -q "^answer:" && fail "DNS still answers for web2" || true
+	( cd dnsdata && tinydns-get a web1.example.org ) | grep -q "^answer: web1.example.org" || fail "web1 lost from DNS"
+	"$VJ" status | grep -q "^web2 " && fail "status still lists web2" || true
+	# A root that is not ours is never removed.
+	mkdir -p jails/web3-copy && cp -r jails/web3/var jails/web3-copy/ 2>/dev/null
+	echo "web3 10.9.0.3" > h3.txt
+	rm -rf jails/web3/var/db/vjbuild
+	"$VJ" destroy web3 --yes > d.txt 2>&1; rc=$?
+	[ $rc != 0 ] || fail "destroyed a root without its marker"
+	[ -d jails/web3 ] || fail "web3 removed"
+}
+
 run_tests "$@"
