@@ -58,8 +58,9 @@ struct jail_spec {
 int jail_start(const struct jail_spec *s, struct vj_err *err);
 /* Stops it: everything in it gets SIGTERM, then SIGKILL. 0 or -1. */
 int jail_stop(const struct jail_spec *s, struct vj_err *err);
-/* Runs argv inside the running jail and waits: *status is wait(2)'s. The
- * calling process enters the jail's namespaces: call it last. */
+/* Runs argv inside the running jail and waits: *status is wait(2)'s (the
+ * command's exit status, or 128 + its signal). A child process enters the
+ * jail; the caller stays outside. */
 int jail_exec(const struct jail_spec *s, char *const argv[], int *status,
     struct vj_err *err);
 /* The pid of the jail's init, or 0 when it is not running. */

@@ -187,6 +187,12 @@ jail_init(const struct jail_spec *s, int go, int report)
 	time_t deadline;
 	int status, v6 = strchr(s->address, ':') != NULL;
 
+	int fd;
+
+	/* The jail keeps nothing of vjbuild's: no database, no log. */
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != go && fd != report)
+			(void)close(fd);
 	if (read(go, &c, 1) != 1)	/* the veth is in our namespace */
 		_exit(1);
 	close(go);
@@ -410,58 +416,76 @@ jail_stop(const struct jail_spec *s, struct vj_err *err)
 	return 0;
 }
 
+/* In the child of jail_exec: enter the jail, run argv, exit with its
+ * status. */
+static void __attribute__((noreturn))
+exec_inside(pid_t pid, char *const argv[])
+{
+	static const char *const ns[] = { "ipc", "uts", "net", "pid", "mnt" };
+	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+	    "/usr/bin:/sbin:/bin", "HOME=/", "TERM=dumb", NULL };
+	char path[64];
+	pid_t child;
+	size_t i;
+	int fd, status;
+
+	for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		snprintf(path, sizeof(path), "/proc/%ld/ns/%s", (long)pid, ns[i]);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+		    setns(fd, 0) == -1) {
+			fprintf(stderr, "vjbuild: entering %s: %s\n", path,
+			    strerror(errno));
+			_exit(126);
+		}
+		close(fd);
+	}
+	if (chdir("/") == -1)
+		_exit(126);
+	/* The PID namespace applies to children: fork once more. */
+	if ((child = fork()) == -1)
+		_exit(126);
+	if (child == 0) {
+		if (limit_caps() == -1)
+			_exit(126);
+		execve(argv[0], argv, envp);
+		if (strchr(argv[0], '/') == NULL) {
+			static const char *const dirs[] = { "/bin", "/usr/bin",
+			    "/sbin", "/usr/sbin", "/usr/local/bin",
+			    "/usr/local/sbin" };
+			for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+				snprintf(path, sizeof(path), "%s/%s", dirs[i],
+				    argv[0]);
+				execve(path, argv, envp);
+			}
+		}
+		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(child, &status, 0) == -1 && errno == EINTR)
+		;
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
 int
 jail_exec(const struct jail_spec *s, char *const argv[], int *status,
     struct vj_err *err)
 {
-	static const char *const ns[] = { "ipc", "uts", "net", "pid", "mnt" };
 	pid_t pid = jail_pid(s), child;
-	char path[64];
-	size_t i;
-	int fd;
 
 	if (pid == 0) {
 		vj_errf(err, "%s is not running (vjbuild start %s)", s->name,
 		    s->name);
 		return -1;
 	}
-	for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
-		snprintf(path, sizeof(path), "/proc/%ld/ns/%s", (long)pid, ns[i]);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-		    setns(fd, 0) == -1) {
-			vj_errno(err, "%s: entering %s", s->name, path);
-			if (fd != -1)
-				close(fd);
-			return -1;
-		}
-		close(fd);
-	}
-	if (chdir("/") == -1) {
-		vj_errno(err, "%s: chdir /", s->name);
-		return -1;
-	}
+	/* vjbuild itself stays outside the jail; a child goes in. */
 	fflush(stdout);
 	fflush(stderr);
 	if ((child = fork()) == -1) {
 		vj_errno(err, "fork");
 		return -1;
 	}
-	if (child == 0) {
-		char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-		    "/usr/bin:/sbin:/bin", "HOME=/", "TERM=dumb", NULL };
-		if (limit_caps() == -1)
-			_exit(126);
-		execve(argv[0], argv, envp);
-		if (strchr(argv[0], '/') == NULL) {
-			char *full = xasprintf("/bin/%s", argv[0]);
-			execve(full, argv, envp);
-			free(full);
-			full = xasprintf("/usr/bin/%s", argv[0]);
-			execve(full, argv, envp);
-		}
-		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
+	if (child == 0)
+		exec_inside(pid, argv);
 	while (waitpid(child, status, 0) == -1 && errno == EINTR)
 		;
 	return 0;
