@@ -37,4 +37,17 @@ echo
 echo "== the package cache"
 "$vj" -f "$ex/vjbuild.conf" cache ls
 echo
+if command -v ip > /dev/null; then
+	echo
+	echo "== start www and mail: their services run on their own addresses"
+	"$vj" -f "$ex/vjbuild.conf" start www mail
+	"$vj" -f "$ex/vjbuild.conf" ps
+	sleep 0.5
+	echo "-- the host asks http://192.0.2.10/ :"
+	timeout 5 busybox wget -q -O - http://192.0.2.10/ || echo "(no answer)"
+	echo "-- inside www, ps sees only the jail:"
+	"$vj" -f "$ex/vjbuild.conf" exec www ps
+	"$vj" -f "$ex/vjbuild.conf" stop www mail
+fi
+echo
 echo "The jails are in examples/work/jails; remove examples/work to start over."
