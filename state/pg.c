@@ -14,14 +14,9 @@
 #include <libpq-fe.h>
 
 #include "../util/util.h"
+#include "pg.h"
 #include "registry.h"
 
-int pg_connect(const char *url, void **conn, struct vj_err *err);
-int pg_put(void *conn, const struct registry_jail *j, struct vj_err *err);
-int pg_del(void *conn, const char *name, struct vj_err *err);
-int pg_list(void *conn, void (*fn)(const struct registry_jail *, void *),
-    void *arg, struct vj_err *err);
-void pg_close(void *conn);
 
 #define SCHEMA_LOCK "7642913"	/* pg_advisory_xact_lock key */
 

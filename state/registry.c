@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "../util/util.h"
+#include "pg.h"
 #include "registry.h"
 
 struct registry_ops {
@@ -29,13 +30,6 @@ struct registry {
 	char *where;		/* for messages */
 };
 
-/* In pg.c: the PostgreSQL backend, on a connection it owns. */
-int pg_connect(const char *url, void **conn, struct vj_err *err);
-int pg_put(void *conn, const struct registry_jail *j, struct vj_err *err);
-int pg_del(void *conn, const char *name, struct vj_err *err);
-int pg_list(void *conn, void (*fn)(const struct registry_jail *, void *),
-    void *arg, struct vj_err *err);
-void pg_close(void *conn);
 
 static int
 p_put(struct registry *r, const struct registry_jail *j, struct vj_err *err)

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The PostgreSQL backend of the registry (pg.c), for registry.c only. */
+#ifndef VJ_STATE_PG_H
+#define VJ_STATE_PG_H
+
+struct registry_jail;
+struct vj_err;
+
+/* Connects to url and brings its schema up to date; *conn is a PGconn. */
+int pg_connect(const char *url, void **conn, struct vj_err *err);
+int pg_put(void *conn, const struct registry_jail *j, struct vj_err *err);
+int pg_del(void *conn, const char *name, struct vj_err *err);
+int pg_list(void *conn, void (*fn)(const struct registry_jail *, void *),
+    void *arg, struct vj_err *err);
+void pg_close(void *conn);
+
+#endif
