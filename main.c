@@ -1133,11 +1133,6 @@ cmd_run(const struct opts *o, int start)
 	size_t i;
 	int rc = 0;
 
-#ifndef __linux__
-	fprintf(stderr, "%s: on FreeBSD use jail -c / jail -r with %s/jail.conf"
-	    "\n", progname, c->val[CONF_STATE]);
-	rc = EXIT_INPUT;
-#else
 	for (i = 0; i < o->noperands; i++) {
 		struct found f;
 		struct jail_spec s;
@@ -1155,7 +1150,6 @@ cmd_run(const struct opts *o, int start)
 		free(hostname);
 		free(rundir);
 	}
-#endif
 	state_close(st);
 	conf_free(c);
 	return rc;
@@ -1174,12 +1168,7 @@ cmd_exec(const struct opts *o)
 
 	jail_of(c, st, o->operands[0], &f, &hostname, &rundir, &s);
 	state_close(st);
-#ifdef __linux__
 	rc = jail_exec(&s, o->operands + 1, &status, &err);
-#else
-	vj_errf(&err, "on FreeBSD use jexec");
-	rc = -1;
-#endif
 	if (rc == -1)
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 	free(f.address);
@@ -1208,7 +1197,6 @@ ps_one(const struct state_jail *j, void *arg)
 	memset(&s, 0, sizeof(s));
 	s.name = j->name;
 	s.rundir = rundir;
-#ifdef __linux__
 	if ((pid = jail_pid(&s)) != 0) {
 		if (w->shown++ == 0)
 			printf("%-20s %-16s %8s %6s\n", "JAIL", "ADDRESS", "PID",
@@ -1216,9 +1204,6 @@ ps_one(const struct state_jail *j, void *arg)
 		printf("%-20s %-16s %8ld %6d\n", j->name, j->address,
 		    (long)pid, jail_nprocs(pid));
 	}
-#else
-	(void)pid;
-#endif
 	free(rundir);
 }
 
@@ -1295,10 +1280,8 @@ cmd_destroy(const struct opts *o)
 		char *hostname, *rundir, *parent;
 		int fd;
 		jail_of(c, st, o->operands[i], &f, &hostname, &rundir, &s);
-#ifdef __linux__
 		if (jail_pid(&s) != 0 && jail_stop(&s, &err) == -1)
 			fprintf(stderr, "%s: %s\n", progname, err.msg);
-#endif
 		parent = fs_dirname(s.root);
 		if (access(s.root, F_OK) == 0 && !task_root_is_ours(s.root,
 		    s.name, state_uuid(st), &err)) {
