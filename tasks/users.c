@@ -6,21 +6,39 @@
  * vjbuild made before and that are no longer asked for are removed (the
  * names it manages are in /var/db/vjbuild/users). The hash goes only into
  * /etc/shadow (mode 0600): never into a log, the database or a command line.
- * (FreeBSD's master.passwd and pwd_mkdb are not written yet.)
+ * On FreeBSD the users go into /etc/master.passwd (mode 0600) instead of
+ * passwd and shadow, and pwd_mkdb -d ROOT/etc makes passwd and the
+ * databases from it (written for FreeBSD, not yet run there).
  */
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../conf/conf.h"
+#include "../jail/jail.h"
 #include "../util/util.h"
 #include "root.h"
 #include "tasks.h"
 
 #define MANAGED "var/db/vjbuild/users"
+
+#ifdef __FreeBSD__
+/* One file holds users and hashes: name:hash:uid:gid:class:change:expire:
+ * gecos:home:shell. */
+#define PASSWD "etc/master.passwd"
+#define PASSWD_MODE 0600
+#define USER_LINE(u) xasprintf("%s:%s:%u:%u::0:0::%s:%s", (u)->name, \
+	(u)->hash, (u)->uid, (u)->gid, (u)->home, (u)->shell)
+#else
+#define PASSWD "etc/passwd"
+#define PASSWD_MODE 0644
+#define USER_LINE(u) xasprintf("%s:x:%u:%u::%s:%s", (u)->name, (u)->uid, \
+	(u)->gid, (u)->home, (u)->shell)
+#endif
 
 /* The users for t's jail: pointers into the config and the host line. */
 static size_t
@@ -265,6 +283,26 @@ home(int rootfd, const struct conf_user *u, struct vj_err *err)
 	return 0;
 }
 
+#ifdef __FreeBSD__
+static int
+pwd_mkdb(const struct task *t, struct vj_err *err)
+{
+	char *etc = fs_join(t->root, "etc"), *mp = fs_join(etc, "master.passwd");
+	char *argv[] = { "/usr/sbin/pwd_mkdb", "-p", "-d", etc, mp, NULL };
+	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	int status, rc;
+
+	rc = jail_run(argv, envp, NULL, &status, err);
+	if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+		vj_errf(err, "pwd_mkdb -d %s failed", etc);
+		rc = -1;
+	}
+	free(etc);
+	free(mp);
+	return rc;
+}
+#endif
+
 static int
 users_run(const struct task *t, struct vj_err *err)
 {
@@ -279,7 +317,7 @@ users_run(const struct task *t, struct vj_err *err)
 		free(u);
 		return -1;
 	}
-	db_read(&pw, fd, "etc/passwd");
+	db_read(&pw, fd, PASSWD);
 	db_read(&gr, fd, "etc/group");
 	db_read(&sh, fd, "etc/shadow");
 	/* Users made before and not asked for any more go. */
@@ -303,8 +341,7 @@ users_run(const struct task *t, struct vj_err *err)
 				    "passwd", u[i]->uid, u[i]->name, t->root);
 				goto out;
 			}
-		db_set(&pw, u[i]->name, xasprintf("%s:x:%u:%u::%s:%s",
-		    u[i]->name, u[i]->uid, u[i]->gid, u[i]->home, u[i]->shell));
+		db_set(&pw, u[i]->name, USER_LINE(u[i]));
 		db_set(&sh, u[i]->name, xasprintf("%s:%s::0:99999:7:::",
 		    u[i]->name, u[i]->hash));
 		for (k = 0; k < gr.n; k++)
@@ -332,9 +369,13 @@ users_run(const struct task *t, struct vj_err *err)
 		    u[i]->name, u[i]->uid, u[i]->gid, u[i]->home, u[i]->shell,
 		    strcmp(u[i]->hash, "*") == 0 ? ", no password" : "");
 	}
-	if (db_write(&pw, fd, "etc/passwd", 0644, err) == -1 ||
+	if (db_write(&pw, fd, PASSWD, PASSWD_MODE, err) == -1 ||
 	    db_write(&gr, fd, "etc/group", 0644, err) == -1 ||
+#ifdef __FreeBSD__
+	    pwd_mkdb(t, err) == -1 ||
+#else
 	    db_write(&sh, fd, "etc/shadow", 0600, err) == -1 ||
+#endif
 	    fs_write_beneath(fd, MANAGED, managed.s ? managed.s : "",
 	    managed.len, 0644, err) == -1)
 		goto out;
