@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # vjbuild. `make` builds ./vjbuild; `make check` runs the tests;
-# `make SAN=1 check` runs them against an ASan+UBSan build in build-san/.
+# `make SAN=1 check` runs them against an ASan+UBSan build in build-san/;
+# `make torture [KILLS=30]` kills runs at random moments and resumes them.
 
 PREFIX	?= /usr/local
 PKGS	= libarchive libevent sqlite3 libpq
@@ -62,6 +63,9 @@ check: $(BIN) $(BUILD)/unit
 	VJBUILD=$(abspath $(BIN)) UNIT=$(abspath $(BUILD)/unit) \
 	    SANITIZED=$(if $(filter 1,$(SAN)),1,0) bash tests/run.sh
 
+torture: $(BIN)
+	VJBUILD=$(abspath $(BIN)) bash tests/torture.sh $(KILLS)
+
 demo: $(BIN)
 	bash examples/demo.sh
 
@@ -76,6 +80,6 @@ install: $(BIN)
 clean:
 	rm -rf build build-san vjbuild
 
-.PHONY: all check demo bench install clean
+.PHONY: all check torture demo bench install clean
 
 -include $(DEPS)

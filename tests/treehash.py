@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-2-Clause
 # Prints one digest of a tree: every entry's path, type, mode, owner, device
-# number, link target and contents (not times). Paths given with -x are
-# left out. usage: treehash.py DIR [-x RELPATH]...
+# number, link target and contents (not times). Paths given with -x
+# (files, or directories with all below them) are left out.
+# usage: treehash.py DIR [-x RELPATH]...
 import hashlib, os, stat, sys
 
 def main():
@@ -16,7 +17,9 @@ def main():
             sys.exit("usage: treehash.py DIR [-x RELPATH]...")
     h = hashlib.sha256()
     for dirpath, dirs, files in os.walk(root):
-        dirs.sort()
+        # An excluded directory is left out with everything under it.
+        dirs[:] = sorted(d for d in dirs if os.path.relpath(
+            os.path.join(dirpath, d), root) not in skip)
         for name in sorted(dirs + files):
             p = os.path.join(dirpath, name)
             rel = os.path.relpath(p, root)
