@@ -70,6 +70,9 @@ jail_run(char *const argv[], char *const envp[], const char *dir,
 		return -1;
 	}
 	if (pid == 0) {
+		/* If the task dies (a killed vjbuild's children are killed by
+		 * the kernel), this one goes too. */
+		(void)compat_die_with_parent();
 		if (dir != NULL && chdir(dir) == -1) {
 			fprintf(stderr, "%s: %s\n", dir, strerror(errno));
 			_exit(127);
