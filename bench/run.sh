@@ -19,7 +19,7 @@ printf 'base = base.tar.gz\ndomain = example.org\nresolver = 192.0.2.53\n' > "$w
 for i in $(seq 1 "$n"); do echo "h$i 10.20.$((i / 250)).$((i % 250 + 1))"; done > "$w/hosts.txt"
 
 now() { date +%s.%N; }
-fresh() { (cd "$w" && "$vj" -q -j"$1" hosts.txt > /dev/null); }
+fresh() { (cd "$w" && "$vj" -j"$1" hosts.txt > "$w/last.txt" 2> /dev/null); }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 : > "$w/seq" ; : > "$w/par" ; : > "$w/noop"
@@ -35,7 +35,7 @@ for r in $(seq 1 "$rounds"); do
 	echo "$t1 - $t0" | bc -l >> "$w/noop"
 done
 s=$(median < "$w/seq"); p=$(median < "$w/par"); z=$(median < "$w/noop")
-tasks=$(( n * 3 + 1 ))
+tasks=$(awk '/ tasks: /{for (i = 1; i <= NF; i++) if ($(i+1) == "tasks:") print $i}' "$w/last.txt")
 echo "vjbuild core benchmark: $n jails ($tasks tasks), busybox base, $rounds rounds, $(nproc) CPUs"
 printf '%-34s %10s %12s\n' "mode" "median s" "per jail ms"
 printf '%-34s %10.3f %12.1f\n' "sequential (-j1)" "$s" "$(echo "$s * 1000 / $n" | bc -l)"
