@@ -24,7 +24,7 @@ BUILD	= build
 BIN	= vjbuild
 endif
 
-LIB_SRCS = compat/strlcpy.c compat/os.c \
+LIB_SRCS = compat/os.c \
 	util/util.c util/fs.c util/sha256.c util/heap.c \
 	conf/lines.c conf/valid.c conf/hosts.c conf/config.c conf/ports.c \
 	conf/users.c \

@@ -1,16 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Portability: what glibc lacks and the BSDs have, and the few calls that
- * differ between Linux and FreeBSD, in one place. */
+/* Portability: the few calls that differ between Linux and FreeBSD, in
+ * one place. */
 #ifndef VJ_COMPAT_H
 #define VJ_COMPAT_H
 
 #include <stddef.h>
-
-#if defined(__GLIBC__) && !(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 38))
-#define VJ_NEED_STRLCPY 1
-size_t strlcpy(char *dst, const char *src, size_t size);
-size_t strlcat(char *dst, const char *src, size_t size);
-#endif
 
 /* Flushes the file system holding fd to stable storage (sync(2) where
  * there is no syncfs). 0 or -1 with errno. */

@@ -56,7 +56,7 @@ struct conf_hosts {
 	size_t n;
 };
 
-/* Keys of vjbuild.conf; conf_key_name() gives their spelling. */
+/* Keys of vjbuild.conf. */
 enum conf_key {
 	CONF_BASE, CONF_DISTRIBUTION, CONF_JAILS, CONF_STATE, CONF_RESOLVER,
 	CONF_DOMAIN, CONF_PACKAGES, CONF_PORTS, CONF_DISTFILES, CONF_CACHE,
@@ -76,8 +76,6 @@ struct conf {
 	struct conf_user *users;	/* user.NAME = ... lines */
 	size_t nusers;
 };
-
-const char *conf_key_name(enum conf_key k);
 
 /*
  * Parses hosts.txt at path. Returns a new struct conf_hosts (free it with

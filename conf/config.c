@@ -33,12 +33,6 @@ static const struct {
 	[CONF_DNS] = { "dns", 1 },
 };
 
-const char *
-conf_key_name(enum conf_key k)
-{
-	return keys[k].name;
-}
-
 static void
 free_list(char **v, size_t n)
 {

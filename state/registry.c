@@ -184,13 +184,6 @@ static const struct registry_ops pg_ops = {
 };
 
 int
-registry_is_pg(const char *url)
-{
-	return url != NULL && (strncmp(url, "postgresql://", 13) == 0 ||
-	    strncmp(url, "postgres://", 11) == 0);
-}
-
-int
 registry_open(const char *url, const char *state_dir, struct registry **out,
     struct vj_err *err)
 {

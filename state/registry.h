@@ -23,8 +23,6 @@ struct registry_jail {
 	double created, updated;	/* seconds since the epoch (lists) */
 };
 
-/* 1 when url names PostgreSQL (postgresql:// or postgres://). */
-int registry_is_pg(const char *url);
 /*
  * Opens the registry: PostgreSQL at url, or when url is NULL the state
  * database in state_dir. Creates or upgrades the schema. 0 and *out, or -1

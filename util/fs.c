@@ -284,18 +284,6 @@ fs_mkdirs(const char *path, mode_t mode)
 	return rc;
 }
 
-int
-fs_syncdir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (fd == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 char *
 fs_join(const char *a, const char *b)
 {

@@ -92,8 +92,6 @@ char *fs_read(const char *path, size_t max, size_t *lenp);
 int fs_rmtree_at(int dirfd, const char *name);
 /* Creates every missing directory of path (like mkdir -p). 0 or -1/errno. */
 int fs_mkdirs(const char *path, mode_t mode);
-/* fsync a directory by path; 0 or -1 with errno. */
-int fs_syncdir(const char *path);
 /* Joins a and b with one '/'; malloc'd. */
 char *fs_join(const char *a, const char *b);
 /* Returns a malloc'd absolute form of path: canonical (realpath) when it
