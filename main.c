@@ -1047,10 +1047,23 @@ out:
 
 /* ---- running jails ---- */
 
+/* A provisioned jail as the state records it, and its spec to run it;
+ * the strings are owned (found_clear). */
 struct found {
 	const char *name;
-	char *address, *root;
+	char *address, *root, *hostname, *rundir;
+	struct jail_spec spec;
 };
+
+static void
+found_clear(struct found *f)
+{
+	free(f->address);
+	free(f->root);
+	free(f->hostname);
+	free(f->rundir);
+	memset(f, 0, sizeof(*f));
+}
 
 static void
 find_jail(const struct state_jail *j, void *arg)
@@ -1071,13 +1084,14 @@ no_task(const struct state_task *t, void *arg)
 }
 
 /*
- * The spec of provisioned jail name, from the state's record; exits with
- * a message when the state or the jail is unknown. f owns the strings.
+ * Provisioned jail name, from the state's record, with its spec in
+ * f->spec; exits with a message when the state or the jail is unknown.
  */
 static void
 jail_of(const struct conf *c, struct state *st, const char *name,
-    struct found *f, char **hostname, char **rundir, struct jail_spec *s)
+    struct found *f)
 {
+	struct jail_spec *s = &f->spec;
 	struct vj_err err;
 	const char *domain = c->val[CONF_DOMAIN];
 
@@ -1092,16 +1106,16 @@ jail_of(const struct conf *c, struct state *st, const char *name,
 		    progname, name, c->val[CONF_STATE]);
 		exit(EXIT_INPUT);
 	}
-	*hostname = domain && strchr(name, '.') == NULL ?
+	f->hostname = domain && strchr(name, '.') == NULL ?
 	    xasprintf("%s.%s", name, domain) : xstrdup(name);
-	*rundir = fs_join(c->val[CONF_STATE], "run");
+	f->rundir = fs_join(c->val[CONF_STATE], "run");
 	memset(s, 0, sizeof(*s));
 	s->name = name;
-	s->hostname = *hostname;
+	s->hostname = f->hostname;
 	s->root = f->root;
 	s->address = f->address;
 	s->start = JAIL_EXEC_START;
-	s->rundir = *rundir;
+	s->rundir = f->rundir;
 }
 
 static struct state *
@@ -1135,20 +1149,16 @@ cmd_run(const struct opts *o, int start)
 
 	for (i = 0; i < o->noperands; i++) {
 		struct found f;
-		struct jail_spec s;
 		struct vj_err err;
-		char *hostname, *rundir;
-		jail_of(c, st, o->operands[i], &f, &hostname, &rundir, &s);
-		if ((start ? jail_start(&s, &err) : jail_stop(&s, &err)) == -1) {
+		jail_of(c, st, o->operands[i], &f);
+		if ((start ? jail_start(&f.spec, &err) :
+		    jail_stop(&f.spec, &err)) == -1) {
 			fprintf(stderr, "%s: %s\n", progname, err.msg);
 			rc = EXIT_TASKS;
 		} else if (!o->quiet)
 			printf("%s %s (%s)\n", start ? "started" : "stopped",
-			    s.name, s.address);
-		free(f.address);
-		free(f.root);
-		free(hostname);
-		free(rundir);
+			    f.name, f.address);
+		found_clear(&f);
 	}
 	state_close(st);
 	conf_free(c);
@@ -1161,20 +1171,15 @@ cmd_exec(const struct opts *o)
 	struct conf *c = load_conf(o, 0);
 	struct state *st = open_state_ro(c);
 	struct found f;
-	struct jail_spec s;
 	struct vj_err err;
-	char *hostname, *rundir;
 	int status = 0, rc;
 
-	jail_of(c, st, o->operands[0], &f, &hostname, &rundir, &s);
+	jail_of(c, st, o->operands[0], &f);
 	state_close(st);
-	rc = jail_exec(&s, o->operands + 1, &status, &err);
+	rc = jail_exec(&f.spec, o->operands + 1, &status, &err);
 	if (rc == -1)
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
-	free(f.address);
-	free(f.root);
-	free(hostname);
-	free(rundir);
+	found_clear(&f);
 	conf_free(c);
 	if (rc == -1)
 		return EXIT_TASKS;
@@ -1245,16 +1250,11 @@ cmd_destroy(const struct opts *o)
 	st = open_state_ro(c);
 	for (i = 0; i < o->noperands && !o->yes; i++) {
 		struct found f;
-		struct jail_spec s;
-		char *hostname, *rundir;
-		jail_of(c, st, o->operands[i], &f, &hostname, &rundir, &s);
+		jail_of(c, st, o->operands[i], &f);
 		printf("would destroy %s: stop it if it runs, remove %s, its "
-		    "registry row%s and its records in %s\n", s.name, s.root,
+		    "registry row%s and its records in %s\n", f.name, f.root,
 		    c->val[CONF_DNS] ? ", its DNS entry" : "", c->val[CONF_STATE]);
-		free(f.address);
-		free(f.root);
-		free(hostname);
-		free(rundir);
+		found_clear(&f);
 	}
 	state_close(st);
 	if (!o->yes) {
@@ -1277,9 +1277,10 @@ cmd_destroy(const struct opts *o)
 	for (i = 0; i < o->noperands; i++) {
 		struct found f;
 		struct jail_spec s;
-		char *hostname, *rundir, *parent;
+		char *parent;
 		int fd;
-		jail_of(c, st, o->operands[i], &f, &hostname, &rundir, &s);
+		jail_of(c, st, o->operands[i], &f);
+		s = f.spec;
 		if (jail_pid(&s) != 0 && jail_stop(&s, &err) == -1)
 			fprintf(stderr, "%s: %s\n", progname, err.msg);
 		parent = fs_dirname(s.root);
@@ -1300,10 +1301,7 @@ cmd_destroy(const struct opts *o)
 		} else if (!o->quiet)
 			printf("destroyed %s (%s)\n", s.name, s.root);
 		free(parent);
-		free(f.address);
-		free(f.root);
-		free(hostname);
-		free(rundir);
+		found_clear(&f);
 	}
 	registry_close(reg);
 	reg = NULL;
