@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,7 +35,7 @@ struct opts {
 	const char *cmd;	/* "build", "status", "graph" */
 	const char *config;
 	const char *hosts;
-	int jobs, keep_going, dry_run, verbose, quiet, nocache, yes;
+	int jobs, keep_going, dry_run, verbose, quiet, nocache, yes, always, rusage;
 	char **args;		/* every operand, subcommand included */
 	size_t nargs;
 	char **operands;	/* those after the subcommand */
@@ -58,6 +59,7 @@ usage(FILE *f)
 "       vjbuild cache ls | verify | gc [-f FILE] [--state DIR]\n"
 "       vjbuild start | stop NAME...     vjbuild exec NAME CMD [ARG...]\n"
 "       vjbuild ps                       vjbuild destroy NAME... [--yes]\n"
+"       vjbuild run-graph [-knqv] [-j N] [--state DIR] [--always] FILE\n"
 "\n"
 "  -j N            run up to N tasks at once (default: the number of CPUs)\n"
 "  -k              keep going: after a failure, run everything that does\n"
@@ -72,6 +74,8 @@ usage(FILE *f)
 "                  moved aside, not deleted (may be repeated)\n"
 "  --no-cache      the paper's way: every jail compiles its own copy of\n"
 "                  every package; nothing is reused or kept\n"
+"  --always        run every task, even those that are up to date\n"
+"  --rusage        at the end, print vjbuild's own CPU time and peak memory\n"
 "  -q, -v          quieter, more verbose\n"
 "  --help, --version\n");
 }
@@ -91,6 +95,7 @@ static const struct {
 	{ "build", 1, 1 }, { "status", 0, 0 }, { "graph", 1, 1 },
 	{ "cache", 1, 1 }, { "start", 1, -1 }, { "stop", 1, -1 },
 	{ "exec", 2, -1 }, { "ps", 0, 0 }, { "destroy", 1, -1 },
+	{ "run-graph", 1, 1 },
 	{ NULL, 0, 0 },
 };
 
@@ -98,7 +103,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BASE = 256, O_JAILS, O_STATE, O_RECREATE, O_HELP,
-	    O_VERSION, O_NOCACHE, O_YES, O_REGISTRY };
+	    O_VERSION, O_NOCACHE, O_YES, O_REGISTRY, O_ALWAYS, O_RUSAGE };
 	static const struct option longopts[] = {
 		{ "base", required_argument, NULL, O_BASE },
 		{ "jails", required_argument, NULL, O_JAILS },
@@ -106,6 +111,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "recreate", required_argument, NULL, O_RECREATE },
 		{ "no-cache", no_argument, NULL, O_NOCACHE },
 		{ "yes", no_argument, NULL, O_YES },
+		{ "always", no_argument, NULL, O_ALWAYS },
+		{ "rusage", no_argument, NULL, O_RUSAGE },
 		{ "registry", required_argument, NULL, O_REGISTRY },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -171,6 +178,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'v': o->verbose = 1; o->quiet = 0; break;
 		case O_NOCACHE: o->nocache = 1; break;
 		case O_YES: o->yes = 1; break;
+		case O_ALWAYS: o->always = 1; break;
+		case O_RUSAGE: o->rusage = 1; break;
 		case O_REGISTRY: o->flag[CONF_REGISTRY] = optarg; break;
 		case O_BASE: o->flag[CONF_BASE] = optarg; break;
 		case O_JAILS: o->flag[CONF_JAILS] = optarg; break;
@@ -499,7 +508,8 @@ tail_log(const char *path, int n)
 
 /*
  * One line per jail: ok, or the task that failed (its log's last lines), or
- * the failure that made it skip; then the totals. Records each jail.
+ * the failure that made it skip; then the totals. Records each jail. For a
+ * graph file (h NULL): the failures and the totals.
  */
 static void
 summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
@@ -513,7 +523,7 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 	clear_line(u);
 	for (i = 0; i < n; i++)
 		cnt[r->status[i]]++;
-	for (j = 0; j < h->n; j++) {
+	for (j = 0; h != NULL && j < h->n; j++) {
 		const char *name = h->v[j].name;
 		double first = 0, last = 0;
 		int bad = -1, ran = 0;
@@ -577,15 +587,23 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 		if (r->status[i] != SCHED_FAILED || task_jail(tk) != NULL)
 			continue;
 		log = sched_log_path(st, tk);
+		if (tk->argv != NULL && access(log, F_OK) == -1) {
+			/* A command that printed nothing has no log. */
+			printf("%-20s FAILED  (no output)\n", tk->name);
+			free(log);
+			continue;
+		}
 		printf("%-20s FAILED  (log: %s)\n", tk->name, log);
 		fflush(stdout);
 		tail_log(log, 5);
 		free(log);
 	}
-	if (!u->o->quiet || jok < h->n)
-		printf("%zu jails: %zu ok, %zu not; %zu tasks: %zu ran, %zu up "
-		    "to date, %zu failed, %zu skipped, %zu not run\n", h->n,
-		    jok, h->n - jok, n, cnt[SCHED_OK] + cnt[SCHED_FAILED] +
+	if (h != NULL && (!u->o->quiet || jok < h->n))
+		printf("%zu jails: %zu ok, %zu not; ", h->n, jok, h->n - jok);
+	if (!u->o->quiet || cnt[SCHED_OK] + cnt[SCHED_UPTODATE] < n)
+		printf("%zu tasks: %zu ran, %zu up "
+		    "to date, %zu failed, %zu skipped, %zu not run\n",
+		    n, cnt[SCHED_OK] + cnt[SCHED_FAILED] +
 		    cnt[SCHED_INTERRUPTED], cnt[SCHED_UPTODATE],
 		    cnt[SCHED_FAILED] + cnt[SCHED_INTERRUPTED],
 		    cnt[SCHED_SKIPPED], cnt[SCHED_WAITING] + cnt[SCHED_READY]);
@@ -593,31 +611,14 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 
 /* ---- subcommands ---- */
 
-static int
-cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h,
-    const struct conf_ports *ports)
+/* Each task of p in order: would it run, or is it up to date (st may be
+ * NULL: no state yet). */
+static void
+print_dry_run(const struct plan *p, struct state *st)
 {
-	struct state *st = NULL;
-	struct task_env env;
-	struct plan *p;
-	struct vj_err err;
-	char *db = fs_join(c->val[CONF_STATE], "vjbuild.db");
-	int64_t *stamps;
-	size_t i, n, nrun = 0;
+	size_t i, n = plan_count(p), nrun = 0;
+	int64_t *stamps = xcalloc(n ? n : 1, sizeof(*stamps));
 
-	if (access(db, F_OK) == 0 &&
-	    state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 1, &st,
-	    &err) == -1) {
-		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		free(db);
-		return EXIT_STATE;
-	}
-	free(db);
-	make_env(&env, c, h, ports, st, o);
-	if ((p = plan_new(&env, &err)) == NULL)
-		die_input(&err);
-	n = plan_count(p);
-	stamps = xcalloc(n, sizeof(*stamps));
 	for (i = 0; i < n; i++) {
 		const struct task *t = plan_task(p, (int)i);
 		const struct state_task *rec = st ? state_task_get(st, t->name) :
@@ -636,10 +637,48 @@ cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h,
 	}
 	printf("%zu tasks: %zu would run, %zu up to date\n", n, nrun, n - nrun);
 	free(stamps);
+}
+
+static int
+cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h,
+    const struct conf_ports *ports)
+{
+	struct state *st = NULL;
+	struct task_env env;
+	struct plan *p;
+	struct vj_err err;
+	char *db = fs_join(c->val[CONF_STATE], "vjbuild.db");
+
+	if (access(db, F_OK) == 0 &&
+	    state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 1, &st,
+	    &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		free(db);
+		return EXIT_STATE;
+	}
+	free(db);
+	make_env(&env, c, h, ports, st, o);
+	if ((p = plan_new(&env, &err)) == NULL)
+		die_input(&err);
+	print_dry_run(p, st);
 	plan_free(p);
 	task_env_free_ports(&env);
 	state_close(st);
 	return 0;
+}
+
+/* --rusage: what vjbuild itself used (its children not counted). */
+static void
+print_usage(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
+		return;
+	fprintf(stderr, "%s: own cpu %.3fs user %.3fs system, peak rss %ld "
+	    "KiB\n", progname, (double)ru.ru_utime.tv_sec +
+	    ru.ru_utime.tv_usec / 1e6, (double)ru.ru_stime.tv_sec +
+	    ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss);
 }
 
 static int
@@ -696,6 +735,7 @@ cmd_build(const struct opts *o)
 	so.keep_going = o->keep_going;
 	so.command = o->command;
 	so.recreate = o->recreate;
+	so.always = o->always;
 	so.event = on_event;
 	so.arg = &u;
 	so.tick = u.tty ? 1.0 : 0;
@@ -708,6 +748,8 @@ cmd_build(const struct opts *o)
 		summary(&u, c, h, st, &r);
 		rc = rc == 0 ? 0 : EXIT_TASKS;
 	}
+	if (o->rusage)
+		print_usage();
 	if ((sig = r.signal) != 0)
 		fprintf(stderr, "%s: stopped by signal %d; run again to go on\n",
 		    progname, sig);
@@ -723,6 +765,92 @@ out:
 	conf_free(c);
 	if (sig != 0) {
 		/* Die of the same signal, so the exit status tells the truth. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	return rc;
+}
+
+/*
+ * run-graph FILE: the commands of a graph file (tasks/cmd.c) through the
+ * same scheduler, state and logs as a jail plan. The state defaults to
+ * FILE.state; commands run in the current directory.
+ */
+static int
+cmd_run_graph(const struct opts *o)
+{
+	const char *file = o->operands[0];
+	char *dir = o->flag[CONF_STATE] ? xstrdup(o->flag[CONF_STATE]) :
+	    xasprintf("%s.state", file);
+	struct event_base *base = NULL;
+	struct state *st = NULL;
+	struct sched_result r;
+	struct sched_opts so;
+	struct task_env env;
+	struct plan *p;
+	struct vj_err err;
+	struct ui u;
+	int rc, sig = 0;
+
+	memset(&env, 0, sizeof(env));
+	env.jobs = o->jobs;
+	if ((p = plan_graph_file(file, &env, &err)) == NULL) {
+		free(dir);
+		die_input(&err);
+	}
+	if (o->dry_run) {
+		char *db = fs_join(dir, "vjbuild.db");
+		rc = 0;
+		if (access(db, F_OK) == 0 &&
+		    state_open(dir, NULL, 1, &st, &err) == -1) {
+			fprintf(stderr, "%s: %s\n", progname, err.msg);
+			rc = EXIT_STATE;
+		} else
+			print_dry_run(p, st);
+		free(db);
+		goto out;
+	}
+	if (state_open(dir, NULL, 0, &st, &err) == -1 ||
+	    (base = event_base_new()) == NULL) {
+		fprintf(stderr, "%s: %s\n", progname, st ? "event_base_new "
+		    "failed" : err.msg);
+		rc = EXIT_STATE;
+		goto out;
+	}
+	memset(&u, 0, sizeof(u));
+	u.o = o;
+	u.p = p;
+	u.tty = isatty(STDERR_FILENO) && !o->quiet;
+	memset(&so, 0, sizeof(so));
+	so.jobs = o->jobs;
+	so.keep_going = o->keep_going;
+	so.command = o->command;
+	so.always = o->always;
+	so.event = on_event;
+	so.arg = &u;
+	so.tick = u.tty ? 1.0 : 0;
+	rc = sched_run(base, p, st, &so, &r, &err);
+	if (rc == -1) {
+		clear_line(&u);
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_STATE;
+	} else {
+		summary(&u, NULL, NULL, st, &r);
+		rc = rc == 0 ? 0 : EXIT_TASKS;
+	}
+	if (o->rusage)
+		print_usage();
+	if ((sig = r.signal) != 0)
+		fprintf(stderr, "%s: stopped by signal %d; run again to go on\n",
+		    progname, sig);
+	sched_result_free(&r);
+out:
+	plan_free(p);
+	state_close(st);
+	if (base)
+		event_base_free(base);
+	free(dir);
+	if (sig != 0) {
 		signal(sig, SIG_DFL);
 		raise(sig);
 	}
@@ -1339,6 +1467,8 @@ main(int argc, char **argv)
 		rc = cmd_ps(&o);
 	else if (strcmp(o.cmd, "destroy") == 0)
 		rc = cmd_destroy(&o);
+	else if (strcmp(o.cmd, "run-graph") == 0)
+		rc = cmd_run_graph(&o);
 	else
 		rc = cmd_build(&o);
 	free(o.recreate);

@@ -3,9 +3,15 @@
  * The libevent loop that runs a plan (see sched.h).
  *
  * Rules:
- *  - A task's start is recorded in the state, durably, before its child is
- *    forked; its end after the child is reaped. The parent is the only
- *    writer of the database.
+ *  - A task's start is recorded in the state before its child is forked;
+ *    its end after the child is reaped. Both go in batches: one
+ *    transaction for the tasks reaped and started in one turn of the
+ *    loop, durable when a task about to start has a record that would
+ *    call it done (see state_tx_begin). The parent is the only writer of
+ *    the database.
+ *  - A task with an argv (a command of a graph file) is started with
+ *    posix_spawn, without copying the parent; others are forked and run
+ *    their kind's run() in the child.
  *  - Children are forked with signals blocked, put in their own process
  *    group (by both sides, so there is no race), get /dev/null as stdin and
  *    the log file as stdout and stderr, and are killed by the kernel if
@@ -22,6 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +47,15 @@
 struct slot {
 	pid_t pid;
 	int task;
+	int out;	/* a command's output (memfd), or -1 */
+};
+
+/* A finish reaped and not yet recorded. */
+struct pend {
+	int task;
+	const char *status;
+	int exit_status;
+	double ended, duration;
 };
 
 struct loop {
@@ -50,12 +68,18 @@ struct loop {
 	struct vj_err *err;
 	struct slot *slots;
 	int *running_ids;
+	int *picked, *logfd;	/* the batch being started; nslots each */
+	size_t npicked;
+	struct pend *pend;
+	size_t npend, cpend;
 	size_t nslots;
 	int64_t *stamps;
 	char **logs;
 	double *weight, *own, t0;
+	double eta, eta_at;	/* the last estimate, and when it was made */
 	size_t total, ran;
 	int fatal, killed;
+	int devnull;		/* stdin of commands */
 	struct event *ev_chld, *ev_int, *ev_term, *ev_tick, *ev_kill;
 };
 
@@ -159,7 +183,13 @@ emit(struct loop *l, enum sched_event_kind kind, int task,
 	ev.running = n;
 	ev.ran = l->ran;
 	ev.elapsed = vj_now() - l->t0;
-	ev.eta = eta(l);
+	/* eta() walks every task: at most ten times a second. */
+	if (ev.elapsed - l->eta_at >= 0.1 || kind == SCHED_EV_TICK ||
+	    l->eta_at == 0) {
+		l->eta = eta(l);
+		l->eta_at = ev.elapsed > 0 ? ev.elapsed : 1e-9;
+	}
+	ev.eta = l->eta;
 	ev.running_ids = l->running_ids;
 	l->o->event(&ev, l->o->arg);
 }
@@ -192,88 +222,274 @@ child(struct loop *l, int i, int logfd)
 	_exit(rc == 0 ? 0 : 1);
 }
 
+/* Task i's record would call it done: it runs again only because its
+ * output is gone (or it is forced). Its start must then be durable before
+ * it touches anything (see state_tx_begin). */
 static int
-spawn(struct loop *l, int i)
+was_done(struct loop *l, int i)
 {
-	struct task *t = plan_task(l->p, i);
+	const struct task *t = plan_task(l->p, i);
+	const struct state_task *rec = state_task_get(l->st, t->name);
+	char ds[65];
+
+	if (rec == NULL || rec->status == NULL ||
+	    strcmp(rec->status, "ok") != 0 || rec->fingerprint == NULL ||
+	    strcmp(rec->fingerprint, t->fingerprint) != 0)
+		return 0;
+	depstamp(l->p, i, l->stamps, ds);
+	return rec->depstamp != NULL && strcmp(rec->depstamp, ds) == 0;
+}
+
+/*
+ * One transaction for the finishes reaped since the last batch and the
+ * starts about to be made (picked[], whose logs it opens into logfd[]).
+ * On failure the picked tasks fail and nothing more starts.
+ */
+static int
+record(struct loop *l, int durable)
+{
 	struct state_task rec;
 	char ds[65];
+	size_t k, opened = 0;
+
+	if (state_tx_begin(l->st, durable, l->err) == -1)
+		goto fail;
+	for (k = 0; k < l->npend; k++) {
+		const struct pend *e = &l->pend[k];
+		memset(&rec, 0, sizeof(rec));
+		rec.name = plan_task(l->p, e->task)->name;
+		rec.status = e->status;
+		rec.exit_status = e->exit_status;
+		rec.ended = e->ended;
+		rec.duration = e->duration;
+		if (state_task_finish(l->st, &rec, l->err) == -1)
+			goto fail;
+	}
+	for (k = 0; k < l->npicked; k++) {
+		int i = l->picked[k];
+		struct task *t = plan_task(l->p, i);
+		if (l->logs[i] == NULL)
+			l->logs[i] = sched_log_path(l->st, t);
+		/* A command's output is kept in memory and becomes its log
+		 * only if there is any (see keep_output): creating a file for
+		 * each of thousands of quiet commands is most of their cost. */
+		l->logfd[k] = t->argv != NULL ?
+		    memfd_create("vjbuild-output", MFD_CLOEXEC) :
+		    open(l->logs[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+		    O_NOFOLLOW, 0644);
+		if (l->logfd[k] == -1) {
+			vj_errno(l->err, "%s", l->logs[i]);
+			goto fail;
+		}
+		opened++;
+		depstamp(l->p, i, l->stamps, ds);
+		memset(&rec, 0, sizeof(rec));
+		rec.name = t->name;
+		rec.kind = t->ops->kind;
+		rec.jail = task_jail(t);
+		rec.fingerprint = t->fingerprint;
+		rec.depstamp = ds;
+		rec.log = l->logs[i];
+		rec.run = l->r->run;
+		rec.started = vj_wall();
+		if (state_task_start(l->st, &rec, l->err) == -1)
+			goto fail;
+		l->stamps[i] = rec.stamp;
+	}
+	if (state_tx_commit(l->st, l->err) == -1)
+		goto fail;
+	l->npend = 0;
+	return 0;
+fail:
+	/* The record is the one source of truth: stop. */
+	state_tx_rollback(l->st);
+	for (k = 0; k < opened; k++)
+		close(l->logfd[k]);
+	for (k = 0; k < l->npicked; k++)
+		sched_finish(l->s, l->picked[k], SCHED_FAILED);
+	l->npicked = 0;
+	l->npend = 0;
+	l->fatal = 1;
+	sched_stop(l->s);
+	return -1;
+}
+
+static void
+pend(struct loop *l, int i, const char *status, int exit_status,
+    double duration)
+{
+	struct pend *e;
+
+	if (l->npend == l->cpend) {
+		l->cpend = l->cpend ? l->cpend * 2 : 16;
+		l->pend = xreallocarray(l->pend, l->cpend, sizeof(*l->pend));
+	}
+	e = &l->pend[l->npend++];
+	e->task = i;
+	e->status = status;
+	e->exit_status = exit_status;
+	e->ended = vj_wall();
+	e->duration = duration;
+}
+
+/*
+ * A command without a shell: vfork and execve, no copy of the parent. Not
+ * posix_spawn: glibc's resets every one of the 64 signals in the child
+ * (128 system calls a task, the largest cost of a no-op task here); the
+ * child only needs the handlers vjbuild installed reset, as the fork path
+ * does. Signals stay blocked until then, so no handler of the parent's
+ * runs in the child. The child is in its own process group and writes the
+ * errno of a failed execve where the parent reads it (the memory is shared
+ * until execve).
+ */
+static pid_t
+spawn_argv(struct loop *l, struct task *t, int logfd, int *errnum)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGCHLD, SIGPIPE };
+	volatile int child_errno = 0;
+	struct sigaction dfl;
+	sigset_t all, old;
+	pid_t pid;
+	size_t k;
+
+	if (t->exe == NULL) {
+		*errnum = ENOENT;
+		return -1;
+	}
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = vfork();
+	if (pid == 0) {
+		(void)setpgid(0, 0);
+		for (k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
+			(void)sigaction(sigs[k], &dfl, NULL);
+		sigemptyset(&all);
+		(void)sigprocmask(SIG_SETMASK, &all, NULL);
+		if (dup2(l->devnull, 0) != -1 && dup2(logfd, 1) != -1 &&
+		    dup2(logfd, 2) != -1)
+			execve(t->exe, t->argv, environ);
+		child_errno = errno;
+		_exit(127);
+	}
+	*errnum = pid == -1 ? errno : child_errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid > 0 && *errnum != 0) {
+		(void)waitpid(pid, NULL, 0);	/* it has exited */
+		return -1;
+	}
+	return pid;	/* its setpgid is done: vfork returns after execve */
+}
+
+/*
+ * A command's output (a memfd) becomes its log file when it said anything;
+ * when it said nothing, a log of an earlier run is removed. Closes out.
+ * (state_task_get is the record loaded at open: from before this run.)
+ */
+static void
+keep_output(struct loop *l, int i, int out)
+{
+	struct stat st;
+	off_t off = 0;
+	int fd;
+
+	if (fstat(out, &st) == 0 && st.st_size > 0) {
+		fd = open(l->logs[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+		    O_NOFOLLOW, 0644);
+		if (fd != -1) {
+			while (off < st.st_size && sendfile(fd, out, &off,
+			    (size_t)(st.st_size - off)) > 0)
+				;
+			close(fd);
+		}
+	} else if (state_task_get(l->st, plan_task(l->p, i)->name) != NULL)
+		(void)unlink(l->logs[i]);	/* only a task run before has one */
+	close(out);
+}
+
+/* Starts picked task i, its start recorded; its log is logfd (taken). */
+static void
+start(struct loop *l, int i, int logfd)
+{
+	struct task *t = plan_task(l->p, i);
 	sigset_t all, old;
 	size_t k;
-	int logfd;
+	int errnum = 0;
 	pid_t pid;
 
 	for (k = 0; k < l->nslots && l->slots[k].pid != 0; k++)
 		;
-	if (l->logs[i] == NULL)
-		l->logs[i] = sched_log_path(l->st, t);
-	logfd = open(l->logs[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0644);
-	if (logfd == -1) {
-		vj_errno(l->err, "%s", l->logs[i]);
-		return -1;
+	if (t->argv != NULL)
+		pid = spawn_argv(l, t, logfd, &errnum);
+	else {
+		fflush(stdout);
+		fflush(stderr);
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, &old);
+		pid = fork();
+		if (pid == 0)
+			child(l, i, logfd);
+		errnum = errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (pid > 0)
+			(void)setpgid(pid, pid);
 	}
-	depstamp(l->p, i, l->stamps, ds);
-	memset(&rec, 0, sizeof(rec));
-	rec.name = t->name;
-	rec.kind = t->ops->kind;
-	rec.jail = task_jail(t);
-	rec.fingerprint = t->fingerprint;
-	rec.depstamp = ds;
-	rec.log = l->logs[i];
-	rec.run = l->r->run;
-	rec.started = vj_wall();
-	if (state_task_start(l->st, &rec, l->err) == -1) {
-		close(logfd);
-		return -1;
-	}
-	l->stamps[i] = rec.stamp;
-	fflush(stdout);
-	fflush(stderr);
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		child(l, i, logfd);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(logfd);
 	if (pid == -1) {
-		vj_errno(l->err, "%s: fork", t->name);
-		return -1;
+		/* This task fails, like a child that cannot exec. */
+		dprintf(logfd, "%s: cannot run %s: %s\n", t->name,
+		    t->argv ? t->argv[0] : "a child", strerror(errnum));
+		if (t->argv != NULL)
+			keep_output(l, i, logfd);
+		else
+			close(logfd);
+		l->r->started[i] = l->r->ended[i] = vj_now();
+		pend(l, i, "failed", 127, 0);
+		sched_finish(l->s, i, SCHED_FAILED);
+		emit(l, SCHED_EV_END, i, SCHED_FAILED, 127 << 8, 0);
+		return;
 	}
-	(void)setpgid(pid, pid);
+	if (t->argv != NULL)
+		l->slots[k].out = logfd;	/* read when it ends */
+	else
+		close(logfd);
 	l->slots[k].pid = pid;
 	l->slots[k].task = i;
 	l->r->started[i] = vj_now();
 	l->ran++;
 	emit(l, SCHED_EV_START, i, SCHED_RUNNING, 0, 0);
-	return 0;
 }
 
-/* Starts what can start; up-to-date tasks finish at once without a slot. */
+/*
+ * Starts what can start; up-to-date tasks finish at once without a slot.
+ * The finishes reaped since the last call and the starts are recorded in
+ * one batch before any of the starts is made.
+ */
 static void
 schedule(struct loop *l)
 {
-	size_t running;
-	int i;
+	size_t k;
+	int i, durable = 0;
 
+	l->npicked = 0;
 	while (!l->fatal && (i = sched_peek(l->s)) != -1) {
-		if (sched_uptodate(l->p, l->st, i, l->stamps)) {
+		if (!l->o->always &&
+		    sched_uptodate(l->p, l->st, i, l->stamps)) {
 			(void)sched_next(l->s);
 			sched_finish(l->s, i, SCHED_UPTODATE);
 			continue;
 		}
-		running = sched_count(l->s, SCHED_RUNNING);
-		if (running >= (size_t)l->o->jobs)
+		if (sched_count(l->s, SCHED_RUNNING) >= (size_t)l->o->jobs)
 			break;
 		(void)sched_next(l->s);
-		if (spawn(l, i) == -1) {
-			/* The record is the one source of truth: stop. */
-			l->fatal = 1;
-			sched_finish(l->s, i, SCHED_FAILED);
-			sched_stop(l->s);
-		}
+		durable |= was_done(l, i);
+		l->picked[l->npicked++] = i;
 	}
+	if (!l->fatal && (l->npend > 0 || l->npicked > 0) &&
+	    record(l, durable) == 0)
+		for (k = 0; k < l->npicked; k++)
+			start(l, l->picked[k], l->logfd[k]);
+	l->npicked = 0;
 	if (sched_idle(l->s))
 		event_base_loopbreak(l->base);
 }
@@ -301,32 +517,25 @@ static void
 reaped(struct loop *l, size_t k, int wstatus)
 {
 	int i = l->slots[k].task;
-	const struct task *t = plan_task(l->p, i);
-	struct state_task rec;
 	enum sched_status st;
 
 	l->slots[k].pid = 0;
 	l->r->ended[i] = vj_now();
+	if (l->slots[k].out != -1) {
+		keep_output(l, i, l->slots[k].out);
+		l->slots[k].out = -1;
+	}
 	if (l->r->signal != 0)
 		st = SCHED_INTERRUPTED;
 	else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
 		st = finish(l, i);
 	else
 		st = SCHED_FAILED;
-	memset(&rec, 0, sizeof(rec));
-	rec.name = t->name;
-	rec.status = st == SCHED_OK ? "ok" : st == SCHED_FAILED ? "failed" :
-	    "interrupted";
-	rec.exit_status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) :
-	    128 + WTERMSIG(wstatus);
-	rec.ended = vj_wall();
-	rec.duration = l->r->ended[i] - l->r->started[i];
-	if (!l->fatal && state_task_finish(l->st, &rec, l->err) == -1) {
-		l->fatal = 1;
-		sched_stop(l->s);
-	}
+	pend(l, i, st == SCHED_OK ? "ok" : st == SCHED_FAILED ? "failed" :
+	    "interrupted", WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) :
+	    128 + WTERMSIG(wstatus), l->r->ended[i] - l->r->started[i]);
 	sched_finish(l->s, i, st);
-	emit(l, SCHED_EV_END, i, st, wstatus, rec.duration);
+	emit(l, SCHED_EV_END, i, st, wstatus, l->r->ended[i] - l->r->started[i]);
 }
 
 static void
@@ -424,6 +633,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 
 	memset(&l, 0, sizeof(l));
 	memset(r, 0, sizeof(*r));
+	l.devnull = -1;
 	l.base = base;
 	l.p = p;
 	l.st = st;
@@ -433,7 +643,11 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	l.total = plan_count(p);
 	l.nslots = (size_t)(o->jobs > 0 ? o->jobs : 1);
 	l.slots = xcalloc(l.nslots, sizeof(*l.slots));
+	for (i = 0; i < l.nslots; i++)
+		l.slots[i].out = -1;
 	l.running_ids = xcalloc(l.nslots, sizeof(*l.running_ids));
+	l.picked = xcalloc(l.nslots, sizeof(*l.picked));
+	l.logfd = xcalloc(l.nslots, sizeof(*l.logfd));
 	l.stamps = xcalloc(l.total, sizeof(*l.stamps));
 	l.logs = xcalloc(l.total, sizeof(*l.logs));
 	l.weight = xcalloc(l.total, sizeof(*l.weight));
@@ -444,6 +658,10 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	r->cause = xcalloc(l.total, sizeof(*r->cause));
 	weights(&l);
 	l.s = sched_new(plan_graph(p), l.weight, o->keep_going);
+	if ((l.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
+		vj_errno(err, "/dev/null");
+		goto out;
+	}
 	if (state_run_begin(st, o->command ? o->command : "", (int)l.nslots,
 	    &r->run, err) == -1)
 		goto out;
@@ -464,6 +682,9 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	schedule(&l);
 	if (!sched_idle(l.s))
 		event_base_dispatch(base);
+	/* Finishes of tasks that could not start, reaped last. */
+	if (!l.fatal && l.npend > 0)
+		(void)record(&l, 0);
 	for (i = 0; i < l.total; i++) {
 		r->status[i] = sched_status(l.s, (int)i);
 		r->cause[i] = sched_cause(l.s, (int)i);
@@ -491,6 +712,11 @@ out:
 	free(l.logs);
 	free(l.slots);
 	free(l.running_ids);
+	free(l.picked);
+	free(l.logfd);
+	if (l.devnull != -1)
+		close(l.devnull);
+	free(l.pend);
 	free(l.stamps);
 	free(l.weight);
 	free(l.own);

@@ -77,6 +77,7 @@ struct sched_event {
 struct sched_opts {
 	int jobs;
 	int keep_going;
+	int always;			/* run even what is up to date */
 	const char *command;		/* recorded with the run */
 	char *const *recreate;
 	void (*event)(const struct sched_event *ev, void *arg);

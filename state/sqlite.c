@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The state database in SQLite (see state.h): WAL, a busy timeout,
- * synchronous=FULL (a task's start must be on disk before its child writes
- * anything, or a power cut could leave an old "ok" over a half-made output),
- * statements prepared once from one table, parameters only, and the schema
- * version in PRAGMA user_version with one step per version.
+ * synchronous=FULL by default, statements prepared once from one table,
+ * parameters only, and the schema version in PRAGMA user_version with one
+ * step per version.
+ *
+ * The scheduler writes in batches (state_tx_begin/commit): the finishes it
+ * reaped and the starts it is about to make, one transaction. A batch is
+ * made durable (synchronous=FULL, the WAL fsynced) only when it must be:
+ * see state_tx_begin. Otherwise it commits with synchronous=NORMAL, which in
+ * WAL mode survives any crash of the process and, on a power cut, loses at
+ * most the newest commits, never the order: the database comes back as it
+ * was at some earlier commit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -100,6 +107,7 @@ struct state {
 	sqlite3_stmt *st[S_NSTMT];
 	char *dir, *logdir, *uuid;
 	int lockfd, readonly;
+	int in_tx, durable;	/* a batch is open; synchronous is FULL */
 	int64_t stamp;
 	struct rec *recs;	/* sorted by name */
 	size_t nrecs;
@@ -411,6 +419,7 @@ state_open(const char *dir, const char *jails_dir, int readonly,
 	if (load_tasks(s, err) == -1)
 		goto fail;
 	s->readonly = readonly;
+	s->durable = 1;
 	for (i = 0; i < S_NSTMT; i++)
 		if (sqlite3_prepare_v3(s->db, sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
@@ -467,10 +476,54 @@ state_run_begin(struct state *s, const char *command, int jobs, int64_t *run,
 	return 0;
 }
 
+static int
+set_durable(struct state *s, int durable, struct vj_err *err)
+{
+	if (s->durable == durable)
+		return 0;
+	if (exec(s, durable ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL", err) == -1)
+		return -1;
+	s->durable = durable;
+	return 0;
+}
+
+int
+state_tx_begin(struct state *s, int durable, struct vj_err *err)
+{
+	if (set_durable(s, durable, err) == -1 ||
+	    exec(s, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	s->in_tx = 1;
+	return 0;
+}
+
+int
+state_tx_commit(struct state *s, struct vj_err *err)
+{
+	s->in_tx = 0;
+	if (exec(s, "COMMIT", err) == -1) {
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void
+state_tx_rollback(struct state *s)
+{
+	if (s->in_tx)
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_tx = 0;
+}
+
 int
 state_run_end(struct state *s, int64_t run, const char *status,
     struct vj_err *err)
 {
+	/* The end of a run makes everything before it durable. */
+	if (set_durable(s, 1, err) == -1)
+		return -1;
 	sqlite3_bind_int64(s->st[S_RUN_END], 1, run);
 	sqlite3_bind_double(s->st[S_RUN_END], 2, vj_wall());
 	sqlite3_bind_text(s->st[S_RUN_END], 3, status, -1, SQLITE_STATIC);
@@ -510,8 +563,9 @@ state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
 {
 	sqlite3_stmt *q = s->st[S_TASK_START];
 	char buf[32];
+	int own = !s->in_tx;
 
-	if (exec(s, "BEGIN IMMEDIATE", err) == -1)
+	if (own && exec(s, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
 	t->stamp = s->stamp + 1;
 	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
@@ -526,10 +580,12 @@ state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
 	snprintf(buf, sizeof(buf), "%lld", (long long)t->stamp);
 	sqlite3_bind_text(s->st[S_STAMP], 1, buf, -1, SQLITE_TRANSIENT);
 	if (step(s, S_TASK_START, err) == -1 || step(s, S_STAMP, err) == -1 ||
-	    exec(s, "COMMIT", err) == -1) {
-		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	    (own && exec(s, "COMMIT", err) == -1)) {
+		if (own)
+			(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
+	/* In a batch that is later rolled back the stamp is still unique. */
 	s->stamp = t->stamp;
 	return 0;
 }

@@ -65,6 +65,19 @@ double state_kind_estimate(struct state *s, const char *kind);
  * log, run, started. Sets t->stamp to the new stamp. */
 int state_task_start(struct state *s, struct state_task *t,
     struct vj_err *err);
+/*
+ * A batch: what state_task_start and state_task_finish record between
+ * state_tx_begin and state_tx_commit is one transaction (outside a batch,
+ * each is its own). durable: the commit is on disk before
+ * state_tx_commit returns. The scheduler asks for it when a task about to
+ * start has a record that would call it done, so that a power cut cannot
+ * bring that record back over a half-rewritten output; any other batch may
+ * be lost whole on a power cut, which only makes tasks run again, and
+ * state_run_end makes everything durable.
+ */
+int state_tx_begin(struct state *s, int durable, struct vj_err *err);
+int state_tx_commit(struct state *s, struct vj_err *err);
+void state_tx_rollback(struct state *s);
 /* Records how it ended: status ("ok", "failed", "interrupted"), exit status,
  * ended, duration. */
 int state_task_finish(struct state *s, const struct state_task *t,

@@ -339,20 +339,69 @@ add_packages(struct plan *p, const struct task_env *env,
 }
 
 struct plan *
-plan_new(struct task_env *env, struct vj_err *err)
+plan_empty(void)
 {
 	struct plan *p = xcalloc(1, sizeof(*p));
-	const struct conf_hosts *hosts = env->hosts;
+
+	p->g = graph_new();
+	return p;
+}
+
+int
+plan_add_command(struct plan *p, const struct task_ops *ops,
+    const struct task_env *env, const char *name, const char *cmd,
+    char **argv)
+{
+	struct task *t;
+	int id;
+
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 64;
+		p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
+	}
+	t = &p->v[p->n];
+	memset(t, 0, sizeof(*t));
+	t->ops = ops;
+	t->env = env;
+	t->name = xstrdup(name);
+	t->cmd = xstrdup(cmd);
+	t->argv = argv;
+	if ((id = graph_add(p->g, t->name)) != (int)p->n)
+		abort();	/* the caller checks names */
+	p->n++;
+	return id;
+}
+
+/* The order and the fingerprints, once every edge is in. */
+int
+plan_seal(struct plan *p, struct vj_err *err)
+{
 	char *cycle = NULL;
+	size_t i;
+
+	p->order = xcalloc(p->n ? p->n : 1, sizeof(*p->order));
+	if (graph_topo(p->g, p->order, &cycle) == -1) {
+		vj_errf(err, "dependency cycle: %s", cycle);
+		free(cycle);
+		return -1;
+	}
+	for (i = 0; i < p->n; i++)
+		fingerprint(p, p->order[i]);
+	return 0;
+}
+
+struct plan *
+plan_new(struct task_env *env, struct vj_err *err)
+{
+	struct plan *p;
+	const struct conf_hosts *hosts = env->hosts;
 	size_t i;
 	int prev, id, *build_id, *fetch_id;
 
 	if (env->ports != NULL && env->tports == NULL &&
-	    task_port_keys(env, err) == -1) {
-		free(p);
+	    task_port_keys(env, err) == -1)
 		return NULL;
-	}
-	p->g = graph_new();
+	p = plan_empty();
 	build_id = xcalloc(env->ports ? env->ports->n + 1 : 1, sizeof(int));
 	fetch_id = xcalloc(env->ports ? env->ports->n + 1 : 1, sizeof(int));
 	add_ports(p, env, fetch_id, build_id);
@@ -389,15 +438,10 @@ plan_new(struct task_env *env, struct vj_err *err)
 			if (p->v[i].ops == &task_register_ops)
 				graph_depend(p->g, dns, (int)i);
 	}
-	p->order = xcalloc(p->n, sizeof(*p->order));
-	if (graph_topo(p->g, p->order, &cycle) == -1) {
-		vj_errf(err, "dependency cycle: %s", cycle);
-		free(cycle);
+	if (plan_seal(p, err) == -1) {
 		plan_free(p);
 		return NULL;
 	}
-	for (i = 0; i < p->n; i++)
-		fingerprint(p, p->order[i]);
 	return p;
 }
 
@@ -411,6 +455,9 @@ plan_free(struct plan *p)
 	for (i = 0; i < p->n; i++) {
 		free(p->v[i].name);
 		free(p->v[i].root);
+		free(p->v[i].cmd);
+		free(p->v[i].argv);
+		free(p->v[i].exe);
 	}
 	free(p->v);
 	free(p->order);

@@ -98,12 +98,15 @@ struct task {
 	struct task_port *port;		/* for port tasks, else NULL */
 	char fingerprint[65];
 	const struct task_env *env;
+	char *cmd;			/* a graph file's command, or NULL */
+	char **argv;			/* set: the loop spawns it, no run() */
+	char *exe;			/* argv[0] found in PATH, or NULL */
 };
 
 extern const struct task_ops task_extract_ops, task_distribution_ops,
     task_devfs_ops, task_hostconf_ops, task_jailconf_ops, task_fetch_ops,
     task_build_ops, task_install_ops, task_configure_ops, task_clean_ops,
-    task_users_ops, task_register_ops, task_dns_ops;
+    task_users_ops, task_register_ops, task_dns_ops, task_cmd_ops;
 
 /* The ports jail h wants: its line's packages, else the config's default
  * set, with everything they depend on; indexes into env->ports, in
@@ -125,6 +128,21 @@ int task_port_keys(struct task_env *env, struct vj_err *err);
 /* Frees what plan_new added to env (the ports' keys and paths). */
 void task_env_free_ports(struct task_env *env);
 void plan_free(struct plan *p);
+/*
+ * A plan read from a graph file (see tasks/cmd.c): one cmd task a line.
+ * NULL with err "FILE:LINE: ..." for bad input, unknown dependencies or a
+ * cycle.
+ */
+struct plan *plan_graph_file(const char *path, struct task_env *env,
+    struct vj_err *err);
+/* For plan builders: an empty plan; a task (name and cmd are copied, argv
+ * is taken, one allocation); the order and fingerprints once every edge is
+ * in (-1 with err on a cycle). */
+struct plan *plan_empty(void);
+int plan_add_command(struct plan *p, const struct task_ops *ops,
+    const struct task_env *env, const char *name, const char *cmd,
+    char **argv);
+int plan_seal(struct plan *p, struct vj_err *err);
 /* Borrowed; valid until plan_free. Node i of the graph is task i. */
 struct graph *plan_graph(const struct plan *p);
 struct task *plan_task(const struct plan *p, int i);

@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""The scheduler against ninja and GNU make, same graphs, same run.
+
+  bench/sched.py [--rounds R] [--jobs J] [--json FILE] [--quick]
+
+1. Throughput: 10,000 independent tasks, and a 100 x 100 layered graph
+   (each task depends on two of the layer before). Every task is the same
+   command for every tool, `touch out/NAME`, which needs no shell. Per tool:
+   wall time of a fresh run, tasks per second, CPU (the tool and the
+   commands it ran, from wait4), the tool's peak RSS, and the time of a
+   re-run with nothing to do. vjbuild --rusage reports its own CPU and RSS;
+   the commands' CPU is its total less its own, and is the same work for
+   every tool, so each tool's own CPU is its total less that.
+2. Scheduling quality: graphs of `sleep` tasks, a long chain beside many
+   short tasks, at -j2 and -j4; the makespan against the lower bound
+   max(critical path, total work / j), for vjbuild's first run (no
+   durations known: every task weighs the same), its second (durations
+   recorded by the first, --always), ninja, and make (file order, FIFO).
+
+The tools alternate round by round (the order rotates); each figure is the
+median of the rounds. Prints tables; with --json writes every figure.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VJ = os.path.join(TOP, "vjbuild")
+
+
+def run(argv, cwd, env=None):
+    """Runs argv; returns (wall s, cpu s of it and its children, maxrss KiB
+    of the largest, stderr text)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, env=env)
+    err = b""
+    # stderr may be long (a line a task): read it while waiting.
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.exit("bench: %s failed (%d): %s" % (" ".join(argv), p.returncode,
+                                                 err.decode()[-2000:]))
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, err.decode()
+
+
+# ---- graphs: name -> (deps, command) in file order ----
+
+def flat(n):
+    return [("t%d" % i, [], "touch out/t%d" % i) for i in range(n)]
+
+
+def layered(w, h):
+    g = []
+    for l in range(h):
+        for i in range(w):
+            deps = [] if l == 0 else ["l%d_%d" % (l - 1, i),
+                                      "l%d_%d" % (l - 1, (i * 7 + 3) % w)]
+            deps = sorted(set(deps))
+            g.append(("l%d_%d" % (l, i), deps, "touch out/l%d_%d" % (l, i)))
+    return g
+
+
+def sleepy(chain, chain_s, shorts, short_s, short_len):
+    """short chains first in the file (the order a FIFO tool follows),
+    then the long chain."""
+    g = []
+    for c in range(shorts):
+        for k in range(short_len):
+            name = "s%d_%d" % (c, k)
+            g.append((name, ["s%d_%d" % (c, k - 1)] if k else [],
+                      "sleep %g" % short_s))
+    for k in range(chain):
+        g.append(("c%d" % k, ["c%d" % (k - 1)] if k else [],
+                  "sleep %g" % chain_s))
+    return g
+
+
+def write(g, d):
+    os.makedirs(d)
+    with open(os.path.join(d, "graph.txt"), "w") as f:
+        for name, deps, cmd in g:
+            f.write("%s: %s | %s\n" % (name, " ".join(deps), cmd))
+    with open(os.path.join(d, "build.ninja"), "w") as f:
+        f.write("rule r\n  command = $cmd\n")
+        for name, deps, cmd in g:
+            f.write("build %s: r%s\n  cmd = %s\n" % (
+                name, "".join(" " + x for x in deps), cmd))
+            # ninja wants an output per edge: the task's name, made by
+            # touch (the throughput graphs) or by nothing (sleep graphs:
+            # only fresh runs are timed).
+    with open(os.path.join(d, "Makefile"), "w") as f:
+        f.write(".PHONY: all\nall: %s\n" % " ".join(n for n, _, _ in g))
+        for name, deps, cmd in g:
+            f.write("%s:%s\n\t@%s\n" % (name, "".join(" " + x for x in deps),
+                                        cmd))
+
+
+def clean(d):
+    for x in ("out", "graph.txt.state", ".ninja_log", ".ninja_deps"):
+        p = os.path.join(d, x)
+        if os.path.isdir(p):
+            shutil.rmtree(p)
+        elif os.path.exists(p):
+            os.unlink(p)
+    os.makedirs(os.path.join(d, "out"))
+
+
+def own_of_vj(err):
+    m = re.search(r"own cpu ([\d.]+)s user ([\d.]+)s system, peak rss (\d+)",
+                  err)
+    return (float(m.group(1)) + float(m.group(2)), int(m.group(3)))
+
+
+def tool_argv(tool, j):
+    if tool == "vjbuild":
+        return [VJ, "run-graph", "-q", "--rusage", "-j%d" % j, "graph.txt"]
+    if tool == "ninja":
+        return ["ninja", "-j%d" % j]
+    return ["make", "-s", "-j%d" % j, "-r", "-R"]
+
+
+def throughput(root, name, g, j, rounds, out):
+    d = os.path.join(root, name)
+    # ninja's outputs are the names; touch makes out/NAME: point ninja's
+    # build lines at out/NAME so that a re-run finds them.
+    g2 = [("out/" + n, ["out/" + x for x in deps], cmd) for n, deps, cmd in g]
+    os.makedirs(d)
+    write(g, os.path.join(d, "vj"))
+    write(g2, os.path.join(d, "nm"))
+    tools = ["vjbuild", "ninja", "make"]
+    res = {t: {"wall": [], "cpu": [], "rss": [], "noop": [], "own": []}
+           for t in tools}
+    vj_cmd_cpu = []
+    for r in range(rounds):
+        order = tools[r % 3:] + tools[:r % 3]
+        for t in order:
+            wd = os.path.join(d, "vj" if t == "vjbuild" else "nm")
+            clean(wd)
+            wall, cpu, rss, err = run(tool_argv(t, j), wd)
+            res[t]["wall"].append(wall)
+            res[t]["cpu"].append(cpu)
+            if t == "vjbuild":
+                own, vrss = own_of_vj(err)
+                res[t]["own"].append(own)
+                res[t]["rss"].append(vrss)
+                vj_cmd_cpu.append(cpu - own)
+            else:
+                res[t]["rss"].append(rss)
+            wall, cpu, _, _ = run(tool_argv(t, j), wd)
+            res[t]["noop"].append(wall)
+    n = len(g)
+    cmd_cpu = statistics.median(vj_cmd_cpu)
+    rows = {}
+    for t in tools:
+        m = {k: statistics.median(v) for k, v in res[t].items() if v}
+        own = m["own"] if t == "vjbuild" else m["cpu"] - cmd_cpu
+        rows[t] = {
+            "wall_s": m["wall"], "tasks_per_s": n / m["wall"],
+            "cpu_s": m["cpu"], "own_cpu_us_per_task": own / n * 1e6,
+            "peak_rss_kib": m["rss"], "noop_rerun_s": m["noop"],
+            "rounds": {k: v for k, v in res[t].items() if v},
+        }
+    # vjbuild's memory per task: its peak less that of a one-task graph.
+    d1 = os.path.join(d, "one")
+    write(g[:1], d1)
+    clean(d1)
+    _, _, _, err = run(tool_argv("vjbuild", j), d1)
+    base_rss = own_of_vj(err)[1]
+    rows["vjbuild"]["bytes_per_task"] = \
+        (rows["vjbuild"]["peak_rss_kib"] - base_rss) * 1024 / n
+    rows["vjbuild"]["one_task_rss_kib"] = base_rss
+    out[name] = {"tasks": n, "jobs": j, "commands_cpu_s": cmd_cpu,
+                 "tools": rows}
+    print("\n%s: %d tasks, -j%d, %d rounds (median)" % (name, n, j, rounds))
+    print("%-8s %9s %9s %9s %12s %10s %10s" % (
+        "tool", "wall s", "tasks/s", "cpu s", "own us/task", "rss KiB",
+        "no-op s"))
+    for t in tools:
+        x = rows[t]
+        print("%-8s %9.3f %9.0f %9.3f %12.1f %10d %10.3f" % (
+            t, x["wall_s"], x["tasks_per_s"], x["cpu_s"],
+            x["own_cpu_us_per_task"], x["peak_rss_kib"], x["noop_rerun_s"]))
+    v, nj = rows["vjbuild"], rows["ninja"]
+    print("vjbuild/ninja: wall %.2f, own cpu %.2f, no-op %.2f; vjbuild "
+          "memory %.0f bytes/task" % (
+              v["wall_s"] / nj["wall_s"],
+              v["own_cpu_us_per_task"] / max(nj["own_cpu_us_per_task"], 1e-9),
+              v["noop_rerun_s"] / nj["noop_rerun_s"], v["bytes_per_task"]))
+
+
+def critical(g, dur):
+    finish = {}
+    for name, deps, _ in g:      # file order is a topological order here
+        finish[name] = dur[name] + max([finish[x] for x in deps] or [0])
+    return max(finish.values())
+
+
+def quality(root, name, g, jobs, rounds, out):
+    d = os.path.join(root, name)
+    write(g, d)
+    dur = {n: float(cmd.split()[1]) for n, _, cmd in g}
+    work = sum(dur.values())
+    cp = critical(g, dur)
+    out[name] = {"tasks": len(g), "work_s": work, "critical_path_s": cp,
+                 "by_jobs": {}}
+    print("\n%s: %d sleep tasks, work %.1fs, critical path %.1fs, %d rounds"
+          % (name, len(g), work, cp, rounds))
+    print("%-4s %8s %10s %10s %10s %10s" % (
+        "-j", "bound s", "vj first", "vj second", "ninja", "make"))
+    for j in jobs:
+        lb = max(cp, work / j)
+        res = {"vj first": [], "vj second": [], "ninja": [], "make": []}
+        for r in range(rounds):
+            tools = ["vj", "ninja", "make"]
+            for t in tools[r % 3:] + tools[:r % 3]:
+                clean(d)
+                if t == "vj":
+                    argv = tool_argv("vjbuild", j)
+                    res["vj first"].append(run(argv, d)[0])
+                    # The second run: every task again, durations known.
+                    res["vj second"].append(run(argv + ["--always"], d)[0])
+                else:
+                    res[t].append(run(tool_argv(t, j), d)[0])
+        m = {k: statistics.median(v) for k, v in res.items()}
+        out[name]["by_jobs"][str(j)] = {
+            "lower_bound_s": lb,
+            "makespan_s": m, "over_bound": {k: v / lb - 1 for k, v in
+                                            m.items()},
+            "rounds": res}
+        print("%-4d %8.2f %10s %10s %10s %10s" % (j, lb, *(
+            "%.2f %+.0f%%" % (m[k], (m[k] / lb - 1) * 100) for k in
+            ("vj first", "vj second", "ninja", "make"))))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=4)
+    ap.add_argument("--json")
+    ap.add_argument("--quick", action="store_true",
+                    help="1,000 tasks and 10 x 10: a smoke run")
+    a = ap.parse_args()
+    for tool in ("ninja", "make"):
+        if shutil.which(tool) is None:
+            sys.exit("bench: %s is not installed (apt-get install "
+                     "ninja-build make)" % tool)
+    if not os.access(VJ, os.X_OK):
+        sys.exit("bench: build vjbuild first (make)")
+    out = {"machine": {"cpus": os.cpu_count(), "uname": " ".join(os.uname()),
+                       "ninja": subprocess.run(["ninja", "--version"],
+                                               capture_output=True,
+                                               text=True).stdout.strip(),
+                       "make": subprocess.run(["make", "--version"],
+                                              capture_output=True,
+                                              text=True).stdout.split("\n")[0]}}
+    root = tempfile.mkdtemp(prefix="vjbuild-sched.")
+    try:
+        n, w = (1000, 10) if a.quick else (10000, 100)
+        throughput(root, "flat", flat(n), a.jobs, a.rounds, out)
+        throughput(root, "layered", layered(w, w), a.jobs, a.rounds, out)
+        scale = 0.5 if a.quick else 1.0
+        quality(root, "chain_vs_independent",
+                sleepy(4, 1.0 * scale, 40, 0.1 * scale, 1), [2, 4],
+                a.rounds, out)
+        quality(root, "chain_vs_short_chains",
+                sleepy(3, 1.0 * scale, 12, 0.1 * scale, 5), [2, 4],
+                a.rounds, out)
+    finally:
+        shutil.rmtree(root)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

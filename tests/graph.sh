@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# End-to-end tests of `vjbuild run-graph FILE`: graphs of plain commands
+# through the scheduler, the state and the logs (tasks/cmd.c, sched/loop.c).
+# None needs root.
+. "$(dirname "$0")/lib.sh"
+
+# A diamond and a tail: each task appends its name to ran.txt.
+diamond() {
+	cat > g.txt <<-'EOF'
+	# a diamond
+	a: | sh -c 'echo a >> ran.txt'
+	b: a | sh -c 'echo b >> ran.txt'
+	c: a | sh -c 'echo c >> ran.txt'
+	d: b c | sh -c 'echo d >> ran.txt'
+	e: d | sh -c 'echo e >> ran.txt'
+	EOF
+}
+
+# Line number of $1 in ran.txt.
+at() { grep -n "^$1\$" ran.txt | cut -d: -f1; }
+
+test_runs_in_dependency_order_and_once() {
+	diamond
+	"$VJ" run-graph -q -j4 g.txt || { fail "run failed"; return; }
+	[ "$(wc -l < ran.txt)" = 5 ] || fail "ran $(wc -l < ran.txt) tasks, not 5"
+	[ "$(at a)" -lt "$(at b)" ] && [ "$(at a)" -lt "$(at c)" ] &&
+	    [ "$(at b)" -lt "$(at d)" ] && [ "$(at c)" -lt "$(at d)" ] &&
+	    [ "$(at d)" -lt "$(at e)" ] || fail "order: $(tr '\n' ' ' < ran.txt)"
+	"$VJ" run-graph -j4 g.txt > out.txt 2>&1 || fail "second run failed"
+	grep -q '5 tasks: 0 ran, 5 up to date' out.txt || fail "second run: $(tail -1 out.txt)"
+	[ "$(wc -l < ran.txt)" = 5 ] || fail "second run ran something"
+}
+
+test_edited_command_reruns_it_and_what_follows() {
+	diamond
+	"$VJ" run-graph -q g.txt || { fail "run failed"; return; }
+	: > ran.txt
+	sed -i "s/^c: a | sh -c 'echo c >> ran.txt'/c: a | sh -c 'echo c >> ran.txt; true'/" g.txt
+	"$VJ" run-graph g.txt > out.txt 2>&1 || fail "second run failed"
+	[ "$(sort ran.txt | tr '\n' ' ')" = "c d e " ] || fail "reran: $(tr '\n' ' ' < ran.txt), want c d e"
+}
+
+test_never_more_than_j_at_once() {
+	# Each task marks itself running, counts the marks, and records the
+	# largest count it saw.
+	mkdir running
+	for i in $(seq 1 24); do
+		echo "t$i: | sh -c 'touch running/t$i; ls running | wc -l >> seen; sleep 0.05; rm running/t$i'"
+	done > g.txt
+	"$VJ" run-graph -q -j3 g.txt || { fail "run failed"; return; }
+	[ "$(wc -l < seen)" = 24 ] || fail "$(wc -l < seen) tasks ran, not 24"
+	[ "$(sort -n seen | tail -1)" -le 3 ] || fail "$(sort -n seen | tail -1) ran at once with -j3"
+	[ "$(sort -n seen | tail -1)" -ge 2 ] || fail "never more than one at once with -j3"
+}
+
+test_failure_skips_dependents_and_keeps_output() {
+	cat > g.txt <<-'EOF'
+	ok1: | sh -c 'echo fine'
+	bad: | sh -c 'echo it broke; exit 3'
+	after: bad | touch after
+	other: ok1 | touch other
+	quiet: | false
+	EOF
+	"$VJ" run-graph -k -j2 g.txt > out.txt 2> err.txt
+	[ $? = 1 ] || fail "exit status $?, want 1"
+	[ -e other ] || fail "-k: the independent task did not run"
+	[ ! -e after ] || fail "a task after a failure ran"
+	grep -q 'it broke' g.txt.state/logs/bad.log || fail "the failure's output is not in its log"
+	grep -q 'bad .*FAILED' out.txt && grep -q '| it broke' out.txt || fail "summary: $(cat out.txt)"
+	grep -q 'quiet .*FAILED  (no output)' out.txt || fail "quiet failure: $(cat out.txt)"
+	[ ! -e g.txt.state/logs/ok1.log ] || [ -s g.txt.state/logs/ok1.log ] || fail "empty log kept"
+	grep -q '2 failed, 1 skipped' out.txt || fail "totals: $(tail -1 out.txt)"
+}
+
+test_missing_command_fails_that_task() {
+	printf 'a: | no-such-command-here x\nb: | touch b\n' > g.txt
+	"$VJ" run-graph -k g.txt > out.txt 2>&1
+	[ $? = 1 ] || fail "exit status, want 1"
+	grep -q 'cannot run no-such-command-here: No such file' g.txt.state/logs/a.log ||
+	    fail "log: $(cat g.txt.state/logs/a.log 2>&1)"
+	[ -e b ] || fail "the other task did not run"
+}
+
+test_bad_graph_names_file_and_line_and_changes_nothing() {
+	local bad
+	for bad in 'a | true' 'a: b | true' 'a: |' 'a/b: | true' 'a: | true\na: | true' \
+	    'a: b | true\nb: a | true' "$(printf 'x%.0s' $(seq 1 70)): | true"; do
+		printf "# comment\n$bad\n" > g.txt
+		"$VJ" run-graph g.txt > out.txt 2> err.txt
+		[ $? = 2 ] || fail "'$bad': exit status not 2"
+		grep -q '^vjbuild: g.txt' err.txt || fail "'$bad': message does not name the file: $(cat err.txt)"
+		[ ! -e g.txt.state ] || fail "'$bad': a state was made"
+		rm -rf g.txt.state
+	done
+	printf 'a: | true\nb: zz | true\n' > g.txt
+	"$VJ" run-graph g.txt 2> err.txt
+	grep -q 'g.txt:2: b depends on zz, which no line defines' err.txt || fail "$(cat err.txt)"
+	printf 'a: | true\0\n' > g.txt
+	"$VJ" run-graph g.txt 2> err.txt
+	[ $? = 2 ] && grep -q 'g.txt:1' err.txt || fail "NUL byte: $(cat err.txt)"
+}
+
+test_kill9_then_resume_runs_nothing_twice() {
+	# 60 tasks of 0.1 s in 3 chains at -j3; kill -9 after a second.
+	for c in 1 2 3; do
+		for i in $(seq 1 20); do
+			dep=""; [ "$i" -gt 1 ] && dep="c${c}_$((i - 1))"
+			echo "c${c}_$i: $dep | sh -c 'sleep 0.1; echo c${c}_$i >> ran.txt'"
+		done
+	done > g.txt
+	"$VJ" run-graph -q -j3 g.txt & local pid=$!
+	sleep 1
+	kill -9 $pid; wait $pid 2>/dev/null
+	local before; before=$(wc -l < ran.txt)
+	[ "$before" -gt 0 ] && [ "$before" -lt 60 ] || { fail "killed after $before tasks"; return; }
+	sleep 0.3	# the commands in flight end
+	"$VJ" run-graph -q -j3 g.txt || fail "resume failed"
+	[ "$(sort -u ran.txt | wc -l)" = 60 ] || fail "$(sort -u ran.txt | wc -l) distinct tasks ran, not 60"
+	# Only the ones in flight at the kill may have run twice.
+	local twice; twice=$(sort ran.txt | uniq -d | wc -l)
+	[ "$twice" -le 3 ] || fail "$twice tasks ran twice (more than the 3 in flight)"
+	echo "    (killed after $before tasks; $twice ran again)"
+}
+
+test_always_runs_everything_again() {
+	diamond
+	"$VJ" run-graph -q g.txt || { fail "run failed"; return; }
+	"$VJ" run-graph -q --always g.txt || fail "--always failed"
+	[ "$(wc -l < ran.txt)" = 10 ] || fail "ran $(wc -l < ran.txt) times in all, not 10"
+	"$VJ" run-graph -n g.txt | grep -q '5 tasks: 0 would run, 5 up to date' || fail "dry run after"
+}
+
+run_tests "$@"
