@@ -35,7 +35,7 @@ struct opts {
 	const char *cmd;	/* "build", "status", "graph" */
 	const char *config;
 	const char *hosts;
-	int jobs, keep_going, dry_run, verbose, quiet, nocache, yes, always, rusage;
+	int jobs, keep_going, dry_run, verbose, quiet, nocache, yes, always, rusage, nojobserver;
 	char **args;		/* every operand, subcommand included */
 	size_t nargs;
 	char **operands;	/* those after the subcommand */
@@ -76,6 +76,8 @@ usage(FILE *f)
 "                  every package; nothing is reused or kept\n"
 "  --always        run every task, even those that are up to date\n"
 "  --rusage        at the end, print vjbuild's own CPU time and peak memory\n"
+"  --no-jobserver  do not share the -j budget with the makes that tasks run\n"
+"                  (by default vjbuild is their GNU make jobserver)\n"
 "  -q, -v          quieter, more verbose\n"
 "  --help, --version\n");
 }
@@ -103,7 +105,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BASE = 256, O_JAILS, O_STATE, O_RECREATE, O_HELP,
-	    O_VERSION, O_NOCACHE, O_YES, O_REGISTRY, O_ALWAYS, O_RUSAGE };
+	    O_VERSION, O_NOCACHE, O_YES, O_REGISTRY, O_ALWAYS, O_RUSAGE, O_NOJOBSERVER };
 	static const struct option longopts[] = {
 		{ "base", required_argument, NULL, O_BASE },
 		{ "jails", required_argument, NULL, O_JAILS },
@@ -113,6 +115,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "yes", no_argument, NULL, O_YES },
 		{ "always", no_argument, NULL, O_ALWAYS },
 		{ "rusage", no_argument, NULL, O_RUSAGE },
+		{ "no-jobserver", no_argument, NULL, O_NOJOBSERVER },
 		{ "registry", required_argument, NULL, O_REGISTRY },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -180,6 +183,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_YES: o->yes = 1; break;
 		case O_ALWAYS: o->always = 1; break;
 		case O_RUSAGE: o->rusage = 1; break;
+		case O_NOJOBSERVER: o->nojobserver = 1; break;
 		case O_REGISTRY: o->flag[CONF_REGISTRY] = optarg; break;
 		case O_BASE: o->flag[CONF_BASE] = optarg; break;
 		case O_JAILS: o->flag[CONF_JAILS] = optarg; break;
@@ -736,6 +740,7 @@ cmd_build(const struct opts *o)
 	so.command = o->command;
 	so.recreate = o->recreate;
 	so.always = o->always;
+	so.jobserver = !o->nojobserver;
 	so.event = on_event;
 	so.arg = &u;
 	so.tick = u.tty ? 1.0 : 0;
@@ -826,6 +831,7 @@ cmd_run_graph(const struct opts *o)
 	so.keep_going = o->keep_going;
 	so.command = o->command;
 	so.always = o->always;
+	so.jobserver = !o->nojobserver;
 	so.event = on_event;
 	so.arg = &u;
 	so.tick = u.tty ? 1.0 : 0;

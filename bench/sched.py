@@ -270,11 +270,16 @@ def main():
         throughput(root, "flat", flat(n), a.jobs, a.rounds, out)
         throughput(root, "layered", layered(w, w), a.jobs, a.rounds, out)
         scale = 0.5 if a.quick else 1.0
+        # A chain of 5 x 1 s beside 60 independent tasks of 0.1 s: FIFO
+        # (file order: the short ones first) starts the chain late.
         quality(root, "chain_vs_independent",
-                sleepy(4, 1.0 * scale, 40, 0.1 * scale, 1), [2, 4],
+                sleepy(5, 1.0 * scale, 60, 0.1 * scale, 1), [2, 4],
                 a.rounds, out)
+        # A chain of 3 x 1.5 s beside 10 chains of 6 x 0.1 s: counting
+        # tasks (no durations known) puts the short chains first, as
+        # ninja's critical path by count does; durations put the long one.
         quality(root, "chain_vs_short_chains",
-                sleepy(3, 1.0 * scale, 12, 0.1 * scale, 5), [2, 4],
+                sleepy(3, 1.5 * scale, 10, 0.1 * scale, 6), [2, 4],
                 a.rounds, out)
     finally:
         shutil.rmtree(root)

@@ -48,7 +48,10 @@ struct slot {
 	pid_t pid;
 	int task;
 	int out;	/* a command's output (memfd), or -1 */
+	int token;	/* the jobserver token it holds: a byte, or IMPLICIT */
 };
+
+#define IMPLICIT	(-1)	/* vjbuild's own token, never in the pipe */
 
 /* A finish reaped and not yet recorded. */
 struct pend {
@@ -69,6 +72,7 @@ struct loop {
 	struct slot *slots;
 	int *running_ids;
 	int *picked, *logfd;	/* the batch being started; nslots each */
+	int *tokens;		/* and the jobserver tokens they hold */
 	size_t npicked;
 	struct pend *pend;
 	size_t npend, cpend;
@@ -80,6 +84,11 @@ struct loop {
 	size_t total, ran;
 	int fatal, killed;
 	int devnull;		/* stdin of commands */
+	/* The jobserver: a pipe of -j - 1 tokens that every make below
+	 * shares; js[0] and js[1] are its ends as the children see them,
+	 * js_nb a non-blocking reading end of vjbuild's own. */
+	int js[2], js_nb, implicit_free;
+	struct event *ev_js;
 	struct event *ev_chld, *ev_int, *ev_term, *ev_tick, *ev_kill;
 };
 
@@ -241,6 +250,38 @@ was_done(struct loop *l, int i)
 }
 
 /*
+ * A token to start one more task: the implicit one when no task holds it,
+ * else a byte from the jobserver pipe. 0 when none is free now.
+ */
+static int
+take_token(struct loop *l, int *token)
+{
+	unsigned char c;
+
+	if (l->implicit_free || l->js_nb == -1) {
+		l->implicit_free = 0;
+		*token = IMPLICIT;
+		return 1;
+	}
+	if (read(l->js_nb, &c, 1) != 1)
+		return 0;
+	*token = c;
+	return 1;
+}
+
+static void
+give_token(struct loop *l, int token)
+{
+	unsigned char c = (unsigned char)token;
+
+	if (token == IMPLICIT)
+		l->implicit_free = 1;
+	else
+		while (write(l->js[1], &c, 1) == -1 && errno == EINTR)
+			;
+}
+
+/*
  * One transaction for the finishes reaped since the last batch and the
  * starts about to be made (picked[], whose logs it opens into logfd[]).
  * On failure the picked tasks fail and nothing more starts.
@@ -305,8 +346,10 @@ fail:
 	state_tx_rollback(l->st);
 	for (k = 0; k < opened; k++)
 		close(l->logfd[k]);
-	for (k = 0; k < l->npicked; k++)
+	for (k = 0; k < l->npicked; k++) {
 		sched_finish(l->s, l->picked[k], SCHED_FAILED);
+		give_token(l, l->tokens[k]);
+	}
 	l->npicked = 0;
 	l->npend = 0;
 	l->fatal = 1;
@@ -408,9 +451,10 @@ keep_output(struct loop *l, int i, int out)
 	close(out);
 }
 
-/* Starts picked task i, its start recorded; its log is logfd (taken). */
+/* Starts picked task i, its start recorded; its log is logfd and its
+ * jobserver token is token (both taken). */
 static void
-start(struct loop *l, int i, int logfd)
+start(struct loop *l, int i, int logfd, int token)
 {
 	struct task *t = plan_task(l->p, i);
 	sigset_t all, old;
@@ -444,6 +488,7 @@ start(struct loop *l, int i, int logfd)
 		else
 			close(logfd);
 		l->r->started[i] = l->r->ended[i] = vj_now();
+		give_token(l, token);
 		pend(l, i, "failed", 127, 0);
 		sched_finish(l->s, i, SCHED_FAILED);
 		emit(l, SCHED_EV_END, i, SCHED_FAILED, 127 << 8, 0);
@@ -455,6 +500,7 @@ start(struct loop *l, int i, int logfd)
 		close(logfd);
 	l->slots[k].pid = pid;
 	l->slots[k].task = i;
+	l->slots[k].token = token;
 	l->r->started[i] = vj_now();
 	l->ran++;
 	emit(l, SCHED_EV_START, i, SCHED_RUNNING, 0, 0);
@@ -469,7 +515,7 @@ static void
 schedule(struct loop *l)
 {
 	size_t k;
-	int i, durable = 0;
+	int i, durable = 0, token, starved = 0;
 
 	l->npicked = 0;
 	while (!l->fatal && (i = sched_peek(l->s)) != -1) {
@@ -481,15 +527,28 @@ schedule(struct loop *l)
 		}
 		if (sched_count(l->s, SCHED_RUNNING) >= (size_t)l->o->jobs)
 			break;
+		if (!take_token(l, &token)) {
+			starved = 1;	/* the makes below hold them */
+			break;
+		}
 		(void)sched_next(l->s);
 		durable |= was_done(l, i);
+		l->tokens[l->npicked] = token;
 		l->picked[l->npicked++] = i;
 	}
 	if (!l->fatal && (l->npend > 0 || l->npicked > 0) &&
 	    record(l, durable) == 0)
 		for (k = 0; k < l->npicked; k++)
-			start(l, l->picked[k], l->logfd[k]);
+			start(l, l->picked[k], l->logfd[k], l->tokens[k]);
 	l->npicked = 0;
+	/* Woken by a token coming back only while waiting for one: the pipe
+	 * stays readable while tokens sit in it. */
+	if (l->ev_js != NULL) {
+		if (starved && !l->fatal)
+			event_add(l->ev_js, NULL);
+		else
+			event_del(l->ev_js);
+	}
 	if (sched_idle(l->s))
 		event_base_loopbreak(l->base);
 }
@@ -520,6 +579,7 @@ reaped(struct loop *l, size_t k, int wstatus)
 	enum sched_status st;
 
 	l->slots[k].pid = 0;
+	give_token(l, l->slots[k].token);
 	l->r->ended[i] = vj_now();
 	if (l->slots[k].out != -1) {
 		keep_output(l, i, l->slots[k].out);
@@ -595,6 +655,72 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
+on_token(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	schedule(arg);
+}
+
+/*
+ * The jobserver of GNU make: a pipe holding -j - 1 tokens, its ends left
+ * open in every child and named in MAKEFLAGS, so that a make run by any
+ * task takes a token for each job beyond its first, and vjbuild takes one
+ * for each task beyond its first: never more than -j jobs in all. vjbuild
+ * reads tokens through a non-blocking descriptor of its own for the same
+ * pipe (/proc/self/fd), so that the ends the makes share stay blocking.
+ * Without /proc the run goes on without a jobserver and says so.
+ */
+static int
+jobserver_open(struct loop *l, struct vj_err *err)
+{
+	char path[64], flags[96];
+	size_t n;
+
+	l->implicit_free = 1;
+	if (!l->o->jobserver || l->nslots < 2)
+		return 0;
+	if (pipe(l->js) == -1) {
+		vj_errno(err, "jobserver: pipe");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", l->js[0]);
+	if ((l->js_nb = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "vjbuild: no jobserver (%s: %s): each make "
+		    "below runs with its own -j\n", path, strerror(errno));
+		close(l->js[0]);
+		close(l->js[1]);
+		l->js[0] = l->js[1] = -1;
+		return 0;
+	}
+	for (n = 1; n < l->nslots; n++)
+		if (write(l->js[1], "+", 1) != 1) {
+			vj_errno(err, "jobserver: write");
+			return -1;
+		}
+	snprintf(flags, sizeof(flags), "-j%zu --jobserver-auth=%d,%d",
+	    l->nslots, l->js[0], l->js[1]);
+	setenv("MAKEFLAGS", flags, 1);
+	l->ev_js = event_new(l->base, l->js_nb, EV_READ | EV_PERSIST,
+	    on_token, l);
+	return 0;
+}
+
+static void
+jobserver_close(struct loop *l)
+{
+	if (l->ev_js != NULL)
+		event_free(l->ev_js);
+	if (l->js_nb != -1)
+		close(l->js_nb);
+	if (l->js[0] != -1) {
+		close(l->js[0]);
+		close(l->js[1]);
+		unsetenv("MAKEFLAGS");
+	}
+}
+
+static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -633,7 +759,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 
 	memset(&l, 0, sizeof(l));
 	memset(r, 0, sizeof(*r));
-	l.devnull = -1;
+	l.devnull = l.js[0] = l.js[1] = l.js_nb = -1;
 	l.base = base;
 	l.p = p;
 	l.st = st;
@@ -647,6 +773,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 		l.slots[i].out = -1;
 	l.running_ids = xcalloc(l.nslots, sizeof(*l.running_ids));
 	l.picked = xcalloc(l.nslots, sizeof(*l.picked));
+	l.tokens = xcalloc(l.nslots, sizeof(*l.tokens));
 	l.logfd = xcalloc(l.nslots, sizeof(*l.logfd));
 	l.stamps = xcalloc(l.total, sizeof(*l.stamps));
 	l.logs = xcalloc(l.total, sizeof(*l.logs));
@@ -662,6 +789,8 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 		vj_errno(err, "/dev/null");
 		goto out;
 	}
+	if (jobserver_open(&l, err) == -1)
+		goto out;
 	if (state_run_begin(st, o->command ? o->command : "", (int)l.nslots,
 	    &r->run, err) == -1)
 		goto out;
@@ -713,6 +842,8 @@ out:
 	free(l.slots);
 	free(l.running_ids);
 	free(l.picked);
+	free(l.tokens);
+	jobserver_close(&l);
 	free(l.logfd);
 	if (l.devnull != -1)
 		close(l.devnull);

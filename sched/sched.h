@@ -78,6 +78,7 @@ struct sched_opts {
 	int jobs;
 	int keep_going;
 	int always;			/* run even what is up to date */
+	int jobserver;			/* be make's jobserver (see loop.c) */
 	const char *command;		/* recorded with the run */
 	char *const *recreate;
 	void (*event)(const struct sched_event *ev, void *arg);

@@ -9,8 +9,9 @@
  * build:P copies those sources to CACHE/work/P/src, enters the build
  * isolation (PREFIX an empty tmpfs holding only P's dependencies, taken
  * from their packages), runs ports/P/build with SRCDIR, STAGEDIR, PREFIX and
- * JOBS, packs STAGEDIR into CACHE/packages/.tmp.NAME, writes the file list
- * beside it, and renames the archive into place. The parent then records
+ * JOBS (and MAKEFLAGS naming the run's jobserver, so that a plain `make`
+ * shares the -j budget), packs STAGEDIR into CACHE/packages/.tmp.NAME,
+ * writes the file list beside it, and renames the archive into place. The parent then records
  * the package (digest, size, files, build time) in the state database; a
  * package without that record is not trusted and is built again.
  */
@@ -232,7 +233,10 @@ build_run(const struct task *t, struct vj_err *err)
 	envp[7] = xstrdup("LC_ALL=C");
 	envp[8] = xasprintf("PORTNAME=%s", p->name);
 	envp[9] = xasprintf("PORTVERSION=%s", p->version);
-	envp[10] = NULL;
+	/* The jobserver (sched/loop.c): make shares the run's -j. */
+	envp[10] = getenv("MAKEFLAGS") ? xasprintf("MAKEFLAGS=%s",
+	    getenv("MAKEFLAGS")) : NULL;
+	envp[11] = NULL;
 	{
 		char *argv[] = { "/bin/sh", "-e", script, NULL };
 		double t0 = vj_now();

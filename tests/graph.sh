@@ -131,4 +131,33 @@ test_always_runs_everything_again() {
 	"$VJ" run-graph -n g.txt | grep -q '5 tasks: 0 would run, 5 up to date' || fail "dry run after"
 }
 
+# Makefile: six targets that each mark themselves running for 0.3 s and
+# record how many marks they saw.
+counting_makefile() {
+	mkdir -p run
+	printf '%s\n' 'T := 1 2 3 4 5 6' 'all: $(T)' '$(T):' \
+	    '	@touch run/$(X)$@; ls run | wc -l >> seen; sleep 0.3; rm run/$(X)$@' > Makefile
+}
+
+test_makes_below_share_the_j_budget() {
+	command -v make > /dev/null || { echo "    skipped: no make"; return $SKIP_RC; }
+	counting_makefile
+	# One task: its make runs three jobs at once on -j3's tokens.
+	echo 'a: | make -s X=a' > one.txt
+	"$VJ" run-graph -q -j3 one.txt || { fail "one make failed"; return; }
+	[ "$(sort -n seen | tail -1)" = 3 ] || fail "one make under -j3 ran $(sort -n seen | tail -1) at once, not 3"
+	# Three tasks, three makes: still never more than three jobs.
+	rm seen
+	printf 'a: | make -s X=a\nb: | make -s X=b\nc: | make -s X=c\n' > three.txt
+	"$VJ" run-graph -q -j3 three.txt || { fail "three makes failed"; return; }
+	[ "$(wc -l < seen)" = 18 ] || fail "$(wc -l < seen) jobs ran, not 18"
+	[ "$(sort -n seen | tail -1)" -le 3 ] || fail "$(sort -n seen | tail -1) jobs at once under -j3"
+	# Without the jobserver, makes told -j3 each take three.
+	rm seen
+	printf 'a: | make -s -j3 X=a\nb: | make -s -j3 X=b\nc: | make -s -j3 X=c\n' > own.txt
+	"$VJ" run-graph -q -j3 --no-jobserver own.txt || { fail "--no-jobserver failed"; return; }
+	[ "$(sort -n seen | tail -1)" -gt 3 ] || fail "without the jobserver only $(sort -n seen | tail -1) at once (the test shows nothing)"
+	echo "    (without the jobserver: $(sort -n seen | tail -1) jobs at once under -j3)"
+}
+
 run_tests "$@"
