@@ -9,8 +9,8 @@
  * build:P copies those sources to CACHE/work/P/src, enters the build
  * isolation (PREFIX an empty tmpfs holding only P's dependencies, taken
  * from their packages), runs ports/P/build with SRCDIR, STAGEDIR, PREFIX and
- * JOBS (and MAKEFLAGS naming the run's jobserver, so that a plain `make`
- * shares the -j budget), packs STAGEDIR into CACHE/packages/.tmp.NAME,
+ * JOBS and MAKEFLAGS (naming the run's jobserver, so that a plain `make`
+ * shares the -j budget; without it, -jJOBS), packs STAGEDIR into CACHE/packages/.tmp.NAME,
  * writes the file list beside it, and renames the archive into place. The parent then records
  * the package (digest, size, files, build time) in the state database; a
  * package without that record is not trusted and is built again.
@@ -189,6 +189,7 @@ build_run(const struct task *t, struct vj_err *err)
 	char *work = fs_join(t->env->cache, "work"), *wdir = NULL, *src = NULL;
 	char *stage = NULL, *script = NULL, *pkgdir = NULL, *tmp = NULL;
 	char *list = NULL, *mpath = NULL, *envp[12], jobs[32];
+	const char *mf;
 	double took = 0;
 	struct sbuf names = { 0 };
 	int wfd = -1, pfd = -1, fd = -1, rootfd = -1, status, rc = -1;
@@ -233,9 +234,12 @@ build_run(const struct task *t, struct vj_err *err)
 	envp[7] = xstrdup("LC_ALL=C");
 	envp[8] = xasprintf("PORTNAME=%s", p->name);
 	envp[9] = xasprintf("PORTVERSION=%s", p->version);
-	/* The jobserver (sched/loop.c): make shares the run's -j. */
-	envp[10] = getenv("MAKEFLAGS") ? xasprintf("MAKEFLAGS=%s",
-	    getenv("MAKEFLAGS")) : NULL;
+	/* The jobserver (sched/loop.c): make shares the run's -j. Without
+	 * it, each make gets -jJOBS of its own, as poudriere's MAKE_JOBS. */
+	mf = getenv("MAKEFLAGS");
+	envp[10] = mf != NULL && strstr(mf, "--jobserver-auth=") != NULL ?
+	    xasprintf("MAKEFLAGS=%s", mf) : xasprintf("MAKEFLAGS=-j%d",
+	    t->env->jobs);
 	envp[11] = NULL;
 	{
 		char *argv[] = { "/bin/sh", "-e", script, NULL };

@@ -1,0 +1,423 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""The paper's Tables 1 and 2, on this machine, with real server software.
+
+  bench/paper.py [--work DIR] [--ns 1,5,10] [--full-a] [--rounds R]
+                 [--json FILE] [--svg FILE] [--reuse-base]
+
+Needs root, network access to Debian's archive, and: debootstrap, tar,
+bsdtar (libarchive-tools), gcc, make, cmake, libpcre2-dev (pcre2-config).
+
+The workload: bench/ports, Debian bookworm's source packages of ucspi-tcp,
+daemontools, djbdns, proftpd, expat, apr, apr-util and apache2, fetched at
+bench time with `apt-get source --download-only` through a deb-src list of
+the bench's own (bench/sources.list, private apt directories under WORK);
+nothing downloaded is committed. Each port builds with its upstream build
+system (configure/make, CMake, djb's make); the recipes pin the digests of
+the .orig tarballs that Debian's signed .dsc files name.
+
+Table 1: the base, a debootstrap minbase of bookworm (the paper's `make
+world`), packed with tar (the paper's tarred world); its extraction by
+vjbuild's extract task against GNU tar and bsdtar on the same tarball,
+rounds alternating; vjbuild's distribution task over it.
+
+Table 2: N jails (N in --ns) with every package, in four modes:
+  a  vjbuild -j1 --no-cache   the paper's way: each jail compiles all
+  b  vjbuild -j1              built once, one task at a time
+  c  vjbuild -j4              built once, in parallel (make's jobserver)
+  d  (c) again with the jail roots removed and the package cache warm
+Mode a at the largest N is extrapolated linearly from the two smaller Ns
+unless --full-a (the table says which figures are). Also mode c at the
+smallest N without the jobserver (each make then gets -j4 of its own), with
+the peak and mean number of runnable processes (/proc/stat procs_running,
+sampled every 0.2 s).
+
+Prints the tables; writes every figure to --json and a chart of Table 2 to
+--svg. Only figures measured in this invocation are printed.
+"""
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VJ = os.path.join(TOP, "vjbuild")
+MIRROR = "http://deb.debian.org/debian"
+SOURCES = ["ucspi-tcp", "daemontools", "djbdns", "proftpd-dfsg", "expat",
+           "apr", "apr-util", "apache2"]
+PACKAGES = "ucspi-tcp daemontools djbdns proftpd apache2"
+
+
+def sh(argv, **kw):
+    return subprocess.run(argv, check=True, **kw)
+
+
+def timed(argv, **kw):
+    t0 = time.monotonic()
+    sh(argv, **kw)
+    return time.monotonic() - t0
+
+
+class Sampler:
+    """Peak and mean of procs_running while a command runs."""
+
+    def __init__(self):
+        self.samples, self.stop = [], threading.Event()
+        self.t = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.wait(0.2):
+            with open("/proc/stat") as f:
+                for line in f:
+                    if line.startswith("procs_running"):
+                        # this sampler itself is one of them
+                        self.samples.append(int(line.split()[1]) - 1)
+
+    def __enter__(self):
+        self.t.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop.set()
+        self.t.join()
+
+    def peak(self):
+        return max(self.samples or [0])
+
+    def mean(self):
+        return statistics.mean(self.samples or [0])
+
+
+def fetch_sources(work):
+    """apt-get source --download-only into WORK/distfiles, through the
+    bench's own deb-src list and private apt state."""
+    apt = os.path.join(work, "apt")
+    for d in ("lists/partial", "cache/archives/partial"):
+        os.makedirs(os.path.join(apt, d), exist_ok=True)
+    opts = ["-o", "Dir::Etc::SourceList=" + os.path.join(TOP, "bench",
+                                                          "sources.list"),
+            "-o", "Dir::Etc::SourceParts=/dev/null",
+            "-o", "Dir::State::Lists=" + os.path.join(apt, "lists"),
+            "-o", "Dir::Cache=" + os.path.join(apt, "cache"),
+            "-o", "APT::Sandbox::User=root"]
+    dist = os.path.join(work, "distfiles")
+    os.makedirs(dist, exist_ok=True)
+    sh(["apt-get", "-q"] + opts + ["update"], stdout=subprocess.DEVNULL)
+    sh(["apt-get", "-q"] + opts + ["source", "--download-only"] + SOURCES,
+       cwd=dist, stdout=subprocess.DEVNULL)
+
+
+def vj_durations(state, like):
+    db = sqlite3.connect(os.path.join(state, "vjbuild.db"))
+    rows = db.execute("SELECT name, duration FROM tasks WHERE name LIKE ?",
+                      (like,)).fetchall()
+    db.close()
+    return {n: d for n, d in rows}
+
+
+def write_conf(d, base, dist=None):
+    with open(os.path.join(d, "vjbuild.conf"), "w") as f:
+        f.write("base = %s\njails = jails\nstate = state\ncache = cache\n"
+                "ports = %s\ndistfiles = %s\ndomain = example.org\n"
+                "resolver = 192.0.2.53\npackages = %s\n" % (
+                    base, os.path.join(TOP, "bench", "ports"),
+                    os.path.join(os.path.dirname(d), "distfiles"), PACKAGES))
+        if dist:
+            f.write("distribution = %s\n" % dist)
+
+
+def hosts(d, n):
+    with open(os.path.join(d, "hosts.txt"), "w") as f:
+        for i in range(1, n + 1):
+            f.write("j%d 10.30.0.%d\n" % (i, i))
+
+
+def fresh(d):
+    if os.path.exists(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+
+
+def table1(work, rounds, reuse):
+    rootfs = os.path.join(work, "rootfs")
+    base = os.path.join(work, "base.tar.gz")
+    out = {}
+    if reuse and os.path.exists(base):
+        out["debootstrap_s"] = None
+        out["pack_s"] = None
+    else:
+        if os.path.exists(rootfs):
+            shutil.rmtree(rootfs)
+        out["debootstrap_s"] = timed(
+            ["debootstrap", "--variant=minbase", "bookworm", rootfs, MIRROR],
+            stdout=subprocess.DEVNULL)
+        out["pack_s"] = timed(["tar", "--numeric-owner", "-czf", base, "-C",
+                               rootfs, "."])
+    out["base_bytes"] = os.path.getsize(base)
+    out["base_entries"] = int(subprocess.run(
+        "tar tzf %s | wc -l" % base, shell=True, capture_output=True,
+        text=True).stdout)
+    # The distribution: bench/distribution laid over the root.
+    dist = os.path.join(TOP, "bench", "distribution")
+    res = {"vjbuild": [], "tar": [], "bsdtar": [], "distribution": []}
+    d = os.path.join(work, "t1")
+    for r in range(rounds):
+        order = ["vjbuild", "tar", "bsdtar"]
+        for tool in order[r % 3:] + order[:r % 3]:
+            fresh(d)
+            if tool == "vjbuild":
+                write_conf(d, base, dist)
+                with open(os.path.join(d, "hosts.txt"), "w") as f:
+                    f.write("j1 10.30.0.1\n")
+                # No packages: the base chain and the records only.
+                conf = open(os.path.join(d, "vjbuild.conf")).read()
+                conf = conf.replace("packages = %s\n" % PACKAGES, "")
+                open(os.path.join(d, "vjbuild.conf"), "w").write(conf)
+                sh([VJ, "-q", "-j1", "hosts.txt"], cwd=d)
+                dur = vj_durations(os.path.join(d, "state"), "%:j1")
+                res["vjbuild"].append(dur["extract:j1"])
+                res["distribution"].append(dur["distribution:j1"])
+            else:
+                os.makedirs(os.path.join(d, "root"))
+                argv = ["tar", "--numeric-owner", "-xzpf", base, "-C",
+                        os.path.join(d, "root")] if tool == "tar" else \
+                    ["bsdtar", "--numeric-owner", "-xpzf", base, "-C",
+                     os.path.join(d, "root")]
+                # The same durability as vjbuild's extract: on disk.
+                t0 = time.monotonic()
+                sh(argv)
+                sh(["sync", "-f", os.path.join(d, "root")])
+                res[tool].append(time.monotonic() - t0)
+    shutil.rmtree(d)
+    out["rounds"] = res
+    out.update({k + "_s": statistics.median(v) for k, v in res.items()})
+    print("\nTable 1: the base system (%d entries, %.1f MB tarball), %d "
+          "rounds, median" % (out["base_entries"], out["base_bytes"] / 1e6,
+                              rounds))
+    for label, key in (("make the base (debootstrap minbase)",
+                        "debootstrap_s"), ("pack it (tar czf)", "pack_s"),
+                       ("extract: vjbuild", "vjbuild_s"),
+                       ("extract: GNU tar + sync", "tar_s"),
+                       ("extract: bsdtar + sync", "bsdtar_s"),
+                       ("lay the distribution (vjbuild)", "distribution_s")):
+        v = out[key]
+        print("  %-38s %s" % (label, "%8.2f s" % v if v is not None else
+                              "  (reused)"))
+    print("  vjbuild / tar: %.2f   vjbuild / bsdtar: %.2f" % (
+        out["vjbuild_s"] / out["tar_s"], out["vjbuild_s"] / out["bsdtar_s"]))
+    return out
+
+
+MODES = {
+    "a": (["-j1", "--no-cache"], "vjbuild -j1 --no-cache (the paper's way)"),
+    "b": (["-j1"], "vjbuild -j1 (built once)"),
+    "c": (["-j4"], "vjbuild -j4 (built once, parallel)"),
+    "d": (["-j4"], "(c) again, roots removed, cache warm"),
+    "c-nojs": (["-j4", "--no-jobserver"], "(c) without the jobserver"),
+}
+
+
+def run_mode(work, mode, n):
+    d = os.path.join(work, "t2")
+    if mode != "d":
+        fresh(d)
+        write_conf(d, os.path.join(work, "base.tar.gz"))
+        hosts(d, n)
+    else:
+        # The same state and cache as (c); every jail root gone.
+        shutil.rmtree(os.path.join(d, "jails"))
+    argv = [VJ, "-q"] + MODES[mode][0] + ["hosts.txt"]
+    with Sampler() as s:
+        t0 = time.monotonic()
+        p = subprocess.run(argv, cwd=d, capture_output=True, text=True)
+        wall = time.monotonic() - t0
+    if p.returncode != 0:
+        sys.exit("bench: mode %s, N=%d failed:\n%s%s" % (
+            mode, n, p.stdout[-3000:], p.stderr[-3000:]))
+    builds = vj_durations(os.path.join(d, "state"), "build:%")
+    return {"wall_s": wall, "per_jail_s": wall / n, "jails": n,
+            "builds": len(builds), "build_s": sum(builds.values()),
+            "peak_running": s.peak(), "mean_running": s.mean()}
+
+
+def check_jails(work, n):
+    """The jails work: each program answers in every root."""
+    root = os.path.join(work, "t2", "jails")
+    for i in range(1, n + 1):
+        r = os.path.join(root, "j%d" % i)
+        for argv in (["/usr/local/apache2/bin/httpd", "-t"],
+                     ["/usr/local/sbin/proftpd", "-t", "-c",
+                      "/usr/local/etc/proftpd.conf"],
+                     ["/usr/local/bin/tinydns-get", "a", "example.org"],
+                     ["/usr/local/bin/tcprules", "--help"],
+                     ["/usr/local/bin/svstat", "/nonexistent"]):
+            p = subprocess.run(["chroot", r] + argv, capture_output=True,
+                               text=True, cwd="/")
+            text = p.stdout + p.stderr
+            bad = ("not found" in text and "tinydns" not in argv[0]) or \
+                p.returncode in (126, 127) or p.returncode < 0
+            if argv[0].endswith("httpd") and "Syntax OK" not in text:
+                bad = True
+            if argv[0].endswith("proftpd") and p.returncode != 0:
+                bad = True
+            if bad:
+                sys.exit("bench: j%d: %s: %s" % (i, " ".join(argv), text))
+    with open(os.path.join(root, "j1", "usr/local/apache2/conf/extra/"
+                           "vjbuild-host.conf")) as f:
+        conf = f.read()
+    if "j1.example.org" not in conf or "10.30.0.1:80" not in conf:
+        sys.exit("bench: j1's httpd configuration is not its own")
+
+
+def table2(work, ns, full_a):
+    out = {"modes": {}, "extrapolated": []}
+    for mode in ("a", "b", "c", "d"):
+        out["modes"][mode] = {}
+    big = max(ns)
+    for n in ns:
+        for mode in ("a", "b", "c", "d"):
+            if mode == "a" and n == big and not full_a and len(ns) > 2:
+                continue
+            r = run_mode(work, mode, n)
+            out["modes"][mode][str(n)] = r
+            print("  %-42s N=%-3d %8.1f s  (%5.1f s a jail, %d builds)" % (
+                MODES[mode][1], n, r["wall_s"], r["per_jail_s"],
+                r["builds"]), flush=True)
+            if mode == "d":
+                check_jails(work, n)
+    a = out["modes"]["a"]
+    if str(big) not in a:
+        lo, mid = sorted(ns)[0], sorted(ns)[-2]
+        slope = (a[str(mid)]["wall_s"] - a[str(lo)]["wall_s"]) / (mid - lo)
+        w = a[str(mid)]["wall_s"] + slope * (big - mid)
+        a[str(big)] = {"wall_s": w, "per_jail_s": w / big, "jails": big,
+                       "extrapolated": True}
+        out["extrapolated"].append("a@%d" % big)
+    # The jobserver, on the smallest N (where builds are all of the time).
+    small = min(ns)
+    out["jobserver"] = {"with": out["modes"]["c"][str(small)],
+                        "without": run_mode(work, "c-nojs", small)}
+    lo = str(min(ns))
+    hi = str(big)
+    m = out["modes"]
+    print("\nTable 2: wall time in seconds (per jail), every package")
+    print("  %-4s" % "N" + "".join("%18s" % ("(%s)" % k) for k in "abcd"))
+    for n in ns:
+        row = "  %-4d" % n
+        for k in "abcd":
+            x = m[k].get(str(n))
+            row += "%18s" % ("%.1f (%.1f)%s" % (x["wall_s"], x["per_jail_s"],
+                                                "*" if x.get("extrapolated")
+                                                else "") if x else "-")
+        print(row)
+    if out["extrapolated"]:
+        print("  * extrapolated linearly from the two smaller N, not run")
+    out["ratios"] = {"T%s/T%s" % (hi, lo): {
+        k: m[k][hi]["wall_s"] / m[k][lo]["wall_s"] for k in "abcd"},
+        "a/c": {str(n): m["a"][str(n)]["wall_s"] / m["c"][str(n)]["wall_s"]
+                for n in ns}}
+    print("  T(%s)/T(%s):  " % (hi, lo) + "  ".join(
+        "(%s) %.2f" % (k, v) for k, v in out["ratios"]["T%s/T%s" % (
+            hi, lo)].items()) + "   [the paper: 11.4]")
+    print("  (a)/(c):  " + "  ".join("N=%s %.1f" % (k, v) for k, v in
+                                     out["ratios"]["a/c"].items()))
+    js = out["jobserver"]
+    print("\nOne CPU budget, N=%d, -j4: with the jobserver %.1f s, peak %d "
+          "running (mean %.1f); without %.1f s, peak %d (mean %.1f)" % (
+              small, js["with"]["wall_s"], js["with"]["peak_running"],
+              js["with"]["mean_running"], js["without"]["wall_s"],
+              js["without"]["peak_running"], js["without"]["mean_running"]))
+    return out
+
+
+def svg(t2, path):
+    """Grouped bars: total wall time per N, one bar a mode."""
+    modes = "abcd"
+    colors = {"a": "#c0392b", "b": "#e67e22", "c": "#2980b9",
+              "d": "#27ae60"}
+    ns = sorted(int(n) for n in t2["modes"]["b"])
+    top = max(t2["modes"][k][str(n)]["wall_s"] for k in modes for n in ns)
+    W, H, L, B = 640, 360, 60, 40
+    bw = (W - L - 20) / (len(ns) * 5)
+    s = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+         'font-family="sans-serif" font-size="12">' % (W, H),
+         '<text x="%d" y="16">Table 2: wall time for N jails with every '
+         'package (s)</text>' % L]
+    for i in range(5):
+        v = top * i / 4
+        y = H - B - (H - B - 30) * i / 4
+        s.append('<line x1="%d" x2="%d" y1="%.0f" y2="%.0f" stroke="#ddd"/>'
+                 '<text x="%d" y="%.0f" text-anchor="end">%.0f</text>' % (
+                     L, W - 20, y, y, L - 4, y + 4, v))
+    for gi, n in enumerate(ns):
+        for mi, k in enumerate(modes):
+            x = t2["modes"][k][str(n)]
+            h = (H - B - 30) * x["wall_s"] / top
+            x0 = L + (gi * 5 + mi + 0.5) * bw
+            s.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" '
+                     'fill="%s"%s/>' % (
+                         x0, H - B - h, bw * 0.9, h, colors[k],
+                         ' fill-opacity="0.4" stroke="%s" stroke-dasharray='
+                         '"3,2"' % colors[k] if x.get("extrapolated") else ""))
+        s.append('<text x="%.1f" y="%d" text-anchor="middle">N = %d</text>' %
+                 (L + (gi * 5 + 2.5) * bw, H - B + 16, n))
+    for mi, k in enumerate(modes):
+        s.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>'
+                 '<text x="%d" y="%d">(%s) %s</text>' % (
+                     L + mi * 140, H - 14, colors[k], L + mi * 140 + 14,
+                     H - 5, k, {"a": "-j1 --no-cache", "b": "-j1",
+                                "c": "-j4", "d": "-j4, warm"}[k]))
+    s.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(s) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", default="/var/tmp/vjbuild-paper")
+    ap.add_argument("--ns", default="1,5,10")
+    ap.add_argument("--full-a", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json")
+    ap.add_argument("--svg")
+    ap.add_argument("--reuse-base", action="store_true",
+                    help="keep WORK/base.tar.gz from an earlier run")
+    ap.add_argument("--only", choices=["1", "2"], help="one table")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root (device nodes, chroot, namespaces)")
+    for tool in ("debootstrap", "bsdtar", "tar", "cmake", "pcre2-config",
+                 "gcc", "make", "apt-get"):
+        if shutil.which(tool) is None:
+            sys.exit("bench: %s is missing (apt-get install debootstrap "
+                     "libarchive-tools cmake libpcre2-dev build-essential)"
+                     % tool)
+    os.makedirs(a.work, exist_ok=True)
+    ns = [int(x) for x in a.ns.split(",")]
+    out = {"machine": {"cpus": os.cpu_count(),
+                       "uname": " ".join(os.uname()),
+                       "date": time.strftime("%Y-%m-%d %H:%M UTC",
+                                             time.gmtime())}}
+    t0 = time.monotonic()
+    fetch_sources(a.work)
+    out["fetch_s"] = time.monotonic() - t0
+    if a.only != "2":
+        out["table1"] = table1(a.work, a.rounds, a.reuse_base)
+    if a.only != "1":
+        print("\nTable 2 runs:", flush=True)
+        out["table2"] = table2(a.work, ns, a.full_a)
+        if a.svg:
+            svg(out["table2"], a.svg)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
