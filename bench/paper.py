@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """The paper's Tables 1 and 2, on this machine, with real server software.
 
-  bench/paper.py [--work DIR] [--ns 1,5,10] [--full-a] [--rounds R]
+  bench/paper.py [--work DIR] [--ns 1,5,10] [--a-ns NS] [--b-ns NS|none]
+                 [--rounds R]
                  [--json FILE] [--svg FILE] [--reuse-base]
 
 Needs root, network access to Debian's archive, and: debootstrap, tar,
@@ -26,8 +27,9 @@ Table 2: N jails (N in --ns) with every package, in four modes:
   b  vjbuild -j1              built once, one task at a time
   c  vjbuild -j4              built once, in parallel (make's jobserver)
   d  (c) again with the jail roots removed and the package cache warm
-Mode a at the largest N is extrapolated linearly from the two smaller Ns
-unless --full-a (the table says which figures are). Also mode c at the
+Modes a and b run at --a-ns and --b-ns (default: --ns); at an N of --ns
+they did not run at, their figure is extrapolated linearly from their two
+largest measured Ns, and the table says so. Also mode c at the
 smallest N without the jobserver (each make then gets -j4 of its own), with
 the peak and mean number of runnable processes (/proc/stat procs_running,
 sampled every 0.2 s).
@@ -275,14 +277,16 @@ def check_jails(work, n):
         sys.exit("bench: j1's httpd configuration is not its own")
 
 
-def table2(work, ns, full_a):
-    out = {"modes": {}, "extrapolated": []}
-    for mode in ("a", "b", "c", "d"):
-        out["modes"][mode] = {}
-    big = max(ns)
-    for n in ns:
+def table2(work, ns, a_ns, b_ns):
+    """ns: the Ns of modes c and d; a_ns, b_ns: those of modes a and b
+    (a mode's figure at another N of ns is extrapolated linearly from its
+    two largest measured Ns, and marked)."""
+    out = {"modes": {k: {} for k in "abcd"}, "extrapolated": []}
+    todo = sorted(set(ns) | set(a_ns) | set(b_ns))
+    for n in todo:
         for mode in ("a", "b", "c", "d"):
-            if mode == "a" and n == big and not full_a and len(ns) > 2:
+            want = {"a": a_ns, "b": b_ns}.get(mode, ns)
+            if n not in want:
                 continue
             r = run_mode(work, mode, n)
             out["modes"][mode][str(n)] = r
@@ -291,14 +295,23 @@ def table2(work, ns, full_a):
                 r["builds"]), flush=True)
             if mode == "d":
                 check_jails(work, n)
-    a = out["modes"]["a"]
-    if str(big) not in a:
-        lo, mid = sorted(ns)[0], sorted(ns)[-2]
-        slope = (a[str(mid)]["wall_s"] - a[str(lo)]["wall_s"]) / (mid - lo)
-        w = a[str(mid)]["wall_s"] + slope * (big - mid)
-        a[str(big)] = {"wall_s": w, "per_jail_s": w / big, "jails": big,
-                       "extrapolated": True}
-        out["extrapolated"].append("a@%d" % big)
+    for mode, have in (("a", a_ns), ("b", b_ns)):
+        m = out["modes"][mode]
+        pts = sorted(have)
+        for n in ns:
+            if str(n) in m:
+                continue
+            if len(pts) < 2:
+                continue
+            lo, hi = pts[-2], pts[-1]
+            slope = (m[str(hi)]["wall_s"] - m[str(lo)]["wall_s"]) / (hi - lo)
+            w = m[str(hi)]["wall_s"] + slope * (n - hi)
+            m[str(n)] = {"wall_s": w, "per_jail_s": w / n, "jails": n,
+                         "extrapolated": True}
+            out["extrapolated"].append("%s@%d from N=%d,%d" % (mode, n, lo,
+                                                               hi))
+    ns = sorted(set(ns) | set(a_ns) | set(b_ns))
+    big = max(ns)
     # The jobserver, on the smallest N (where builds are all of the time).
     small = min(ns)
     out["jobserver"] = {"with": out["modes"]["c"][str(small)],
@@ -306,6 +319,9 @@ def table2(work, ns, full_a):
     lo = str(min(ns))
     hi = str(big)
     m = out["modes"]
+    for k in "abcd":	# what neither ran nor could be extrapolated
+        for n in ns:
+            m[k].setdefault(str(n), None)
     print("\nTable 2: wall time in seconds (per jail), every package")
     print("  %-4s" % "N" + "".join("%18s" % ("(%s)" % k) for k in "abcd"))
     for n in ns:
@@ -314,19 +330,22 @@ def table2(work, ns, full_a):
             x = m[k].get(str(n))
             row += "%18s" % ("%.1f (%.1f)%s" % (x["wall_s"], x["per_jail_s"],
                                                 "*" if x.get("extrapolated")
-                                                else "") if x else "-")
+                                                else "") if x else "not run")
         print(row)
     if out["extrapolated"]:
-        print("  * extrapolated linearly from the two smaller N, not run")
+        print("  * not run: extrapolated linearly (%s)" %
+              "; ".join(out["extrapolated"]))
+
+    def ratio(x, y):
+        return x["wall_s"] / y["wall_s"] if x and y else None
     out["ratios"] = {"T%s/T%s" % (hi, lo): {
-        k: m[k][hi]["wall_s"] / m[k][lo]["wall_s"] for k in "abcd"},
-        "a/c": {str(n): m["a"][str(n)]["wall_s"] / m["c"][str(n)]["wall_s"]
-                for n in ns}}
+        k: ratio(m[k][hi], m[k][lo]) for k in "abcd"},
+        "a/c": {str(n): ratio(m["a"][str(n)], m["c"][str(n)]) for n in ns}}
     print("  T(%s)/T(%s):  " % (hi, lo) + "  ".join(
-        "(%s) %.2f" % (k, v) for k, v in out["ratios"]["T%s/T%s" % (
-            hi, lo)].items()) + "   [the paper: 11.4]")
-    print("  (a)/(c):  " + "  ".join("N=%s %.1f" % (k, v) for k, v in
-                                     out["ratios"]["a/c"].items()))
+        "(%s) %s" % (k, "%.2f" % v if v else "-") for k, v in
+        out["ratios"]["T%s/T%s" % (hi, lo)].items()) + "   [the paper: 11.4]")
+    print("  (a)/(c):  " + "  ".join("N=%s %s" % (k, "%.1f" % v if v else "-")
+                                     for k, v in out["ratios"]["a/c"].items()))
     js = out["jobserver"]
     print("\nOne CPU budget, N=%d, -j4: with the jobserver %.1f s, peak %d "
           "running (mean %.1f); without %.1f s, peak %d (mean %.1f)" % (
@@ -341,8 +360,9 @@ def svg(t2, path):
     modes = "abcd"
     colors = {"a": "#c0392b", "b": "#e67e22", "c": "#2980b9",
               "d": "#27ae60"}
-    ns = sorted(int(n) for n in t2["modes"]["b"])
-    top = max(t2["modes"][k][str(n)]["wall_s"] for k in modes for n in ns)
+    ns = sorted(int(n) for n in t2["modes"]["c"])
+    top = max(t2["modes"][k][str(n)]["wall_s"] for k in modes for n in ns
+              if t2["modes"][k].get(str(n)))
     W, H, L, B = 640, 360, 60, 40
     bw = (W - L - 20) / (len(ns) * 5)
     s = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
@@ -357,7 +377,9 @@ def svg(t2, path):
                      L, W - 20, y, y, L - 4, y + 4, v))
     for gi, n in enumerate(ns):
         for mi, k in enumerate(modes):
-            x = t2["modes"][k][str(n)]
+            x = t2["modes"][k].get(str(n))
+            if not x:
+                continue
             h = (H - B - 30) * x["wall_s"] / top
             x0 = L + (gi * 5 + mi + 0.5) * bw
             s.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" '
@@ -381,8 +403,9 @@ def svg(t2, path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default="/var/tmp/vjbuild-paper")
-    ap.add_argument("--ns", default="1,5,10")
-    ap.add_argument("--full-a", action="store_true")
+    ap.add_argument("--ns", default="1,5,10", help="Ns of modes c and d")
+    ap.add_argument("--a-ns", help="Ns of mode a (default: --ns)")
+    ap.add_argument("--b-ns", help="Ns of mode b (default: --ns)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json")
     ap.add_argument("--svg")
@@ -400,6 +423,10 @@ def main():
                      % tool)
     os.makedirs(a.work, exist_ok=True)
     ns = [int(x) for x in a.ns.split(",")]
+    def nlist(x):
+        return ns if x is None else [] if x == "none" else \
+            [int(y) for y in x.split(",")]
+    a_ns, b_ns = nlist(a.a_ns), nlist(a.b_ns)
     out = {"machine": {"cpus": os.cpu_count(),
                        "uname": " ".join(os.uname()),
                        "date": time.strftime("%Y-%m-%d %H:%M UTC",
@@ -411,7 +438,7 @@ def main():
         out["table1"] = table1(a.work, a.rounds, a.reuse_base)
     if a.only != "1":
         print("\nTable 2 runs:", flush=True)
-        out["table2"] = table2(a.work, ns, a.full_a)
+        out["table2"] = table2(a.work, ns, a_ns, b_ns)
         if a.svg:
             svg(out["table2"], a.svg)
     if a.json:
