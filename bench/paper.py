@@ -49,7 +49,7 @@ import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VJ = os.path.join(TOP, "vjbuild")
+VJ = os.environ.get("VJBUILD", os.path.join(TOP, "vjbuild"))
 MIRROR = "http://deb.debian.org/debian"
 SOURCES = ["ucspi-tcp", "daemontools", "djbdns", "proftpd-dfsg", "expat",
            "apr", "apr-util", "apache2"]

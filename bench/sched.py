@@ -33,7 +33,7 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VJ = os.path.join(TOP, "vjbuild")
+VJ = os.environ.get("VJBUILD", os.path.join(TOP, "vjbuild"))
 
 
 def run(argv, cwd, env=None):
