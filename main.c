@@ -36,6 +36,7 @@ struct opts {
 	const char *config;
 	const char *hosts;
 	int jobs, keep_going, dry_run, verbose, quiet, nocache, yes, always, rusage, nojobserver;
+	double timeout;
 	char **args;		/* every operand, subcommand included */
 	size_t nargs;
 	char **operands;	/* those after the subcommand */
@@ -60,6 +61,7 @@ usage(FILE *f)
 "       vjbuild start | stop NAME...     vjbuild exec NAME CMD [ARG...]\n"
 "       vjbuild ps                       vjbuild destroy NAME... [--yes]\n"
 "       vjbuild run-graph [-knqv] [-j N] [--state DIR] [--always] FILE\n"
+"  (build and run-graph also take --timeout, --no-jobserver, --rusage)\n"
 "\n"
 "  -j N            run up to N tasks at once (default: the number of CPUs)\n"
 "  -k              keep going: after a failure, run everything that does\n"
@@ -76,6 +78,8 @@ usage(FILE *f)
 "                  every package; nothing is reused or kept\n"
 "  --always        run every task, even those that are up to date\n"
 "  --rusage        at the end, print vjbuild's own CPU time and peak memory\n"
+"  --timeout SECS  a task that runs longer fails: its process group gets\n"
+"                  SIGTERM, then SIGKILL\n"
 "  --no-jobserver  do not share the -j budget with the makes that tasks run\n"
 "                  (by default vjbuild is their GNU make jobserver)\n"
 "  -q, -v          quieter, more verbose\n"
@@ -105,7 +109,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BASE = 256, O_JAILS, O_STATE, O_RECREATE, O_HELP,
-	    O_VERSION, O_NOCACHE, O_YES, O_REGISTRY, O_ALWAYS, O_RUSAGE, O_NOJOBSERVER };
+	    O_VERSION, O_NOCACHE, O_YES, O_REGISTRY, O_ALWAYS, O_RUSAGE, O_NOJOBSERVER, O_TIMEOUT };
 	static const struct option longopts[] = {
 		{ "base", required_argument, NULL, O_BASE },
 		{ "jails", required_argument, NULL, O_JAILS },
@@ -116,6 +120,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "always", no_argument, NULL, O_ALWAYS },
 		{ "rusage", no_argument, NULL, O_RUSAGE },
 		{ "no-jobserver", no_argument, NULL, O_NOJOBSERVER },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "registry", required_argument, NULL, O_REGISTRY },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -184,6 +189,16 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_ALWAYS: o->always = 1; break;
 		case O_RUSAGE: o->rusage = 1; break;
 		case O_NOJOBSERVER: o->nojobserver = 1; break;
+		case O_TIMEOUT:
+			errno = 0;
+			o->timeout = strtod(optarg, &end);
+			if (errno || *end || end == optarg ||
+			    !(o->timeout > 0 && o->timeout <= 31536000)) {
+				fprintf(stderr, "%s: --timeout: '%s' is not a "
+				    "number of seconds\n", progname, optarg);
+				exit(EXIT_INPUT);
+			}
+			break;
 		case O_REGISTRY: o->flag[CONF_REGISTRY] = optarg; break;
 		case O_BASE: o->flag[CONF_BASE] = optarg; break;
 		case O_JAILS: o->flag[CONF_JAILS] = optarg; break;
@@ -741,6 +756,7 @@ cmd_build(const struct opts *o)
 	so.recreate = o->recreate;
 	so.always = o->always;
 	so.jobserver = !o->nojobserver;
+	so.timeout = o->timeout;
 	so.event = on_event;
 	so.arg = &u;
 	so.tick = u.tty ? 1.0 : 0;
@@ -832,6 +848,7 @@ cmd_run_graph(const struct opts *o)
 	so.command = o->command;
 	so.always = o->always;
 	so.jobserver = !o->nojobserver;
+	so.timeout = o->timeout;
 	so.event = on_event;
 	so.arg = &u;
 	so.tick = u.tty ? 1.0 : 0;

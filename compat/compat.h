@@ -5,6 +5,7 @@
 #define VJ_COMPAT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Flushes the file system holding fd to stable storage (sync(2) where
  * there is no syncfs). 0 or -1 with errno. */
@@ -14,5 +15,11 @@ int compat_syncfs(int fd);
 int compat_die_with_parent(void);
 /* Number of online CPUs, at least 1. */
 int compat_ncpu(void);
+/* Orphaned descendants become this process's children (not init's), so
+ * that what a task leaves behind can be found and ended. 0 or -1. */
+int compat_subreaper(void);
+/* This process's children: up to max pids into out; the count, or -1
+ * when the system cannot tell. */
+int compat_children(pid_t *out, int max);
 
 #endif

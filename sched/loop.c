@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 
 #include <event2/event.h>
 
+#include "../compat/compat.h"
 #include "../graph/graph.h"
 #include "../state/state.h"
 #include "../tasks/tasks.h"
@@ -49,6 +51,9 @@ struct slot {
 	int task;
 	int out;	/* a command's output (memfd), or -1 */
 	int token;	/* the jobserver token it holds: a byte, or IMPLICIT */
+	struct loop *l;
+	struct event *ev_timeout;	/* --timeout: TERM, then KILL */
+	int timed_out;
 };
 
 #define IMPLICIT	(-1)	/* vjbuild's own token, never in the pipe */
@@ -451,6 +456,44 @@ keep_output(struct loop *l, int i, int out)
 	close(out);
 }
 
+/* Appends a line of vjbuild's own to the log of the task in slot k. */
+static void VJ_PRINTF(3, 4)
+note(struct loop *l, size_t k, const char *fmt, ...)
+{
+	va_list ap;
+	int fd = l->slots[k].out;
+
+	if (fd == -1)
+		fd = open(l->logs[l->slots[k].task], O_WRONLY | O_APPEND |
+		    O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return;
+	va_start(ap, fmt);
+	vdprintf(fd, fmt, ap);
+	va_end(ap);
+	if (fd != l->slots[k].out)
+		close(fd);
+}
+
+/* --timeout: the task's process group gets SIGTERM, then SIGKILL. */
+static void
+on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct slot *sl = arg;
+	struct timeval grace = { (time_t)KILL_GRACE, 0 };
+
+	(void)fd;
+	(void)what;
+	if (sl->pid <= 0)
+		return;
+	if (!sl->timed_out) {
+		sl->timed_out = 1;
+		(void)killpg(sl->pid, SIGTERM);
+		evtimer_add(sl->ev_timeout, &grace);
+	} else
+		(void)killpg(sl->pid, SIGKILL);
+}
+
 /* Starts picked task i, its start recorded; its log is logfd and its
  * jobserver token is token (both taken). */
 static void
@@ -501,6 +544,12 @@ start(struct loop *l, int i, int logfd, int token)
 	l->slots[k].pid = pid;
 	l->slots[k].task = i;
 	l->slots[k].token = token;
+	l->slots[k].timed_out = 0;
+	if (l->o->timeout > 0) {
+		struct timeval tv = { (time_t)l->o->timeout, (suseconds_t)
+		    ((l->o->timeout - (double)(time_t)l->o->timeout) * 1e6) };
+		evtimer_add(l->slots[k].ev_timeout, &tv);
+	}
 	l->r->started[i] = vj_now();
 	l->ran++;
 	emit(l, SCHED_EV_START, i, SCHED_RUNNING, 0, 0);
@@ -572,30 +621,84 @@ finish(struct loop *l, int i)
 	return SCHED_FAILED;
 }
 
+/*
+ * Task in slot k ended with wstatus. What it left running in its process
+ * group is killed, and the task fails for it: a build must not leave a
+ * daemon behind. (What escaped the group, with setsid, is found at the end
+ * of the run: see sweep.)
+ */
 static void
 reaped(struct loop *l, size_t k, int wstatus)
 {
-	int i = l->slots[k].task;
+	int i = l->slots[k].task, left;
+	pid_t pid = l->slots[k].pid;
 	enum sched_status st;
 
+	evtimer_del(l->slots[k].ev_timeout);
+	left = killpg(pid, 0) == 0;
+	if (left) {
+		(void)killpg(pid, SIGKILL);
+		note(l, k, "%s: left processes running in its process group; "
+		    "vjbuild killed them\n", plan_task(l->p, i)->name);
+	}
+	if (l->slots[k].timed_out)
+		note(l, k, "%s: timed out after %gs; its process group was "
+		    "killed\n", plan_task(l->p, i)->name, l->o->timeout);
 	l->slots[k].pid = 0;
 	give_token(l, l->slots[k].token);
 	l->r->ended[i] = vj_now();
+	if (l->r->signal != 0)
+		st = SCHED_INTERRUPTED;
+	else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && !left &&
+	    !l->slots[k].timed_out)
+		st = finish(l, i);
+	else
+		st = SCHED_FAILED;
 	if (l->slots[k].out != -1) {
 		keep_output(l, i, l->slots[k].out);
 		l->slots[k].out = -1;
 	}
-	if (l->r->signal != 0)
-		st = SCHED_INTERRUPTED;
-	else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
-		st = finish(l, i);
-	else
-		st = SCHED_FAILED;
 	pend(l, i, st == SCHED_OK ? "ok" : st == SCHED_FAILED ? "failed" :
-	    "interrupted", WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) :
-	    128 + WTERMSIG(wstatus), l->r->ended[i] - l->r->started[i]);
+	    "interrupted", l->slots[k].timed_out ? 124 : WIFEXITED(wstatus) ?
+	    WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus),
+	    l->r->ended[i] - l->r->started[i]);
 	sched_finish(l->s, i, st);
 	emit(l, SCHED_EV_END, i, st, wstatus, l->r->ended[i] - l->r->started[i]);
+}
+
+/*
+ * At the end of a run: processes a task left behind outside its process
+ * group (a daemon that called setsid) were reparented to vjbuild, the
+ * subreaper. Each is named and killed; the count, which fails the run.
+ */
+static int
+sweep(struct loop *l)
+{
+	pid_t kids[64];
+	char path[64], comm[64];
+	int n, k, found = 0, rounds = 0;
+
+	(void)l;
+	while (rounds++ < 100 && (n = compat_children(kids, 64)) > 0) {
+		for (k = 0; k < n; k++) {
+			FILE *f;
+			snprintf(path, sizeof(path), "/proc/%d/comm",
+			    (int)kids[k]);
+			strcpy(comm, "?");
+			if ((f = fopen(path, "re")) != NULL) {
+				if (fgets(comm, sizeof(comm), f) != NULL)
+					comm[strcspn(comm, "\n")] = '\0';
+				fclose(f);
+			}
+			(void)kill(kids[k], SIGKILL);
+			(void)waitpid(kids[k], NULL, 0);
+			fprintf(stderr, "vjbuild: pid %d (%s) was left running "
+			    "by a task of this run; killed it\n", (int)kids[k],
+			    comm);
+			found++;
+		}
+	}
+	return found;
 }
 
 static void
@@ -769,8 +872,13 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	l.total = plan_count(p);
 	l.nslots = (size_t)(o->jobs > 0 ? o->jobs : 1);
 	l.slots = xcalloc(l.nslots, sizeof(*l.slots));
-	for (i = 0; i < l.nslots; i++)
+	for (i = 0; i < l.nslots; i++) {
 		l.slots[i].out = -1;
+		l.slots[i].l = &l;
+		l.slots[i].ev_timeout = evtimer_new(base, on_timeout,
+		    &l.slots[i]);
+	}
+	(void)compat_subreaper();
 	l.running_ids = xcalloc(l.nslots, sizeof(*l.running_ids));
 	l.picked = xcalloc(l.nslots, sizeof(*l.picked));
 	l.tokens = xcalloc(l.nslots, sizeof(*l.tokens));
@@ -814,6 +922,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	/* Finishes of tasks that could not start, reaped last. */
 	if (!l.fatal && l.npend > 0)
 		(void)record(&l, 0);
+	r->orphans = sweep(&l);
 	for (i = 0; i < l.total; i++) {
 		r->status[i] = sched_status(l.s, (int)i);
 		r->cause[i] = sched_cause(l.s, (int)i);
@@ -825,7 +934,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 		goto out;
 	}
 	rc = sched_count(l.s, SCHED_OK) + sched_count(l.s, SCHED_UPTODATE) ==
-	    l.total ? 0 : 1;
+	    l.total && r->orphans == 0 ? 0 : 1;
 	if (state_run_end(st, r->run, r->signal ? "interrupted" : rc == 0 ?
 	    "ok" : "failed", err) == -1)
 		rc = -1;
@@ -839,6 +948,9 @@ out:
 	for (i = 0; i < l.total; i++)
 		free(l.logs[i]);
 	free(l.logs);
+	for (i = 0; i < l.nslots; i++)
+		if (l.slots[i].ev_timeout)
+			event_free(l.slots[i].ev_timeout);
 	free(l.slots);
 	free(l.running_ids);
 	free(l.picked);

@@ -79,6 +79,7 @@ struct sched_opts {
 	int keep_going;
 	int always;			/* run even what is up to date */
 	int jobserver;			/* be make's jobserver (see loop.c) */
+	double timeout;			/* seconds a task may take; 0: any */
 	const char *command;		/* recorded with the run */
 	char *const *recreate;
 	void (*event)(const struct sched_event *ev, void *arg);
@@ -91,6 +92,7 @@ struct sched_result {
 	double *started, *ended;	/* per task; 0 when it did not run */
 	int *cause;			/* per task: the failure that skipped it */
 	int signal;			/* the signal that stopped the run, or 0 */
+	int orphans;			/* processes tasks left behind, killed */
 	int64_t run;
 };
 

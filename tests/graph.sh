@@ -131,6 +131,40 @@ test_always_runs_everything_again() {
 	"$VJ" run-graph -n g.txt | grep -q '5 tasks: 0 would run, 5 up to date' || fail "dry run after"
 }
 
+test_hung_task_times_out_and_its_group_dies() {
+	printf 'hang: | sh -c "sleep 311 & sleep 311"\nok: | touch ok\n' > g.txt
+	local t0 t1
+	t0=$(date +%s)
+	"$VJ" run-graph -k --timeout 1 g.txt > out.txt 2>&1
+	[ $? = 1 ] || fail "exit status, want 1"
+	t1=$(date +%s)
+	[ $((t1 - t0)) -le 10 ] || fail "took $((t1 - t0)) s with --timeout 1"
+	grep -q 'hang: timed out after 1s' g.txt.state/logs/hang.log || fail "log: $(cat g.txt.state/logs/hang.log 2>&1)"
+	sleep 0.2
+	! pgrep -f 'sleep 311' > /dev/null || { fail "the hung task's processes are still running"; pkill -f 'sleep 311'; }
+	[ -e ok ] || fail "the other task did not run"
+	# Once the fault is gone the run resumes.
+	sed -i 's/^hang: .*/hang: | true/' g.txt
+	"$VJ" run-graph -q --timeout 1 g.txt || fail "resume failed"
+	"$VJ" run-graph --timeout abc g.txt 2> err.txt; [ $? = 2 ] || fail "--timeout abc accepted"
+}
+
+test_processes_left_behind_are_killed_and_named() {
+	# In the task's process group: the task fails for it.
+	printf 'bg: | sh -c "sleep 312 &"\n' > g.txt
+	"$VJ" run-graph g.txt > out.txt 2>&1
+	[ $? = 1 ] || fail "a task that left a process behind did not fail"
+	grep -q 'left processes running in its process group' g.txt.state/logs/bg.log || fail "log: $(cat g.txt.state/logs/bg.log 2>&1)"
+	sleep 0.2
+	! pgrep -f 'sleep 312' > /dev/null || { fail "the process left behind still runs"; pkill -f 'sleep 312'; }
+	# Out of it (setsid): found at the end of the run, named, killed.
+	printf 'daemon: | sh -c "setsid sleep 313 & sleep 0.5"\n' > d.txt
+	"$VJ" run-graph d.txt > out.txt 2> err.txt
+	[ $? = 1 ] || fail "a run whose task left a daemon did not fail"
+	grep -q 'pid [0-9]* (sleep) was left running by a task of this run; killed it' err.txt || fail "stderr: $(cat err.txt)"
+	! pgrep -f 'sleep 313' > /dev/null || { fail "the daemon still runs"; pkill -f 'sleep 313'; }
+}
+
 # Makefile: six targets that each mark themselves running for 0.3 s and
 # record how many marks they saw.
 counting_makefile() {
