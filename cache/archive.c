@@ -53,26 +53,43 @@ copy_data(struct archive *r, struct archive *w)
 	return rc == ARCHIVE_EOF ? 0 : -2;
 }
 
+/* libarchive's message for a, with the system's reason when it has one
+ * and did not say it ("Write failed" says nothing of a full disk). */
+static const char *
+why(struct archive *a, char *buf, size_t n)
+{
+	const char *msg = archive_error_string(a);
+	int e = archive_errno(a);
+
+	if (msg == NULL)
+		msg = "failed";
+	if (e <= 0 || strstr(msg, strerror(e)) != NULL)
+		return msg;
+	snprintf(buf, n, "%s: %s", msg, strerror(e));
+	return buf;
+}
+
 /* Writes entry e (its data read from r) with w; err names what failed. */
 static int
 put_entry(const char *src, struct archive *r, struct archive *w,
     struct archive_entry *e, struct vj_err *err)
 {
 	const char *name = archive_entry_pathname(e);
+	char buf[512];
 	int rc;
 
 	if (archive_write_header(w, e) < ARCHIVE_OK) {
 		vj_errf(err, "%s: %s: %s", src, name ? name : "?",
-		    archive_error_string(w));
+		    why(w, buf, sizeof(buf)));
 		return -1;
 	}
 	if (archive_entry_size(e) > 0 && (rc = copy_data(r, w)) != 0) {
 		vj_errf(err, "%s: %s: %s", src, name,
-		    archive_error_string(rc == -1 ? w : r));
+		    why(rc == -1 ? w : r, buf, sizeof(buf)));
 		return -1;
 	}
 	if (archive_write_finish_entry(w) < ARCHIVE_OK) {
-		vj_errf(err, "%s: %s: %s", src, name, archive_error_string(w));
+		vj_errf(err, "%s: %s: %s", src, name, why(w, buf, sizeof(buf)));
 		return -1;
 	}
 	return 0;
@@ -194,6 +211,9 @@ cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err)
 		plen--;
 	archive_read_disk_set_standard_lookup(r);
 	archive_read_disk_set_symlink_physical(r);
+	/* The source file system's own flags (ext4's extent flag) are no
+	 * part of the sources, and another file system refuses them. */
+	archive_read_disk_set_behavior(r, ARCHIVE_READDISK_NO_FFLAGS);
 	if (archive_read_disk_open(r, srcdir) != ARCHIVE_OK) {
 		vj_errf(err, "%s: %s", srcdir, archive_error_string(r));
 		n = -1;
@@ -345,7 +365,10 @@ cache_pack(const char *stagedir, const char *out, struct sbuf *names,
 	archive_entry_linkresolver_set_strategy(lr,
 	    ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
 	archive_read_disk_set_symlink_physical(r);
-	archive_read_disk_set_behavior(r, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
+	/* No file flags in a package: on Linux they are the build file
+	 * system's own (ext4's extent flag), which a jail's may refuse. */
+	archive_read_disk_set_behavior(r, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
+	    ARCHIVE_READDISK_NO_FFLAGS);
 	archive_write_set_format_pax_restricted(w);
 	archive_write_add_filter_gzip(w);
 	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Faults (issue 6): a full disk, an unwritable cache, a locked or corrupt
+# state database. Each must end in a clear message, never a hang, and a run
+# that resumes once the fault is gone. (A hung build and a daemon left
+# behind are in tests/graph.sh.) Needs root: tmpfs mounts.
+. "$(dirname "$0")/lib.sh"
+EX=$here/../examples
+
+# Unmounts what a test mounted, even when it fails.
+mounted=""
+cleanup_mounts() { local m; for m in $mounted; do umount "$m" 2>/dev/null; done; mounted=""; }
+# Each test runs in a subshell of its own: its EXIT trap unmounts.
+mount_tmpfs() {
+	mount -t tmpfs -o "size=$2" vjtest "$1" || return
+	mounted="$mounted $PWD/$1"
+	trap cleanup_mounts EXIT
+}
+
+# The trees under jails/ are complete and nothing temporary is left.
+complete() {
+	local j
+	for j in "$@"; do
+		[ -x "jails/$j/bin/busybox" ] || fail "jails/$j is not complete"
+	done
+	[ -z "$(ls -A jails | grep '^\.vjbuild-tmp')" ] || fail "temporaries left: $(ls -A jails)"
+}
+
+test_full_disk_fails_clearly_then_resumes() {
+	need_root || return
+	setup 2
+	mkdir jails
+	mount_tmpfs jails 600k || { echo "    skipped: cannot mount tmpfs"; return $SKIP_RC; }
+	"$VJ" -k -j2 hosts.txt > out.txt 2>&1
+	local rc=$?
+	[ $rc = 1 ] || fail "exit status $rc on a full disk, want 1"
+	grep -q 'No space left on device' out.txt || fail "no clear message: $(tail -5 out.txt)"
+	mount -o remount,size=64m jails || { fail "remount"; cleanup_mounts; return; }
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || fail "resume failed: $(tail -5 out.txt)"
+	complete web1 web2
+	cleanup_mounts
+}
+
+test_unwritable_cache_fails_clearly_then_resumes() {
+	need_root || return
+	setup 2
+	cp -r "$EX/ports" "$EX/distfiles" .
+	printf 'ports = ports\ndistfiles = distfiles\ncache = cache\npackages = echod\nvar.echo_port = 7\n' >> vjbuild.conf
+	mkdir cache
+	mount_tmpfs cache 64m || { echo "    skipped: cannot mount tmpfs"; return $SKIP_RC; }
+	mount -o remount,ro cache
+	"$VJ" -k -j2 hosts.txt > out.txt 2>&1
+	[ $? = 1 ] || fail "exit status, want 1"
+	grep -q 'Read-only file system' out.txt || fail "no clear message: $(tail -5 out.txt)"
+	mount -o remount,rw cache
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || fail "resume failed: $(tail -5 out.txt)"
+	chroot jails/web1 /usr/local/sbin/echod -V > /dev/null 2>&1 || fail "echod does not run in web1"
+	cleanup_mounts
+}
+
+test_locked_database_fails_clearly_then_resumes() {
+	need_root || return
+	setup 1
+	"$VJ" -q hosts.txt || { fail "first run"; return; }
+	echo "web2 10.9.0.2" >> hosts.txt
+	# Another program holds a write lock on the database for 8 s.
+	python3 -c 'import sqlite3, time
+db = sqlite3.connect("state/vjbuild.db", isolation_level=None)
+db.execute("BEGIN IMMEDIATE"); open("locked", "w").close(); time.sleep(8)' &
+	local holder=$! t0 t1 rc
+	while [ ! -e locked ]; do sleep 0.1; done
+	t0=$(date +%s)
+	"$VJ" hosts.txt > out.txt 2>&1
+	rc=$?
+	t1=$(date +%s)
+	[ $rc = 3 ] || fail "exit status $rc, want 3 (state)"
+	[ $((t1 - t0)) -le 7 ] || fail "waited $((t1 - t0)) s"
+	grep -q 'vjbuild.db.*database is locked' out.txt || fail "no clear message: $(cat out.txt)"
+	[ ! -e jails/web2 ] || fail "web2 was made while the state could not record it"
+	wait $holder
+	"$VJ" -q hosts.txt || fail "resume failed"
+	complete web1 web2
+}
+
+test_corrupt_database_is_refused_then_resumes() {
+	need_root || return
+	setup 2
+	"$VJ" -q hosts.txt || { fail "first run"; return; }
+	python3 "$here/treehash.py" jails > before
+	cp state/vjbuild.db good.db
+	rm -f state/vjbuild.db-wal state/vjbuild.db-shm
+	printf 'this is not a database, whatever it was once' | dd of=state/vjbuild.db conv=notrunc 2> /dev/null
+	"$VJ" hosts.txt > out.txt 2>&1
+	[ $? = 3 ] || fail "exit status $?, want 3"
+	grep -q 'vjbuild.db.*not a database' out.txt || fail "no clear message: $(cat out.txt)"
+	python3 "$here/treehash.py" jails > after
+	cmp -s before after || fail "the jails changed"
+	cp good.db state/vjbuild.db
+	"$VJ" hosts.txt > out.txt 2>&1 || fail "resume failed: $(tail -3 out.txt)"
+	grep -q '0 ran' out.txt || fail "after restoring the database something ran: $(tail -1 out.txt)"
+}
+
+run_tests "$@"
