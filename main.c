@@ -280,6 +280,7 @@ load_conf(const struct opts *o, int need_base)
 	if (conf_finish(c, dir, need_base, &err) == -1)
 		die_input(&err);
 	free(dir);
+	cache_set_unpack_limit(c->unpack_limit);
 	return c;
 }
 

@@ -27,6 +27,51 @@
 	ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | \
 	ARCHIVE_EXTRACT_SAFE_WRITES)
 
+/* The entry's path without a leading "./"; "" for the root itself. */
+static const char *
+relname(struct archive_entry *e)
+{
+	const char *p = archive_entry_pathname(e);
+
+	if (p == NULL)
+		return "";
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
+	return strcmp(p, ".") == 0 ? "" : p;
+}
+
+static unsigned long long unpack_limit = 16ULL << 30;
+
+void
+cache_set_unpack_limit(unsigned long long limit)
+{
+	unpack_limit = limit;
+}
+
+/* What no archive may make: refused with err. *total is the file data
+ * unpacked so far (copy_data counts it); an entry whose header claims
+ * more than is left is refused before anything of it is written. */
+static int
+allowed(const char *src, struct archive_entry *e, unsigned long long *total,
+    struct vj_err *err)
+{
+	mode_t type = archive_entry_filetype(e);
+	la_int64_t size = archive_entry_size(e);
+
+	if (type == AE_IFCHR || type == AE_IFBLK) {
+		vj_errf(err, "%s: %s: a device node; archives may not make "
+		    "devices (devfs makes a jail's)", src, relname(e));
+		return -1;
+	}
+	if (size > 0 && (unsigned long long)size > unpack_limit - *total) {
+		vj_errf(err, "%s: unpacks to more than unpack_limit (%llu "
+		    "bytes) at %s: refused as a decompression bomb", src,
+		    unpack_limit, relname(e));
+		return -1;
+	}
+	return 0;
+}
+
 static struct archive *
 disk_writer(void)
 {
@@ -38,18 +83,25 @@ disk_writer(void)
 	return w;
 }
 
-/* Copies one entry's data from r to w. */
+/* Copies one entry's data from r to w, counting it into *total: -1 when
+ * w failed, -2 when r did, -3 past the unpack limit (a header need not
+ * give the size: some formats stream). */
 static int
-copy_data(struct archive *r, struct archive *w)
+copy_data(struct archive *r, struct archive *w, unsigned long long *total)
 {
 	const void *buf;
 	size_t size;
 	la_int64_t off;
 	int rc;
 
-	while ((rc = archive_read_data_block(r, &buf, &size, &off)) == ARCHIVE_OK)
+	while ((rc = archive_read_data_block(r, &buf, &size, &off)) ==
+	    ARCHIVE_OK) {
+		if (size > unpack_limit - *total)
+			return -3;
+		*total += size;
 		if (archive_write_data_block(w, buf, size, off) < ARCHIVE_OK)
 			return -1;
+	}
 	return rc == ARCHIVE_EOF ? 0 : -2;
 }
 
@@ -72,7 +124,7 @@ why(struct archive *a, char *buf, size_t n)
 /* Writes entry e (its data read from r) with w; err names what failed. */
 static int
 put_entry(const char *src, struct archive *r, struct archive *w,
-    struct archive_entry *e, struct vj_err *err)
+    struct archive_entry *e, unsigned long long *total, struct vj_err *err)
 {
 	const char *name = archive_entry_pathname(e);
 	char buf[512];
@@ -83,9 +135,15 @@ put_entry(const char *src, struct archive *r, struct archive *w,
 		    why(w, buf, sizeof(buf)));
 		return -1;
 	}
-	if (archive_entry_size(e) > 0 && (rc = copy_data(r, w)) != 0) {
-		vj_errf(err, "%s: %s: %s", src, name,
-		    why(rc == -1 ? w : r, buf, sizeof(buf)));
+	if ((archive_entry_size(e) > 0 || !archive_entry_size_is_set(e)) &&
+	    (rc = copy_data(r, w, total)) != 0) {
+		if (rc == -3)
+			vj_errf(err, "%s: unpacks to more than unpack_limit "
+			    "(%llu bytes) at %s: refused as a decompression "
+			    "bomb", src, unpack_limit, name);
+		else
+			vj_errf(err, "%s: %s: %s", src, name,
+			    why(rc == -1 ? w : r, buf, sizeof(buf)));
 		return -1;
 	}
 	if (archive_write_finish_entry(w) < ARCHIVE_OK) {
@@ -93,19 +151,6 @@ put_entry(const char *src, struct archive *r, struct archive *w,
 		return -1;
 	}
 	return 0;
-}
-
-/* The entry's path without a leading "./"; "" for the root itself. */
-static const char *
-relname(struct archive_entry *e)
-{
-	const char *p = archive_entry_pathname(e);
-
-	if (p == NULL)
-		return "";
-	while (p[0] == '.' && p[1] == '/')
-		p += 2;
-	return strcmp(p, ".") == 0 ? "" : p;
 }
 
 long
@@ -121,6 +166,7 @@ cache_extract_filtered(const char *path, int destfd, const char *prefix,
 	struct archive *r = archive_read_new(), *w = NULL;
 	struct archive_entry *e;
 	size_t plen = prefix ? strlen(prefix) : 0;
+	unsigned long long total = 0;
 	long n = 0;
 	int rc;
 
@@ -142,10 +188,14 @@ cache_extract_filtered(const char *path, int destfd, const char *prefix,
 		const char *name = relname(e);
 		if (prefix != NULL && strncmp(name, prefix, plen) != 0)
 			continue;
+		if (allowed(path, e, &total, err) == -1) {
+			n = -1;
+			goto out;
+		}
 		if (names != NULL && *name != '\0' &&
 		    archive_entry_filetype(e) != AE_IFDIR)
 			sbuf_printf(names, "%s\n", name);
-		if (put_entry(path, r, w, e, err) == -1) {
+		if (put_entry(path, r, w, e, &total, err) == -1) {
 			n = -1;
 			goto out;
 		}
@@ -204,6 +254,7 @@ cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err)
 	struct archive_entry *e = NULL;
 	size_t plen = strlen(srcdir);
 	const char *rel;
+	unsigned long long total = 0;
 	long n = 0;
 	int rc;
 
@@ -231,7 +282,8 @@ cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err)
 			n = -1;
 			goto out;
 		}
-		if (put_entry(srcdir, r, w, e, err) == -1) {
+		if (allowed(srcdir, e, &total, err) == -1 ||
+		    put_entry(srcdir, r, w, e, &total, err) == -1) {
 			n = -1;
 			goto out;
 		}

@@ -19,6 +19,13 @@ struct vj_err;
  * with err naming the archive and the entry.
  */
 long cache_extract(const char *path, int destfd, struct vj_err *err);
+/*
+ * What any archive may hold, for the whole process: at most limit bytes of
+ * file data in all (a decompression bomb is refused, not unpacked until
+ * the disk is full), and no device nodes (devfs:J makes a jail's devices;
+ * an archive that makes one could give the jail the host's disk).
+ */
+void cache_set_unpack_limit(unsigned long long limit);
 
 /*
  * The same, extracting only entries whose path (without "./") starts with

@@ -60,7 +60,7 @@ struct conf_hosts {
 enum conf_key {
 	CONF_BASE, CONF_DISTRIBUTION, CONF_JAILS, CONF_STATE, CONF_RESOLVER,
 	CONF_DOMAIN, CONF_PACKAGES, CONF_PORTS, CONF_DISTFILES, CONF_CACHE,
-	CONF_REGISTRY, CONF_DNS, CONF_NKEYS
+	CONF_REGISTRY, CONF_DNS, CONF_UNPACK_LIMIT, CONF_NKEYS
 };
 
 struct conf {
@@ -75,6 +75,7 @@ struct conf {
 	size_t nvars;
 	struct conf_user *users;	/* user.NAME = ... lines */
 	size_t nusers;
+	unsigned long long unpack_limit;	/* bytes an archive may unpack to */
 };
 
 /*

@@ -31,7 +31,40 @@ static const struct {
 	[CONF_CACHE] = { "cache", 1 },
 	[CONF_REGISTRY] = { "registry", 0 },
 	[CONF_DNS] = { "dns", 1 },
+	[CONF_UNPACK_LIMIT] = { "unpack_limit", 0 },
 };
+
+/* The default: more than any base system or package, less than a disk. */
+#define UNPACK_LIMIT_DEFAULT (16ULL << 30)
+
+/* "N", "NK", "NM" or "NG" (powers of 1024); 0 when it is not one. */
+static unsigned long long
+parse_size(const char *s)
+{
+	unsigned long long n = 0, unit = 1;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (~0ULL - 9) / 10)
+			return 0;
+		n = n * 10 + (unsigned)(*p - '0');
+	}
+	if (p == s)
+		return 0;
+	if (*p == 'K' || *p == 'k')
+		unit = 1ULL << 10;
+	else if (*p == 'M' || *p == 'm')
+		unit = 1ULL << 20;
+	else if (*p == 'G' || *p == 'g')
+		unit = 1ULL << 30;
+	else if (*p != '\0')
+		return 0;
+	if (*p != '\0' && p[1] != '\0')
+		return 0;
+	if (n > ~0ULL / unit)
+		return 0;
+	return n * unit;
+}
 
 static void
 free_list(char **v, size_t n)
@@ -303,6 +336,14 @@ conf_finish(struct conf *c, const char *dir, int need_base, struct vj_err *err)
 	    !conf_valid_hostname(c->val[CONF_DOMAIN])) {
 		vj_errf(err, "%s: '%.64s' is not a valid domain",
 		    c->where[CONF_DOMAIN], c->val[CONF_DOMAIN]);
+		return -1;
+	}
+	c->unpack_limit = UNPACK_LIMIT_DEFAULT;
+	if (c->val[CONF_UNPACK_LIMIT] != NULL &&
+	    (c->unpack_limit = parse_size(c->val[CONF_UNPACK_LIMIT])) == 0) {
+		vj_errf(err, "%s: unpack_limit '%.32s' is not a size (like "
+		    "512M or 16G)", c->where[CONF_UNPACK_LIMIT],
+		    c->val[CONF_UNPACK_LIMIT]);
 		return -1;
 	}
 	if (c->val[CONF_RESOLVER] != NULL && c->resolvers == NULL &&

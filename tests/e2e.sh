@@ -181,14 +181,21 @@ test_hostile_base_touches_nothing_outside() {
 	setup 1
 	local kind outside=$PWD/outside
 	mkdir -p "$outside"
-	for kind in dotdot absolute symlink; do
+	echo "unpack_limit = 32M" >> vjbuild.conf
+	for kind in dotdot absolute symlink hardlink hardlink-dotdot device bomb; do
 		rm -rf jails state
+		echo "the victim" > "$outside/victim"; echo "the victim" > victim
 		ABS="$PWD/abs-escaped" OUTSIDE="$outside" python3 "$here/mkhostile.py" $kind base.tar.gz
 		"$VJ" hosts.txt > out.txt 2>&1; rc=$?
 		[ $rc = 1 ] || fail "$kind: exit $rc, want 1"
 		[ ! -e escaped-dotdot ] && [ ! -e jails/escaped-dotdot ] || fail "$kind: .. escaped"
 		[ ! -e abs-escaped ] || fail "$kind: absolute path escaped"
-		[ -z "$(ls -A "$outside")" ] || fail "$kind: wrote through symlink"
+		[ "$(ls -A "$outside")" = victim ] || fail "$kind: wrote through symlink"
+		[ "$(cat "$outside/victim") $(cat victim)" = "the victim the victim" ] || fail "$kind: wrote through a hard link"
+		case $kind in
+		device) grep -q 'dev/sda: a device node; archives may not make devices' out.txt || fail "device: $(tail -3 out.txt)" ;;
+		bomb) grep -q 'unpacks to more than unpack_limit .* refused as a decompression bomb' out.txt || fail "bomb: $(tail -3 out.txt)" ;;
+		esac
 		[ ! -e jails/web1 ] || fail "$kind: a half-extracted root was published"
 		ls -A jails | grep -q vjbuild-tmp && fail "$kind: temporary left" || true
 	done

@@ -202,7 +202,9 @@ test_hostile_package_archive_is_refused() {
 	"$VJ" hosts.txt > /dev/null 2>&1 || { fail "first run"; return; }
 	pkg=$(ls $PWD/cache/packages/libvj-*.tar.gz)
 	mkdir outside
-	for kind in dotdot absolute symlink; do
+	echo "unpack_limit = 32M" >> vjbuild.conf
+	for kind in dotdot absolute symlink hardlink device bomb; do
+		echo "the victim" > outside/victim
 		# A cache entry swapped for a hostile archive, its digest
 		# recorded as if it had been built so: the extraction itself
 		# must refuse it.
@@ -215,7 +217,8 @@ test_hostile_package_archive_is_refused() {
 		grep -q "FAILED  install:libvj@web1" out.txt || fail "$kind: $(grep web1 out.txt)"
 		[ ! -e jails/escaped-dotdot ] && [ ! -e escaped-dotdot ] || fail "$kind: .. escaped"
 		[ ! -e abs-escaped ] || fail "$kind: absolute path escaped"
-		[ -z "$(ls -A outside)" ] || fail "$kind: wrote through a symlink"
+		[ "$(ls -A outside)" = victim ] || fail "$kind: wrote through a symlink"
+		[ "$(cat outside/victim)" = "the victim" ] || fail "$kind: wrote through a hard link"
 	done
 }
 
