@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # vjbuild. `make` builds ./vjbuild; `make check` runs the tests;
 # `make SAN=1 check` runs them against an ASan+UBSan build in build-san/;
-# `make torture [KILLS=30]` kills runs at random moments and resumes them.
+# `make torture [KILLS=30]` kills runs at random moments and resumes them;
+# `make fuzz [FUZZ_TIME=60]` runs the libFuzzer targets (clang).
 
 PREFIX	?= /usr/local
 PKGS	= libarchive libevent sqlite3 libpq
@@ -13,7 +14,16 @@ PKG_LIBS   != pkg-config --libs $(PKGS)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+# libFuzzer targets (tests/fuzz): clang, ASan and UBSan, in build-fuzz/.
+CC	= clang
+BUILD	= build-fuzz
+WARN	= -Wall -Wextra -Werror -Wno-unused-command-line-argument
+ALL_CFLAGS += -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ALL_LDFLAGS += -fsanitize=fuzzer,address,undefined
+BIN	= $(BUILD)/vjbuild
+else ifeq ($(SAN),1)
 BUILD	= build-san
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
@@ -42,6 +52,9 @@ TEST_SRCS = tests/unit/t.c tests/unit/test_util.c tests/unit/test_graph.c \
 
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/%.o)
+FUZZERS	  = hosts config recipe graph archive
+FUZZ_BINS = $(FUZZERS:%=build-fuzz/fuzz_%)
+FUZZ_TIME ?= 60
 DEPS	  = $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/main.d
 
 all: $(BIN)
@@ -64,6 +77,29 @@ check: $(BIN) $(BUILD)/unit
 	VJBUILD=$(abspath $(BIN)) UNIT=$(abspath $(BUILD)/unit) \
 	    SANITIZED=$(if $(filter 1,$(SAN)),1,0) bash tests/run.sh
 
+# make fuzz [FUZZ_TIME=seconds]: each target for FUZZ_TIME seconds, from
+# the seed corpus in tests/fuzz/corpus/NAME (kept); what it finds new goes
+# to build-fuzz/corpus/NAME. A crash stops it, its input in build-fuzz/.
+fuzz:
+	$(MAKE) FUZZ=1 fuzzers
+	@for f in $(FUZZERS); do \
+		mkdir -p build-fuzz/corpus/$$f tests/fuzz/corpus/$$f; \
+		echo "== fuzz_$$f for $(FUZZ_TIME)s"; \
+		build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+		    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		    -artifact_prefix=build-fuzz/crash-$$f- \
+		    build-fuzz/corpus/$$f tests/fuzz/corpus/$$f \
+		    2> build-fuzz/fuzz_$$f.log || \
+		    { tail -40 build-fuzz/fuzz_$$f.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^Done' \
+		    build-fuzz/fuzz_$$f.log | tr '\n' ' '; echo; \
+	done
+
+fuzzers: $(FUZZ_BINS)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libvj.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libvj.a $(PKG_LIBS)
+
 torture: $(BIN)
 	VJBUILD=$(abspath $(BIN)) bash tests/torture.sh $(KILLS)
 
@@ -79,8 +115,8 @@ install: $(BIN)
 	install -m 0644 vjbuild.1 $(DESTDIR)$(PREFIX)/share/man/man1/vjbuild.1
 
 clean:
-	rm -rf build build-san vjbuild
+	rm -rf build build-san build-fuzz vjbuild
 
-.PHONY: all check torture demo bench install clean
+.PHONY: all check torture fuzz fuzzers demo bench install clean
 
 -include $(DEPS)
