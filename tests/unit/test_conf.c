@@ -178,6 +178,56 @@ TEST(config_errors_name_the_line)
 	    "vjbuild.conf:2: 'a..b' is not a valid domain");
 }
 
+TEST(huge_counts_and_numbers_are_refused)
+{
+	struct vj_err err = { "" };
+	struct conf_user u;
+	struct sbuf b = { 0 };
+	struct conf_hosts *h;
+	char *text;
+	int i;
+
+	/* More hosts than CONF_MAX_HOSTS. */
+	for (i = 0; i <= CONF_MAX_HOSTS; i++)
+		sbuf_printf(&b, "h%d 10.%d.%d.%d\n", i, i >> 16 & 255,
+		    i >> 8 & 255, i & 255);
+	text = sbuf_take(&b);
+	h = hosts(text, &err);
+	CHECK(h == NULL);
+	CHECK(strstr(err.msg, "hosts.txt:65537: more than 65536 hosts") != NULL);
+	conf_hosts_free(h);
+	free(text);
+	/* More packages on a line than CONF_MAX_WORDS. */
+	sbuf_printf(&b, "a 10.0.0.1");
+	for (i = 0; i <= CONF_MAX_WORDS; i++)
+		sbuf_printf(&b, " p%d", i);
+	sbuf_printf(&b, "\n");
+	text = sbuf_take(&b);
+	h = hosts(text, &err);
+	CHECK(h == NULL);
+	CHECK(strstr(err.msg, "hosts.txt:1:") != NULL);
+	conf_hosts_free(h);
+	free(text);
+	/* Numbers past what they may be. */
+	CHECK(conf_user_parse(&u, "a", "uid=4294967296", NULL, &err) == -1);
+	CHECK(conf_user_parse(&u, "a", "uid=99999999999999999999999", NULL,
+	    &err) == -1);
+	CHECK(conf_user_parse(&u, "a", "uid=-1", NULL, &err) == -1);
+	config_error("base = /etc/hostname\nunpack_limit = 99999999999999999999G\n",
+	    "vjbuild.conf:2: unpack_limit '99999999999999999999G' is not a size");
+	config_error("base = /etc/hostname\nunpack_limit = 17179869184G\n",
+	    "is not a size");
+	config_error("base = /etc/hostname\nunpack_limit = 12X\n",
+	    "is not a size");
+	config_error("base = /etc/hostname\nunpack_limit = 0\n",
+	    "is not a size");
+	/* Bad UTF-8 and control bytes in a config value. */
+	config_error("base = /etc/hostname\ndomain = ex\xc3\x28.org\n",
+	    "vjbuild.conf:2:");
+	config_error("base = /etc/hostname\ndomain = a\x01b\n",
+	    "vjbuild.conf:2:");
+}
+
 TEST(crypt_hashes_only)
 {
 	struct conf_user u;
