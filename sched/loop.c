@@ -9,13 +9,18 @@
  *    loop, durable when a task about to start has a record that would
  *    call it done (see state_tx_begin). The parent is the only writer of
  *    the database.
- *  - A task with an argv (a command of a graph file) is started with
- *    posix_spawn, without copying the parent; others are forked and run
- *    their kind's run() in the child.
- *  - Children are forked with signals blocked, put in their own process
- *    group (by both sides, so there is no race), get /dev/null as stdin and
- *    the log file as stdout and stderr, and are killed by the kernel if
+ *  - A task with an argv (a command of a graph file) is started with vfork
+ *    and execve, without copying the parent, its output in a memfd that
+ *    becomes its log only if it printed anything; others are forked and
+ *    run their kind's run() in the child, which the kernel kills if
  *    vjbuild dies.
+ *  - Children start with signals blocked, in their own process group (by
+ *    both sides, so there is no race), with /dev/null as stdin. What a task
+ *    leaves running in its group when it ends is killed and fails it;
+ *    vjbuild is the subreaper of its tasks, and what escaped the group is
+ *    found, named and killed at the end of the run. --timeout kills a
+ *    task's group (TERM, then KILL) and fails it.
+ *  - vjbuild is the GNU make jobserver of the run (jobserver_open).
  *  - SIGCHLD is a libevent signal event; the handler reaps in a
  *    waitpid(WNOHANG) loop and dispatches by pid.
  *  - SIGINT or SIGTERM: nothing more starts, every running group gets
@@ -51,7 +56,6 @@ struct slot {
 	int task;
 	int out;	/* a command's output (memfd), or -1 */
 	int token;	/* the jobserver token it holds: a byte, or IMPLICIT */
-	struct loop *l;
 	struct event *ev_timeout;	/* --timeout: TERM, then KILL */
 	int timed_out;
 };
@@ -87,7 +91,7 @@ struct loop {
 	double *weight, *own, t0;
 	double eta, eta_at;	/* the last estimate, and when it was made */
 	size_t total, ran;
-	int fatal, killed;
+	int fatal;
 	int devnull;		/* stdin of commands */
 	/* The jobserver: a pipe of -j - 1 tokens that every make below
 	 * shares; js[0] and js[1] are its ends as the children see them,
@@ -672,13 +676,12 @@ reaped(struct loop *l, size_t k, int wstatus)
  * subreaper. Each is named and killed; the count, which fails the run.
  */
 static int
-sweep(struct loop *l)
+sweep(void)
 {
 	pid_t kids[64];
 	char path[64], comm[64];
 	int n, k, found = 0, rounds = 0;
 
-	(void)l;
 	while (rounds++ < 100 && (n = compat_children(kids, 64)) > 0) {
 		for (k = 0; k < n; k++) {
 			FILE *f;
@@ -874,7 +877,6 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	l.slots = xcalloc(l.nslots, sizeof(*l.slots));
 	for (i = 0; i < l.nslots; i++) {
 		l.slots[i].out = -1;
-		l.slots[i].l = &l;
 		l.slots[i].ev_timeout = evtimer_new(base, on_timeout,
 		    &l.slots[i]);
 	}
@@ -922,7 +924,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	/* Finishes of tasks that could not start, reaped last. */
 	if (!l.fatal && l.npend > 0)
 		(void)record(&l, 0);
-	r->orphans = sweep(&l);
+	r->orphans = sweep();
 	for (i = 0; i < l.total; i++) {
 		r->status[i] = sched_status(l.s, (int)i);
 		r->cause[i] = sched_cause(l.s, (int)i);
