@@ -165,6 +165,20 @@ test_processes_left_behind_are_killed_and_named() {
 	! pgrep -f 'sleep 313' > /dev/null || { fail "the daemon still runs"; pkill -f 'sleep 313'; }
 }
 
+test_valgrind_run_graph_has_no_leaks() {
+	command -v valgrind > /dev/null || { echo "    skipped: valgrind is not installed"; return $SKIP_RC; }
+	[ "${SANITIZED:-0}" = 1 ] && { echo "    skipped: valgrind cannot run a sanitizer build (the plain build's run covers this)"; return $SKIP_RC; }
+	diamond
+	printf 'f: e | sh -c "echo failing; exit 1"\nt: | sleep 5\n' >> g.txt
+	local vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --trace-children=no"
+	local args
+	for args in "-k -j3 --timeout 1" "-k -j3 --timeout 1" "-n" "--always -k --timeout 1 --rusage"; do
+		$vg --log-file=vg.txt "$VJ" run-graph $args g.txt > out.txt 2>&1
+		[ $? -le 1 ] || fail "run-graph $args: $(tail -3 out.txt)"
+		[ ! -s vg.txt ] || fail "run-graph $args: $(head -20 vg.txt)"
+	done
+}
+
 # Makefile: six targets that each mark themselves running for 0.3 s and
 # record how many marks they saw.
 counting_makefile() {
