@@ -701,50 +701,26 @@ print_usage(void)
 	    ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss);
 }
 
+/*
+ * Runs plan p as o says, with the status line and the summary (per jail
+ * when h is given); --rusage. Returns the exit status; *sig is the signal
+ * that stopped the run, which the caller re-raises once it has cleaned up.
+ */
 static int
-cmd_build(const struct opts *o)
+run_plan(const struct opts *o, struct plan *p, struct state *st,
+    const struct conf *c, const struct conf_hosts *h, int *sig)
 {
-	struct conf *c = load_conf(o, 1);
-	struct conf_hosts *h;
-	struct conf_ports *ports;
-	struct state *st = NULL;
-	struct event_base *base = NULL;
-	struct task_env env;
+	struct event_base *base = event_base_new();
 	struct sched_result r;
 	struct sched_opts so;
-	struct plan *p = NULL;
 	struct vj_err err;
 	struct ui u;
-	int rc, sig = 0;
+	int rc;
 
-	memset(&env, 0, sizeof(env));
-	if ((h = conf_hosts_read(o->hosts, &err)) == NULL)
-		die_input(&err);
-	ports = load_ports(c, h);
-	if (o->dry_run) {
-		rc = cmd_dry_run(o, c, h, ports);
-		conf_ports_free(ports);
-		conf_hosts_free(h);
-		conf_free(c);
-		return rc;
-	}
-	/* Everything is validated; from here on things are created. */
-	if (state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 0, &st,
-	    &err) == -1) {
-		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		rc = EXIT_STATE;
-		goto out;
-	}
-	make_env(&env, c, h, ports, st, o);
-	if ((p = plan_new(&env, &err)) == NULL) {
-		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		rc = EXIT_INPUT;
-		goto out;
-	}
-	if ((base = event_base_new()) == NULL) {
+	*sig = 0;
+	if (base == NULL) {
 		fprintf(stderr, "%s: event_base_new failed\n", progname);
-		rc = EXIT_STATE;
-		goto out;
+		return EXIT_STATE;
 	}
 	memset(&u, 0, sizeof(u));
 	u.o = o;
@@ -772,24 +748,69 @@ cmd_build(const struct opts *o)
 	}
 	if (o->rusage)
 		print_usage();
-	if ((sig = r.signal) != 0)
+	if ((*sig = r.signal) != 0)
 		fprintf(stderr, "%s: stopped by signal %d; run again to go on\n",
-		    progname, sig);
+		    progname, *sig);
 	sched_result_free(&r);
+	event_base_free(base);
+	return rc;
+}
+
+/* Dies of sig (when not 0), so the exit status tells the truth. */
+static void
+reraise(int sig)
+{
+	if (sig != 0) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+}
+
+static int
+cmd_build(const struct opts *o)
+{
+	struct conf *c = load_conf(o, 1);
+	struct conf_hosts *h;
+	struct conf_ports *ports;
+	struct state *st = NULL;
+	struct task_env env;
+	struct plan *p = NULL;
+	struct vj_err err;
+	int rc, sig = 0;
+
+	memset(&env, 0, sizeof(env));
+	if ((h = conf_hosts_read(o->hosts, &err)) == NULL)
+		die_input(&err);
+	ports = load_ports(c, h);
+	if (o->dry_run) {
+		rc = cmd_dry_run(o, c, h, ports);
+		conf_ports_free(ports);
+		conf_hosts_free(h);
+		conf_free(c);
+		return rc;
+	}
+	/* Everything is validated; from here on things are created. */
+	if (state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 0, &st,
+	    &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_STATE;
+		goto out;
+	}
+	make_env(&env, c, h, ports, st, o);
+	if ((p = plan_new(&env, &err)) == NULL) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_INPUT;
+		goto out;
+	}
+	rc = run_plan(o, p, st, c, h, &sig);
 out:
 	plan_free(p);
 	task_env_free_ports(&env);
 	state_close(st);
-	if (base)
-		event_base_free(base);
 	conf_ports_free(ports);
 	conf_hosts_free(h);
 	conf_free(c);
-	if (sig != 0) {
-		/* Die of the same signal, so the exit status tells the truth. */
-		signal(sig, SIG_DFL);
-		raise(sig);
-	}
+	reraise(sig);
 	return rc;
 }
 
@@ -804,14 +825,10 @@ cmd_run_graph(const struct opts *o)
 	const char *file = o->operands[0];
 	char *dir = o->flag[CONF_STATE] ? xstrdup(o->flag[CONF_STATE]) :
 	    xasprintf("%s.state", file);
-	struct event_base *base = NULL;
 	struct state *st = NULL;
-	struct sched_result r;
-	struct sched_opts so;
 	struct task_env env;
 	struct plan *p;
 	struct vj_err err;
-	struct ui u;
 	int rc, sig = 0;
 
 	memset(&env, 0, sizeof(env));
@@ -830,54 +847,15 @@ cmd_run_graph(const struct opts *o)
 		} else
 			print_dry_run(p, st);
 		free(db);
-		goto out;
-	}
-	if (state_open(dir, NULL, 0, &st, &err) == -1 ||
-	    (base = event_base_new()) == NULL) {
-		fprintf(stderr, "%s: %s\n", progname, st ? "event_base_new "
-		    "failed" : err.msg);
-		rc = EXIT_STATE;
-		goto out;
-	}
-	memset(&u, 0, sizeof(u));
-	u.o = o;
-	u.p = p;
-	u.tty = isatty(STDERR_FILENO) && !o->quiet;
-	memset(&so, 0, sizeof(so));
-	so.jobs = o->jobs;
-	so.keep_going = o->keep_going;
-	so.command = o->command;
-	so.always = o->always;
-	so.jobserver = !o->nojobserver;
-	so.timeout = o->timeout;
-	so.event = on_event;
-	so.arg = &u;
-	so.tick = u.tty ? 1.0 : 0;
-	rc = sched_run(base, p, st, &so, &r, &err);
-	if (rc == -1) {
-		clear_line(&u);
+	} else if (state_open(dir, NULL, 0, &st, &err) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_STATE;
-	} else {
-		summary(&u, NULL, NULL, st, &r);
-		rc = rc == 0 ? 0 : EXIT_TASKS;
-	}
-	if (o->rusage)
-		print_usage();
-	if ((sig = r.signal) != 0)
-		fprintf(stderr, "%s: stopped by signal %d; run again to go on\n",
-		    progname, sig);
-	sched_result_free(&r);
-out:
+	} else
+		rc = run_plan(o, p, st, NULL, NULL, &sig);
 	plan_free(p);
 	state_close(st);
-	if (base)
-		event_base_free(base);
 	free(dir);
-	if (sig != 0) {
-		signal(sig, SIG_DFL);
-		raise(sig);
-	}
+	reraise(sig);
 	return rc;
 }
 

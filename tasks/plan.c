@@ -47,12 +47,12 @@ struct plan {
 	size_t nown, nports;
 };
 
-static int
-add(struct plan *p, const struct task_ops *ops, const struct task_env *env,
-    const struct conf_host *h, struct task_port *tp)
+/* A zeroed task at the end of p (not yet counted in p->n). */
+static struct task *
+new_task(struct plan *p, const struct task_ops *ops,
+    const struct task_env *env)
 {
 	struct task *t;
-	int id;
 
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 64;
@@ -62,6 +62,16 @@ add(struct plan *p, const struct task_ops *ops, const struct task_env *env,
 	memset(t, 0, sizeof(*t));
 	t->ops = ops;
 	t->env = env;
+	return t;
+}
+
+static int
+add(struct plan *p, const struct task_ops *ops, const struct task_env *env,
+    const struct conf_host *h, struct task_port *tp)
+{
+	struct task *t = new_task(p, ops, env);
+	int id;
+
 	t->host = h;
 	t->port = tp;
 	if (tp != NULL && h != NULL)
@@ -352,17 +362,9 @@ plan_add_command(struct plan *p, const struct task_ops *ops,
     const struct task_env *env, const char *name, const char *cmd,
     char **argv)
 {
-	struct task *t;
+	struct task *t = new_task(p, ops, env);
 	int id;
 
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 64;
-		p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
-	}
-	t = &p->v[p->n];
-	memset(t, 0, sizeof(*t));
-	t->ops = ops;
-	t->env = env;
 	t->name = xstrdup(name);
 	t->cmd = xstrdup(cmd);
 	t->argv = argv;
