@@ -115,10 +115,14 @@ def fetch_sources(work):
        cwd=dist, stdout=subprocess.DEVNULL)
 
 
-def vj_durations(state, like):
+def vj_durations(state, like, last_run_only=False):
+    """Durations of the recorded tasks named like `like`; with
+    last_run_only, of those that ran in the newest run."""
     db = sqlite3.connect(os.path.join(state, "vjbuild.db"))
-    rows = db.execute("SELECT name, duration FROM tasks WHERE name LIKE ?",
-                      (like,)).fetchall()
+    q = "SELECT name, duration FROM tasks WHERE name LIKE ?"
+    if last_run_only:
+        q += " AND run = (SELECT max(id) FROM runs)"
+    rows = db.execute(q, (like,)).fetchall()
     db.close()
     return {n: d for n, d in rows}
 
@@ -244,7 +248,7 @@ def run_mode(work, mode, n):
     if p.returncode != 0:
         sys.exit("bench: mode %s, N=%d failed:\n%s%s" % (
             mode, n, p.stdout[-3000:], p.stderr[-3000:]))
-    builds = vj_durations(os.path.join(d, "state"), "build:%")
+    builds = vj_durations(os.path.join(d, "state"), "build:%", True)
     return {"wall_s": wall, "per_jail_s": wall / n, "jails": n,
             "builds": len(builds), "build_s": sum(builds.values()),
             "peak_running": s.peak(), "mean_running": s.mean()}
@@ -292,7 +296,7 @@ def table2(work, ns, a_ns, b_ns):
                 continue
             r = run_mode(work, mode, n)
             out["modes"][mode][str(n)] = r
-            print("  %-42s N=%-3d %8.1f s  (%5.1f s a jail, %d builds)" % (
+            print("  %-42s N=%-3d %8.1f s  (%5.1f s a jail, %d builds ran)" % (
                 MODES[mode][1], n, r["wall_s"], r["per_jail_s"],
                 r["builds"]), flush=True)
             if mode == "d":
