@@ -668,6 +668,8 @@ reaped(struct loop *l, size_t k, int wstatus)
 	    l->r->ended[i] - l->r->started[i]);
 	sched_finish(l->s, i, st);
 	emit(l, SCHED_EV_END, i, st, wstatus, l->r->ended[i] - l->r->started[i]);
+	free(l->logs[i]);	/* done with; memory is per task */
+	l->logs[i] = NULL;
 }
 
 /*

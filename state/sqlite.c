@@ -91,9 +91,10 @@ static const char *const migrations[] = {
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+/* A task's record; its strings are in one block (memory is per task). */
 struct rec {
 	struct state_task t;
-	char *strs[7];
+	char *block;
 };
 
 struct kindavg {
@@ -287,13 +288,50 @@ out:
 	return rc;
 }
 
+/* The strings of columns 0..n-1 of q, copied into one block: *out[k] is
+ * NULL for a NULL column. Returns the block. */
+static char *
+cols(sqlite3_stmt *q, int n, const char **out)
+{
+	size_t len[8], total = 0, off = 0;
+	char *block;
+	int k;
+
+	for (k = 0; k < n; k++) {
+		len[k] = sqlite3_column_type(q, k) == SQLITE_NULL ? 0 :
+		    (size_t)sqlite3_column_bytes(q, k) + 1;
+		total += len[k];
+	}
+	block = xmalloc(total ? total : 1);
+	for (k = 0; k < n; k++) {
+		out[k] = NULL;
+		if (len[k] == 0)
+			continue;
+		memcpy(block + off, sqlite3_column_text(q, k), len[k] - 1);
+		block[off + len[k] - 1] = '\0';
+		out[k] = block + off;
+		off += len[k];
+	}
+	return block;
+}
+
 static int
 load_tasks(struct state *s, struct vj_err *err)
 {
 	sqlite3_stmt *q = NULL;
+	const char *str[7];
 	size_t cap = 0, k;
 	int rc;
 
+	/* As many records as there are rows: no doubling to waste. */
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM tasks", -1, &q,
+	    NULL) != SQLITE_OK || sqlite3_step(q) != SQLITE_ROW) {
+		sqlite3_finalize(q);
+		return fail(s, err, "SELECT count(*) FROM tasks");
+	}
+	cap = (size_t)sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	s->recs = cap ? xreallocarray(NULL, cap, sizeof(*s->recs)) : NULL;
 	if (sqlite3_prepare_v2(s->db, "SELECT name, kind, jail, fingerprint, "
 	    "depstamp, status, log, stamp, run, started, ended, duration, "
 	    "exit_status FROM tasks ORDER BY name", -1, &q, NULL) != SQLITE_OK)
@@ -306,15 +344,14 @@ load_tasks(struct state *s, struct vj_err *err)
 		}
 		r = &s->recs[s->nrecs++];
 		memset(r, 0, sizeof(*r));
-		for (k = 0; k < 7; k++)
-			r->strs[k] = col(q, (int)k);
-		r->t.name = r->strs[0];
-		r->t.kind = r->strs[1];
-		r->t.jail = r->strs[2];
-		r->t.fingerprint = r->strs[3];
-		r->t.depstamp = r->strs[4];
-		r->t.status = r->strs[5];
-		r->t.log = r->strs[6];
+		r->block = cols(q, 7, str);
+		r->t.name = str[0];
+		r->t.kind = str[1];
+		r->t.jail = str[2];
+		r->t.fingerprint = str[3];
+		r->t.depstamp = str[4];
+		r->t.status = str[5];
+		r->t.log = str[6];
 		r->t.stamp = sqlite3_column_int64(q, 7);
 		r->t.run = sqlite3_column_int64(q, 8);
 		r->t.started = sqlite3_column_double(q, 9);
@@ -410,6 +447,9 @@ state_open(const char *dir, const char *jails_dir, int readonly,
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
+	/* A run reads the tasks once, at open, then writes a few pages a
+	 * batch: SQLite's 2 MB default page cache would be per-task memory. */
+	(void)sqlite3_exec(s->db, "PRAGMA cache_size = -512", NULL, NULL, NULL);
 	if (!readonly && (exec(s, "PRAGMA journal_mode = WAL", err) == -1 ||
 	    exec(s, "PRAGMA synchronous = FULL", err) == -1 ||
 	    migrate(s, err) == -1))
@@ -438,7 +478,7 @@ fail:
 void
 state_close(struct state *s)
 {
-	size_t i, k;
+	size_t i;
 
 	if (s == NULL)
 		return;
@@ -446,8 +486,7 @@ state_close(struct state *s)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
 	for (i = 0; i < s->nrecs; i++)
-		for (k = 0; k < 7; k++)
-			free(s->recs[i].strs[k]);
+		free(s->recs[i].block);
 	free(s->recs);
 	for (i = 0; i < s->nkinds; i++)
 		free(s->kinds[i].kind);

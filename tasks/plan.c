@@ -381,6 +381,9 @@ plan_seal(struct plan *p, struct vj_err *err)
 	char *cycle = NULL;
 	size_t i;
 
+	/* The plan is complete: no room for more (memory is per task). */
+	if (p->n > 0 && p->n < p->cap)
+		p->v = xreallocarray(p->v, p->cap = p->n, sizeof(*p->v));
 	p->order = xcalloc(p->n ? p->n : 1, sizeof(*p->order));
 	if (graph_topo(p->g, p->order, &cycle) == -1) {
 		vj_errf(err, "dependency cycle: %s", cycle);
