@@ -8,8 +8,8 @@
    (each task depends on two of the layer before). Every task is the same
    command for every tool, `touch out/NAME`, which needs no shell. Per tool:
    wall time of a fresh run, tasks per second, CPU (the tool and the
-   commands it ran, from wait4), the tool's peak RSS, and the time of a
-   re-run with nothing to do. vjbuild --rusage reports its own CPU and RSS;
+   commands it ran, from wait4), the tool's peak RSS (GNU time), and the
+   time of a re-run with nothing to do. vjbuild --rusage reports its own CPU and RSS;
    the commands' CPU is its total less its own, and is the same work for
    every tool, so each tool's own CPU is its total less that.
 2. Scheduling quality: graphs of `sleep` tasks, a long chain beside many
@@ -37,21 +37,25 @@ VJ = os.environ.get("VJBUILD", os.path.join(TOP, "vjbuild"))
 
 
 def run(argv, cwd, env=None):
-    """Runs argv; returns (wall s, cpu s of it and its children, maxrss KiB
-    of the largest, stderr text)."""
+    """Runs argv; returns (wall s, cpu s of it and its children, its peak
+    RSS in KiB, stderr text). The peak comes from GNU time, a small C
+    program: Linux folds the RSS a process had before execve into its
+    ru_maxrss, so a tool started straight from Python would report
+    Python's."""
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL,
+    p = subprocess.Popen(["/usr/bin/time", "-f", "vjbench-rss %M"] + argv,
+                         cwd=cwd, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, env=env)
-    err = b""
     # stderr may be long (a line a task): read it while waiting.
-    err = p.stderr.read()
+    err = p.stderr.read().decode()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         sys.exit("bench: %s failed (%d): %s" % (" ".join(argv), p.returncode,
-                                                 err.decode()[-2000:]))
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, err.decode()
+                                                 err[-2000:]))
+    m = re.search(r"vjbench-rss (\d+)", err)
+    return wall, ru.ru_utime + ru.ru_stime, int(m.group(1)), err
 
 
 # ---- graphs: name -> (deps, command) in file order ----
@@ -150,13 +154,11 @@ def throughput(root, name, g, j, rounds, out):
             wall, cpu, rss, err = run(tool_argv(t, j), wd)
             res[t]["wall"].append(wall)
             res[t]["cpu"].append(cpu)
+            res[t]["rss"].append(rss)
             if t == "vjbuild":
-                own, vrss = own_of_vj(err)
+                own = own_of_vj(err)[0]
                 res[t]["own"].append(own)
-                res[t]["rss"].append(vrss)
                 vj_cmd_cpu.append(cpu - own)
-            else:
-                res[t]["rss"].append(rss)
             wall, cpu, _, _ = run(tool_argv(t, j), wd)
             res[t]["noop"].append(wall)
     n = len(g)
@@ -175,8 +177,7 @@ def throughput(root, name, g, j, rounds, out):
     d1 = os.path.join(d, "one")
     write(g[:1], d1)
     clean(d1)
-    _, _, _, err = run(tool_argv("vjbuild", j), d1)
-    base_rss = own_of_vj(err)[1]
+    _, _, base_rss, _ = run(tool_argv("vjbuild", j), d1)
     rows["vjbuild"]["bytes_per_task"] = \
         (rows["vjbuild"]["peak_rss_kib"] - base_rss) * 1024 / n
     rows["vjbuild"]["one_task_rss_kib"] = base_rss

@@ -293,13 +293,15 @@ out:
 static char *
 cols(sqlite3_stmt *q, int n, const char **out)
 {
+	const unsigned char *text[8];
 	size_t len[8], total = 0, off = 0;
 	char *block;
 	int k;
 
 	for (k = 0; k < n; k++) {
-		len[k] = sqlite3_column_type(q, k) == SQLITE_NULL ? 0 :
-		    (size_t)sqlite3_column_bytes(q, k) + 1;
+		/* text first, then its length: SQLite's safe order */
+		text[k] = sqlite3_column_text(q, k);
+		len[k] = text[k] ? (size_t)sqlite3_column_bytes(q, k) + 1 : 0;
 		total += len[k];
 	}
 	block = xmalloc(total ? total : 1);
@@ -307,7 +309,7 @@ cols(sqlite3_stmt *q, int n, const char **out)
 		out[k] = NULL;
 		if (len[k] == 0)
 			continue;
-		memcpy(block + off, sqlite3_column_text(q, k), len[k] - 1);
+		memcpy(block + off, text[k], len[k] - 1);
 		block[off + len[k] - 1] = '\0';
 		out[k] = block + off;
 		off += len[k];
