@@ -659,6 +659,24 @@ print_dry_run(const struct plan *p, struct state *st)
 	free(stamps);
 }
 
+/* The state at dir read-only when it exists (*st stays NULL when not);
+ * -1, having said why, when it cannot be read. */
+static int
+state_if_any(const char *dir, const char *jails, struct state **st)
+{
+	char *db = fs_join(dir, "vjbuild.db");
+	struct vj_err err;
+	int rc = 0;
+
+	*st = NULL;
+	if (access(db, F_OK) == 0 && state_open(dir, jails, 1, st, &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = -1;
+	}
+	free(db);
+	return rc;
+}
+
 static int
 cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h,
     const struct conf_ports *ports)
@@ -667,16 +685,9 @@ cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h,
 	struct task_env env;
 	struct plan *p;
 	struct vj_err err;
-	char *db = fs_join(c->val[CONF_STATE], "vjbuild.db");
 
-	if (access(db, F_OK) == 0 &&
-	    state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 1, &st,
-	    &err) == -1) {
-		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		free(db);
+	if (state_if_any(c->val[CONF_STATE], c->val[CONF_JAILS], &st) == -1)
 		return EXIT_STATE;
-	}
-	free(db);
 	make_env(&env, c, h, ports, st, o);
 	if ((p = plan_new(&env, &err)) == NULL)
 		die_input(&err);
@@ -838,15 +849,11 @@ cmd_run_graph(const struct opts *o)
 		die_input(&err);
 	}
 	if (o->dry_run) {
-		char *db = fs_join(dir, "vjbuild.db");
 		rc = 0;
-		if (access(db, F_OK) == 0 &&
-		    state_open(dir, NULL, 1, &st, &err) == -1) {
-			fprintf(stderr, "%s: %s\n", progname, err.msg);
+		if (state_if_any(dir, NULL, &st) == -1)
 			rc = EXIT_STATE;
-		} else
+		else
 			print_dry_run(p, st);
-		free(db);
 	} else if (state_open(dir, NULL, 0, &st, &err) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_STATE;

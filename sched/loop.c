@@ -129,8 +129,10 @@ sched_log_path(const struct state *s, const struct task *t)
 	return path;
 }
 
-int
-sched_uptodate(const struct plan *p, struct state *s, int i,
+/* Task i's record says it is done: "ok", with this fingerprint and these
+ * dependency stamps. Its output may still be gone. */
+static int
+recorded_done(const struct plan *p, struct state *s, int i,
     const int64_t *stamps)
 {
 	const struct task *t = plan_task(p, i);
@@ -143,9 +145,16 @@ sched_uptodate(const struct plan *p, struct state *s, int i,
 	    strcmp(rec->fingerprint, t->fingerprint) != 0)
 		return 0;
 	depstamp(p, i, stamps, ds);
-	if (rec->depstamp == NULL || strcmp(rec->depstamp, ds) != 0)
-		return 0;
-	return t->ops->exists(t);
+	return rec->depstamp != NULL && strcmp(rec->depstamp, ds) == 0;
+}
+
+int
+sched_uptodate(const struct plan *p, struct state *s, int i,
+    const int64_t *stamps)
+{
+	const struct task *t = plan_task(p, i);
+
+	return recorded_done(p, s, i, stamps) && t->ops->exists(t);
 }
 
 /*
@@ -238,24 +247,6 @@ child(struct loop *l, int i, int logfd)
 		fprintf(stderr, "%s: %s\n", t->name, err.msg);
 	fflush(stderr);
 	_exit(rc == 0 ? 0 : 1);
-}
-
-/* Task i's record would call it done: it runs again only because its
- * output is gone (or it is forced). Its start must then be durable before
- * it touches anything (see state_tx_begin). */
-static int
-was_done(struct loop *l, int i)
-{
-	const struct task *t = plan_task(l->p, i);
-	const struct state_task *rec = state_task_get(l->st, t->name);
-	char ds[65];
-
-	if (rec == NULL || rec->status == NULL ||
-	    strcmp(rec->status, "ok") != 0 || rec->fingerprint == NULL ||
-	    strcmp(rec->fingerprint, t->fingerprint) != 0)
-		return 0;
-	depstamp(l->p, i, l->stamps, ds);
-	return rec->depstamp != NULL && strcmp(rec->depstamp, ds) == 0;
 }
 
 /*
@@ -585,7 +576,10 @@ schedule(struct loop *l)
 			break;
 		}
 		(void)sched_next(l->s);
-		durable |= was_done(l, i);
+		/* A record that calls it done is run again only because its
+		 * output is gone (or --always): its start must be durable
+		 * before it touches anything (see state_tx_begin). */
+		durable |= recorded_done(l->p, l->st, i, l->stamps);
 		l->tokens[l->npicked] = token;
 		l->picked[l->npicked++] = i;
 	}
@@ -609,19 +603,14 @@ schedule(struct loop *l)
 /* Runs the kind's finish hook in the parent; its failure goes to the
  * task's log like the child's own messages. */
 static enum sched_status
-finish(struct loop *l, int i)
+finish(struct loop *l, size_t k)
 {
-	const struct task *t = plan_task(l->p, i);
+	const struct task *t = plan_task(l->p, l->slots[k].task);
 	struct vj_err err;
-	int fd;
 
 	if (t->ops->finish == NULL || t->ops->finish(t, &err) == 0)
 		return SCHED_OK;
-	fd = open(l->logs[i], O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-	if (fd != -1) {
-		dprintf(fd, "%s: %s\n", t->name, err.msg);
-		close(fd);
-	}
+	note(l, k, "%s: %s\n", t->name, err.msg);
 	return SCHED_FAILED;
 }
 
@@ -655,7 +644,7 @@ reaped(struct loop *l, size_t k, int wstatus)
 		st = SCHED_INTERRUPTED;
 	else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && !left &&
 	    !l->slots[k].timed_out)
-		st = finish(l, i);
+		st = finish(l, k);
 	else
 		st = SCHED_FAILED;
 	if (l->slots[k].out != -1) {

@@ -43,19 +43,10 @@ cmd_exists(const struct task *t)
 	return 1;
 }
 
-/* Not used by the loop, which spawns argv itself; kept so the kind works
- * through the child path too. */
-static int
-cmd_run(const struct task *t, struct vj_err *err)
-{
-	execvp(t->argv[0], t->argv);
-	vj_errno(err, "%s", t->argv[0]);
-	return -1;
-}
-
+/* No run(): every cmd task has an argv, which the loop spawns itself. */
 const struct task_ops task_cmd_ops = {
 	.kind = "cmd", .estimate = 1.0, .inputs = cmd_inputs,
-	.exists = cmd_exists, .run = cmd_run,
+	.exists = cmd_exists,
 };
 
 /* argv for cmd: its words, or /bin/sh -c cmd; one allocation. */

@@ -83,7 +83,8 @@ struct task_ops {
 	void (*inputs)(const struct task *t, struct sha256 *c);
 	/* 1 when the task's output is present and intact. */
 	int (*exists)(const struct task *t);
-	/* In the child: does the work; 0, or -1 with err. */
+	/* In the child: does the work; 0, or -1 with err. NULL for a kind
+	 * whose tasks all carry an argv (the loop spawns that instead). */
 	int (*run)(const struct task *t, struct vj_err *err);
 	/* In the parent after run succeeded (may be NULL): records what the
 	 * child made; -1 with err turns the task into a failure. */
