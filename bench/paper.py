@@ -127,13 +127,15 @@ def vj_durations(state, like, last_run_only=False):
     return {n: d for n, d in rows}
 
 
-def write_conf(d, base, dist=None):
+def write_conf(d, base, dist=None, packages=PACKAGES):
     with open(os.path.join(d, "vjbuild.conf"), "w") as f:
         f.write("base = %s\njails = jails\nstate = state\ncache = cache\n"
                 "ports = %s\ndistfiles = %s\ndomain = example.org\n"
-                "resolver = 192.0.2.53\npackages = %s\n" % (
+                "resolver = 192.0.2.53\n" % (
                     base, os.path.join(TOP, "bench", "ports"),
-                    os.path.join(os.path.dirname(d), "distfiles"), PACKAGES))
+                    os.path.join(os.path.dirname(d), "distfiles")))
+        if packages:
+            f.write("packages = %s\n" % packages)
         if dist:
             f.write("distribution = %s\n" % dist)
 
@@ -180,13 +182,9 @@ def table1(work, rounds, reuse):
         for tool in order[r % 3:] + order[:r % 3]:
             fresh(d)
             if tool == "vjbuild":
-                write_conf(d, base, dist)
-                with open(os.path.join(d, "hosts.txt"), "w") as f:
-                    f.write("j1 10.30.0.1\n")
                 # No packages: the base chain and the records only.
-                conf = open(os.path.join(d, "vjbuild.conf")).read()
-                conf = conf.replace("packages = %s\n" % PACKAGES, "")
-                open(os.path.join(d, "vjbuild.conf"), "w").write(conf)
+                write_conf(d, base, dist, packages=None)
+                hosts(d, 1)
                 sh([VJ, "-q", "-j1", "hosts.txt"], cwd=d)
                 dur = vj_durations(os.path.join(d, "state"), "%:j1")
                 res["vjbuild"].append(dur["extract:j1"])
