@@ -3,7 +3,7 @@
 """The paper's Tables 1 and 2, on this machine, with real server software.
 
   bench/paper.py [--work DIR] [--ns 1,5,10] [--a-ns NS] [--b-ns NS|none]
-                 [--rounds R]
+                 [--jobserver-n N|none] [--rounds R] [--only 1|2]
                  [--json FILE] [--svg FILE] [--reuse-base]
 
 Needs root, network access to Debian's archive, and: debootstrap, tar,
@@ -34,8 +34,8 @@ smallest N without the jobserver (each make then gets -j4 of its own), with
 the peak and mean number of runnable processes (/proc/stat procs_running,
 sampled every 0.2 s).
 
-Prints the tables; writes every figure to --json and a chart of Table 2 to
---svg. Only figures measured in this invocation are printed.
+Prints the tables; writes every figure to --json (after every run, with
+"partial": true until the invocation ends) and a chart of Table 2 to --svg. Only figures measured in this invocation are printed.
 """
 import argparse
 import json
@@ -281,14 +281,17 @@ def check_jails(work, n):
         sys.exit("bench: j1's httpd configuration is not its own")
 
 
-def table2(work, ns, a_ns, b_ns):
+def table2(work, ns, a_ns, b_ns, js_n, save):
     """ns: the Ns of modes c and d; a_ns, b_ns: those of modes a and b
     (a mode's figure at another N of ns is extrapolated linearly from its
-    two largest measured Ns, and marked)."""
+    two largest measured Ns, and marked); js_n: the N of the jobserver
+    comparison (None: not run); save(out): called after every run, so that
+    an interrupted invocation keeps what it measured."""
     out = {"modes": {k: {} for k in "abcd"}, "extrapolated": []}
     todo = sorted(set(ns) | set(a_ns) | set(b_ns))
     for n in todo:
-        for mode in ("a", "b", "c", "d"):
+        # The quick modes first: an invocation cut short loses a slow one.
+        for mode in ("c", "d", "a", "b"):
             want = {"a": a_ns, "b": b_ns}.get(mode, ns)
             if n not in want:
                 continue
@@ -299,6 +302,7 @@ def table2(work, ns, a_ns, b_ns):
                 r["builds"]), flush=True)
             if mode == "d":
                 check_jails(work, n)
+            save(out)
     for mode, have in (("a", a_ns), ("b", b_ns)):
         m = out["modes"][mode]
         pts = sorted(have)
@@ -316,10 +320,11 @@ def table2(work, ns, a_ns, b_ns):
                                                                hi))
     ns = sorted(set(ns) | set(a_ns) | set(b_ns))
     big = max(ns)
-    # The jobserver, on the smallest N (where builds are all of the time).
-    small = min(ns)
-    out["jobserver"] = {"with": out["modes"]["c"][str(small)],
-                        "without": run_mode(work, "c-nojs", small)}
+    # The jobserver, by default on the smallest N (where builds are all of
+    # the time).
+    if js_n is not None:
+        out["jobserver"] = {"with": out["modes"]["c"][str(js_n)],
+                            "without": run_mode(work, "c-nojs", js_n)}
     lo = str(min(ns))
     hi = str(big)
     m = out["modes"]
@@ -350,12 +355,14 @@ def table2(work, ns, a_ns, b_ns):
         out["ratios"]["T%s/T%s" % (hi, lo)].items()) + "   [the paper: 11.4]")
     print("  (a)/(c):  " + "  ".join("N=%s %s" % (k, "%.1f" % v if v else "-")
                                      for k, v in out["ratios"]["a/c"].items()))
-    js = out["jobserver"]
-    print("\nOne CPU budget, N=%d, -j4: with the jobserver %.1f s, peak %d "
-          "running (mean %.1f); without %.1f s, peak %d (mean %.1f)" % (
-              small, js["with"]["wall_s"], js["with"]["peak_running"],
-              js["with"]["mean_running"], js["without"]["wall_s"],
-              js["without"]["peak_running"], js["without"]["mean_running"]))
+    js = out.get("jobserver")
+    if js:
+        print("\nOne CPU budget, N=%d, -j4: with the jobserver %.1f s, peak "
+              "%d running (mean %.1f); without %.1f s, peak %d (mean %.1f)" % (
+                  js_n, js["with"]["wall_s"], js["with"]["peak_running"],
+                  js["with"]["mean_running"], js["without"]["wall_s"],
+                  js["without"]["peak_running"],
+                  js["without"]["mean_running"]))
     return out
 
 
@@ -410,6 +417,9 @@ def main():
     ap.add_argument("--ns", default="1,5,10", help="Ns of modes c and d")
     ap.add_argument("--a-ns", help="Ns of mode a (default: --ns)")
     ap.add_argument("--b-ns", help="Ns of mode b (default: --ns)")
+    ap.add_argument("--jobserver-n", default="min",
+                    help="N of the with/without jobserver runs of mode c "
+                    "(default: the smallest of --ns; none: not run)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json")
     ap.add_argument("--svg")
@@ -431,6 +441,10 @@ def main():
         return ns if x is None else [] if x == "none" else \
             [int(y) for y in x.split(",")]
     a_ns, b_ns = nlist(a.a_ns), nlist(a.b_ns)
+    js_n = None if a.jobserver_n == "none" else min(ns) \
+        if a.jobserver_n == "min" else int(a.jobserver_n)
+    if js_n is not None and js_n not in ns:
+        sys.exit("bench: --jobserver-n %d is not one of --ns" % js_n)
     out = {"machine": {"cpus": os.cpu_count(),
                        "uname": " ".join(os.uname()),
                        "date": time.strftime("%Y-%m-%d %H:%M UTC",
@@ -440,14 +454,22 @@ def main():
     out["fetch_s"] = time.monotonic() - t0
     if a.only != "2":
         out["table1"] = table1(a.work, a.rounds, a.reuse_base)
+
+    def save(t2=None, partial=True):
+        if t2 is not None:
+            out["table2"] = t2
+        out["partial"] = partial
+        if a.json:
+            with open(a.json + ".tmp", "w") as f:
+                json.dump(out, f, indent=1)
+            os.rename(a.json + ".tmp", a.json)
     if a.only != "1":
+        save()
         print("\nTable 2 runs:", flush=True)
-        out["table2"] = table2(a.work, ns, a_ns, b_ns)
+        out["table2"] = table2(a.work, ns, a_ns, b_ns, js_n, save)
         if a.svg:
             svg(out["table2"], a.svg)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(out, f, indent=1)
+    save(partial=False)
 
 
 if __name__ == "__main__":
