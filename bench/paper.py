@@ -31,8 +31,9 @@ Modes a and b run at --a-ns and --b-ns (default: --ns); at an N of --ns
 they did not run at, their figure is extrapolated linearly from their two
 largest measured Ns, and the table says so. Also mode c at the
 smallest N without the jobserver (each make then gets -j4 of its own), with
-the peak and mean number of runnable processes (/proc/stat procs_running,
-sampled every 0.2 s).
+the peak and mean number of runnable processes (/proc/stat procs_running)
+and of compiler processes (cc1, cc1plus, ld: one a make job at work),
+sampled every 0.2 s.
 
 Prints the tables; writes every figure to --json (after every run, with
 "partial": true until the invocation ends) and a chart of Table 2 to --svg. Only figures measured in this invocation are printed.
@@ -66,11 +67,16 @@ def timed(argv, **kw):
     return time.monotonic() - t0
 
 
+COMPILERS = ("cc1", "cc1plus", "ld")
+
+
 class Sampler:
-    """Peak and mean of procs_running while a command runs."""
+    """Peak and mean of procs_running while a command runs, and of the
+    compiler processes alive (cc1, cc1plus, ld: one a make job that is
+    compiling or linking, whatever shells and drivers it runs them from)."""
 
     def __init__(self):
-        self.samples, self.stop = [], threading.Event()
+        self.samples, self.cc, self.stop = [], [], threading.Event()
         self.t = threading.Thread(target=self.run, daemon=True)
 
     def run(self):
@@ -80,6 +86,15 @@ class Sampler:
                     if line.startswith("procs_running"):
                         # this sampler itself is one of them
                         self.samples.append(int(line.split()[1]) - 1)
+            n = 0
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        with open("/proc/%s/comm" % pid) as f:
+                            n += f.read().strip() in COMPILERS
+                    except OSError:
+                        pass	# it ended
+            self.cc.append(n)
 
     def __enter__(self):
         self.t.start()
@@ -94,6 +109,9 @@ class Sampler:
 
     def mean(self):
         return statistics.mean(self.samples or [0])
+
+    def compilers(self):
+        return max(self.cc or [0]), statistics.mean(self.cc or [0])
 
 
 def fetch_sources(work):
@@ -249,7 +267,9 @@ def run_mode(work, mode, n):
     builds = vj_durations(os.path.join(d, "state"), "build:%", True)
     return {"wall_s": wall, "per_jail_s": wall / n, "jails": n,
             "builds": len(builds), "build_s": sum(builds.values()),
-            "peak_running": s.peak(), "mean_running": s.mean()}
+            "peak_running": s.peak(), "mean_running": s.mean(),
+            "peak_compilers": s.compilers()[0],
+            "mean_compilers": s.compilers()[1]}
 
 
 def check_jails(work, n):
@@ -357,12 +377,13 @@ def table2(work, ns, a_ns, b_ns, js_n, save):
                                      for k, v in out["ratios"]["a/c"].items()))
     js = out.get("jobserver")
     if js:
-        print("\nOne CPU budget, N=%d, -j4: with the jobserver %.1f s, peak "
-              "%d running (mean %.1f); without %.1f s, peak %d (mean %.1f)" % (
-                  js_n, js["with"]["wall_s"], js["with"]["peak_running"],
-                  js["with"]["mean_running"], js["without"]["wall_s"],
-                  js["without"]["peak_running"],
-                  js["without"]["mean_running"]))
+        print("\nOne CPU budget, N=%d, -j4:" % js_n)
+        for k in ("with", "without"):
+            x = js[k]
+            print("  %-7s the jobserver: %.1f s; runnable processes peak %d "
+                  "(mean %.1f); compilers (cc1, ld) peak %d (mean %.1f)" % (
+                      k, x["wall_s"], x["peak_running"], x["mean_running"],
+                      x["peak_compilers"], x["mean_compilers"]))
     return out
 
 
