@@ -106,8 +106,27 @@ torture: $(BIN)
 demo: $(BIN)
 	bash examples/demo.sh
 
-bench: $(BIN)
+# make bench: all of them (hours: Table 2's paper way compiles everything
+# in every jail); each alone: bench-core (minutes, busybox base),
+# bench-sched (about half an hour), bench-paper (hours; BENCH_WORK holds
+# the sources, the base and the runs). Each prints its tables; the JSON and
+# the chart go to BENCH_OUT.
+BENCH_WORK = /var/tmp/vjbuild-paper
+BENCH_OUT = bench-out
+bench: bench-core bench-sched bench-paper
+
+bench-core: $(BIN)
 	bash bench/run.sh
+
+bench-sched: $(BIN)
+	mkdir -p $(BENCH_OUT)
+	VJBUILD=$(abspath $(BIN)) python3 bench/sched.py \
+	    --json $(BENCH_OUT)/sched.json
+
+bench-paper: $(BIN)
+	mkdir -p $(BENCH_OUT)
+	VJBUILD=$(abspath $(BIN)) python3 bench/paper.py --work $(BENCH_WORK) \
+	    --json $(BENCH_OUT)/paper.json --svg $(BENCH_OUT)/table2.svg
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
@@ -117,6 +136,7 @@ install: $(BIN)
 clean:
 	rm -rf build build-san build-fuzz vjbuild
 
-.PHONY: all check torture fuzz fuzzers demo bench install clean
+.PHONY: all check torture fuzz fuzzers demo bench bench-core bench-sched \
+    bench-paper install clean
 
 -include $(DEPS)

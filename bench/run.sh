@@ -6,7 +6,7 @@
 # (-jJ), and a re-run with nothing to do, and prints each median and the
 # ratios. Prints numbers, never pass/fail. Needs root (device nodes).
 #   usage: bench/run.sh [N=20] [ROUNDS=5] [J=nproc]
-# (The paper's Tables 1 and 2 with real server software are issue 5.)
+# (The paper's Tables 1 and 2 with real server software: bench/paper.py.)
 set -eu
 n=${1:-20} rounds=${2:-5} j=${3:-$(nproc)}
 top=$(cd "$(dirname "$0")/.." && pwd)
