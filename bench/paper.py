@@ -170,6 +170,23 @@ def fresh(d):
     os.makedirs(d)
 
 
+def check_base(work):
+    """Table 2 needs WORK/base.tar.gz as table1 packs it: made, and without
+    device nodes (a base packed before --exclude=./dev/* holds them, and
+    vjbuild's extract refuses it an hour into the run)."""
+    base = os.path.join(work, "base.tar.gz")
+    if not os.path.exists(base):
+        sys.exit("bench: %s is missing: run Table 1 first (without --only 2)"
+                 % base)
+    names = subprocess.run(["tar", "tzf", base], capture_output=True,
+                           text=True, check=True).stdout.split("\n")
+    dev = [n for n in names if n.startswith("./dev/") and n != "./dev/"]
+    if dev:
+        sys.exit("bench: %s holds %s and %d more under ./dev/ (packed by an "
+                 "older bench/paper.py): remove it, or run Table 1 again "
+                 "without --reuse-base" % (base, dev[0], len(dev) - 1))
+
+
 def table1(work, rounds, reuse):
     rootfs = os.path.join(work, "rootfs")
     base = os.path.join(work, "base.tar.gz")
@@ -485,6 +502,7 @@ def main():
                 json.dump(out, f, indent=1)
             os.rename(a.json + ".tmp", a.json)
     if a.only != "1":
+        check_base(a.work)
         save()
         print("\nTable 2 runs:", flush=True)
         out["table2"] = table2(a.work, ns, a_ns, b_ns, js_n, save)
