@@ -36,7 +36,8 @@ and of compiler processes (cc1, cc1plus, ld: one a make job at work),
 sampled every 0.2 s.
 
 Prints the tables; writes every figure to --json (after every run, with
-"partial": true until the invocation ends) and a chart of Table 2 to --svg. Only figures measured in this invocation are printed.
+"partial": true until the invocation ends) and a chart of Table 2 to
+--svg. Only figures measured in this invocation are printed.
 """
 import argparse
 import json
@@ -282,11 +283,11 @@ def run_mode(work, mode, n):
         sys.exit("bench: mode %s, N=%d failed:\n%s%s" % (
             mode, n, p.stdout[-3000:], p.stderr[-3000:]))
     builds = vj_durations(os.path.join(d, "state"), "build:%", True)
+    peak_cc, mean_cc = s.compilers()
     return {"wall_s": wall, "per_jail_s": wall / n, "jails": n,
             "builds": len(builds), "build_s": sum(builds.values()),
             "peak_running": s.peak(), "mean_running": s.mean(),
-            "peak_compilers": s.compilers()[0],
-            "mean_compilers": s.compilers()[1]}
+            "peak_compilers": peak_cc, "mean_compilers": mean_cc}
 
 
 def check_jails(work, n):
@@ -379,7 +380,7 @@ def table2(work, ns, a_ns, b_ns, js_n, save):
                                                 else "") if x else "not run")
         print(row)
     if out["extrapolated"]:
-        print("  * not run: extrapolated linearly (%s)" %
+        print("  * not run: on the line through two measured Ns (%s)" %
               "; ".join(out["extrapolated"]))
 
     def ratio(x, y):
