@@ -171,6 +171,12 @@ def fresh(d):
     os.makedirs(d)
 
 
+def base_names(base):
+    """The entries of the base tarball, as tar lists them."""
+    return subprocess.run(["tar", "tzf", base], capture_output=True,
+                          text=True, check=True).stdout.splitlines()
+
+
 def check_base(work):
     """Table 2 needs WORK/base.tar.gz as table1 packs it: made, and without
     device nodes (a base packed before --exclude=./dev/* holds them, and
@@ -179,9 +185,8 @@ def check_base(work):
     if not os.path.exists(base):
         sys.exit("bench: %s is missing: run Table 1 first (without --only 2)"
                  % base)
-    names = subprocess.run(["tar", "tzf", base], capture_output=True,
-                           text=True, check=True).stdout.split("\n")
-    dev = [n for n in names if n.startswith("./dev/") and n != "./dev/"]
+    dev = [n for n in base_names(base)
+           if n.startswith("./dev/") and n != "./dev/"]
     if dev:
         sys.exit("bench: %s holds %s and %d more under ./dev/ (packed by an "
                  "older bench/paper.py): remove it, or run Table 1 again "
@@ -206,9 +211,7 @@ def table1(work, rounds, reuse):
                                "-czf", base, "-C",
                                rootfs, "."])
     out["base_bytes"] = os.path.getsize(base)
-    out["base_entries"] = int(subprocess.run(
-        "tar tzf %s | wc -l" % base, shell=True, capture_output=True,
-        text=True).stdout)
+    out["base_entries"] = len(base_names(base))
     # The distribution: bench/distribution laid over the root.
     dist = os.path.join(TOP, "bench", "distribution")
     res = {"vjbuild": [], "tar": [], "bsdtar": [], "distribution": []}
