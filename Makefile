@@ -5,12 +5,16 @@
 # `make fuzz [FUZZ_TIME=60]` runs the libFuzzer targets (clang).
 
 PREFIX	?= /usr/local
+# libpq's header is needed to build; the library is loaded (dlopen) only
+# when a registry in PostgreSQL is opened (state/pg.c), so it is not linked.
 PKGS	= libarchive libevent sqlite3 libpq
+LINK_PKGS = libarchive libevent sqlite3
 CC	?= cc
 CFLAGS	?= -O2 -g
 WARN	= -Wall -Wextra -Werror
 PKG_CFLAGS != pkg-config --cflags $(PKGS)
-PKG_LIBS   != pkg-config --libs $(PKGS)
+PKG_LIBS   != pkg-config --libs $(LINK_PKGS)
+PKG_LIBS   += -ldl
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 

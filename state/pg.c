@@ -6,7 +6,16 @@
  * transaction-scoped advisory lock, so that several vjbuilds starting at
  * once against a new database do not race; its version is in
  * vjbuild_meta.
+ *
+ * libpq is loaded (dlopen) when a registry in PostgreSQL is first opened,
+ * not by every start of vjbuild: with the TLS, Kerberos and LDAP
+ * libraries it brings it is 22 of vjbuild's 40 shared libraries and about
+ * 12 ms of every start on the benchmark machine (docs/BENCHMARKS.md),
+ * spent by commands that never reach a server. Its functions are called
+ * through pq, each typed from libpq-fe.h, so the compiler checks every
+ * call as before.
  */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +28,48 @@
 
 
 #define SCHEMA_LOCK "7642913"	/* pg_advisory_xact_lock key */
+
+#define LIBPQ "libpq.so.5"	/* libpq's soname */
+#define PQ_FUNCS(X) X(PQclear) X(PQconnectdb) X(PQerrorMessage) \
+	X(PQexec) X(PQexecParams) X(PQfinish) X(PQgetvalue) X(PQntuples) \
+	X(PQresultStatus) X(PQsetNoticeProcessor) X(PQstatus)
+
+static struct {
+#define PQ_MEMBER(f) __typeof__(f) *f;
+	PQ_FUNCS(PQ_MEMBER)
+#undef PQ_MEMBER
+} pq;
+
+/* Loads libpq once; it stays loaded (its TLS libraries do not unload
+ * cleanly). */
+static int
+load_libpq(struct vj_err *err)
+{
+	static int loaded;
+	const char *missing = NULL;
+	void *h;
+
+	if (loaded)
+		return 0;
+	if ((h = dlopen(LIBPQ, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		vj_errf(err, "PostgreSQL registry: cannot load %s (%s); it is "
+		    "in Debian's package libpq5", LIBPQ, dlerror());
+		return -1;
+	}
+#define PQ_LOAD(f) \
+	if ((pq.f = (__typeof__(pq.f))dlsym(h, #f)) == NULL) \
+		missing = #f;
+	PQ_FUNCS(PQ_LOAD)
+#undef PQ_LOAD
+	if (missing != NULL) {
+		vj_errf(err, "PostgreSQL registry: %s has no %s", LIBPQ,
+		    missing);
+		dlclose(h);
+		return -1;
+	}
+	loaded = 1;
+	return 0;
+}
 
 static const char *const migrations[] = {
 	"CREATE TABLE jails(name text PRIMARY KEY, address inet NOT NULL "
@@ -37,11 +88,11 @@ static PGresult *
 run(PGconn *c, const char *q, int n, const char *const *params,
     ExecStatusType ok, struct vj_err *err)
 {
-	PGresult *r = PQexecParams(c, q, n, NULL, params, NULL, NULL, 0);
+	PGresult *r = pq.PQexecParams(c, q, n, NULL, params, NULL, NULL, 0);
 
-	if (PQresultStatus(r) != ok) {
-		vj_errf(err, "PostgreSQL: %.80s: %s", q, PQerrorMessage(c));
-		PQclear(r);
+	if (pq.PQresultStatus(r) != ok) {
+		vj_errf(err, "PostgreSQL: %.80s: %s", q, pq.PQerrorMessage(c));
+		pq.PQclear(r);
 		return NULL;
 	}
 	return r;
@@ -55,14 +106,14 @@ cmd(PGconn *c, const char *q, int n, const char *const *params,
 
 	if (r == NULL)
 		return -1;
-	PQclear(r);
+	pq.PQclear(r);
 	return 0;
 }
 
 static int
 rollback(PGconn *c)
 {
-	PQclear(PQexec(c, "ROLLBACK"));
+	pq.PQclear(pq.PQexec(c, "ROLLBACK"));
 	return -1;
 }
 
@@ -79,16 +130,16 @@ migrate(PGconn *c, struct vj_err *err)
 	if ((r = run(c, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK ")", 0,
 	    NULL, PGRES_TUPLES_OK, err)) == NULL)
 		return rollback(c);
-	PQclear(r);
+	pq.PQclear(r);
 	if (cmd(c, "CREATE TABLE IF NOT EXISTS vjbuild_meta(key text PRIMARY "
 	    "KEY, value text NOT NULL)", 0, NULL, err) == -1)
 		return rollback(c);
 	if ((r = run(c, "SELECT value FROM vjbuild_meta WHERE key = 'schema'",
 	    0, NULL, PGRES_TUPLES_OK, err)) == NULL)
 		return rollback(c);
-	if (PQntuples(r) == 1)
-		version = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
+	if (pq.PQntuples(r) == 1)
+		version = atoi(pq.PQgetvalue(r, 0, 0));
+	pq.PQclear(r);
 	if (version > NMIGRATIONS) {
 		vj_errf(err, "PostgreSQL: registry schema %d is newer than this "
 		    "vjbuild (%d)", version, NMIGRATIONS);
@@ -97,14 +148,14 @@ migrate(PGconn *c, struct vj_err *err)
 	/* A step may hold several statements: PQexec, which takes no
 	 * parameters (the steps have none). */
 	for (i = version; i < NMIGRATIONS; i++) {
-		r = PQexec(c, migrations[i]);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		r = pq.PQexec(c, migrations[i]);
+		if (pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
 			vj_errf(err, "PostgreSQL: registry schema step %d: %s",
-			    i + 1, PQerrorMessage(c));
-			PQclear(r);
+			    i + 1, pq.PQerrorMessage(c));
+			pq.PQclear(r);
 			return rollback(c);
 		}
-		PQclear(r);
+		pq.PQclear(r);
 	}
 	snprintf(buf, sizeof(buf), "%d", NMIGRATIONS);
 	p[0] = buf;
@@ -125,17 +176,20 @@ quiet(void *arg, const char *message)
 int
 pg_connect(const char *url, void **conn, struct vj_err *err)
 {
-	PGconn *c = PQconnectdb(url);
+	PGconn *c;
 
-	if (PQstatus(c) != CONNECTION_OK) {
+	if (load_libpq(err) == -1)
+		return -1;
+	c = pq.PQconnectdb(url);
+	if (pq.PQstatus(c) != CONNECTION_OK) {
 		/* The message names the server, not the URL's password. */
-		vj_errf(err, "PostgreSQL registry: %s", PQerrorMessage(c));
-		PQfinish(c);
+		vj_errf(err, "PostgreSQL registry: %s", pq.PQerrorMessage(c));
+		pq.PQfinish(c);
 		return -1;
 	}
-	PQsetNoticeProcessor(c, quiet, NULL);
+	pq.PQsetNoticeProcessor(c, quiet, NULL);
 	if (migrate(c, err) == -1) {
-		PQfinish(c);
+		pq.PQfinish(c);
 		return -1;
 	}
 	*conn = c;
@@ -187,24 +241,24 @@ pg_list(void *conn, void (*fn)(const struct registry_jail *, void *),
 
 	if (r == NULL)
 		return -1;
-	for (i = 0; i < PQntuples(r); i++) {
+	for (i = 0; i < pq.PQntuples(r); i++) {
 		struct registry_jail j;
 		memset(&j, 0, sizeof(j));
-		j.name = PQgetvalue(r, i, 0);
-		j.address = PQgetvalue(r, i, 1);
-		j.root = PQgetvalue(r, i, 2);
-		j.host = PQgetvalue(r, i, 3);
-		j.state = PQgetvalue(r, i, 4);
-		j.created = strtod(PQgetvalue(r, i, 5), NULL);
-		j.updated = strtod(PQgetvalue(r, i, 6), NULL);
+		j.name = pq.PQgetvalue(r, i, 0);
+		j.address = pq.PQgetvalue(r, i, 1);
+		j.root = pq.PQgetvalue(r, i, 2);
+		j.host = pq.PQgetvalue(r, i, 3);
+		j.state = pq.PQgetvalue(r, i, 4);
+		j.created = strtod(pq.PQgetvalue(r, i, 5), NULL);
+		j.updated = strtod(pq.PQgetvalue(r, i, 6), NULL);
 		fn(&j, arg);
 	}
-	PQclear(r);
+	pq.PQclear(r);
 	return 0;
 }
 
 void
 pg_close(void *conn)
 {
-	PQfinish(conn);
+	pq.PQfinish(conn);
 }

@@ -90,6 +90,21 @@ test_registry_in_postgresql_from_two_hosts_at_once() {
 	dropdb -h /var/run/postgresql "$PGDB" || true
 }
 
+# libpq is loaded only for a registry in PostgreSQL (state/pg.c): not
+# linked, and when it cannot be loaded the run says which library and
+# package, and fails.
+test_registry_in_postgresql_without_libpq_says_so() {
+	need_root || return
+	ldd "$VJ" | grep -q 'libpq\.' && fail "vjbuild is linked to libpq: $(ldd "$VJ" | grep libpq)"
+	lib=$(ldconfig -p | awk '$1 == "libpq.so.5" { print $NF; exit }')
+	[ -n "$lib" ] || { echo "    skipped: libpq.so.5 is not installed (Debian package libpq5)"; return $SKIP_RC; }
+	setup 1
+	echo "registry = postgresql:///vjtest_none?host=/var/run/postgresql" >> vjbuild.conf
+	# In a mount namespace of its own, libpq is an empty file.
+	unshare -m sh -c 'mount --bind /dev/null "$1" && exec "$2" hosts.txt' sh "$lib" "$VJ" > out.txt 2>&1 && fail "a run without libpq succeeded"
+	grep -q "cannot load libpq.so.5 .*libpq5" out.txt || fail "no clear message: $(tail -3 out.txt)"
+}
+
 test_dns_data_answers_for_each_jail() {
 	need_root || return
 	command -v tinydns-get > /dev/null || { echo "    skipped: tinydns-get is not installed (Debian package tinydns)"; return $SKIP_RC; }
