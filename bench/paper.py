@@ -206,10 +206,12 @@ def table1(work, rounds, reuse):
         out["debootstrap_s"] = timed(
             ["debootstrap", "--variant=minbase", "bookworm", rootfs, MIRROR],
             stdout=subprocess.DEVNULL)
-        # No device nodes: vjbuild refuses archives that make them.
+        # No device nodes: vjbuild refuses archives that make them. Packed
+        # under a temporary name: an interrupted pack leaves the last base.
         out["pack_s"] = timed(["tar", "--numeric-owner", "--exclude=./dev/*",
-                               "-czf", base, "-C",
+                               "-czf", base + ".tmp", "-C",
                                rootfs, "."])
+        os.rename(base + ".tmp", base)
     out["base_bytes"] = os.path.getsize(base)
     out["base_entries"] = len(base_names(base))
     # The distribution: bench/distribution laid over the root.

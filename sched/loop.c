@@ -7,8 +7,9 @@
  *    its end after the child is reaped. Both go in batches: one
  *    transaction for the tasks reaped and started in one turn of the
  *    loop, durable when a task about to start has a record that would
- *    call it done (see state_tx_begin). The parent is the only writer of
- *    the database.
+ *    call it done (see state_tx_begin); --always unmakes those records
+ *    first, in one durable transaction (force). The parent is the only
+ *    writer of the database.
  *  - A task with an argv (a command of a graph file) is started with vfork
  *    and execve, without copying the parent, its output in a memfd that
  *    becomes its log only if it printed anything; others are forked and
@@ -87,6 +88,7 @@ struct loop {
 	size_t npend, cpend;
 	size_t nslots;
 	int64_t *stamps;
+	char *forced;		/* --always: its done record was unmade */
 	char **logs;
 	double *weight, *own, t0;
 	double eta, eta_at;	/* the last estimate, and when it was made */
@@ -577,9 +579,11 @@ schedule(struct loop *l)
 		}
 		(void)sched_next(l->s);
 		/* A record that calls it done is run again only because its
-		 * output is gone (or --always): its start must be durable
-		 * before it touches anything (see state_tx_begin). */
-		durable |= recorded_done(l->p, l->st, i, l->stamps);
+		 * output is gone (or --always, but force() has unmade those):
+		 * its start must be durable before it touches anything (see
+		 * state_tx_begin). */
+		durable |= !l->forced[i] &&
+		    recorded_done(l->p, l->st, i, l->stamps);
 		l->tokens[l->npicked] = token;
 		l->picked[l->npicked++] = i;
 	}
@@ -598,6 +602,37 @@ schedule(struct loop *l)
 	}
 	if (sched_idle(l->s))
 		event_base_loopbreak(l->base);
+}
+
+/*
+ * --always: every record that calls a task of the plan done is marked
+ * "forced", in one durable transaction, before anything starts. Without
+ * it each start of such a task must wait for an fsync of its own (every
+ * root of a --always run's graph would), and a run killed halfway would
+ * leave the tasks it had not reached recorded done; with it, the next run
+ * runs them, as --always asked.
+ */
+static int
+force(struct loop *l)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->total; i++)
+		if (recorded_done(l->p, l->st, (int)i, l->stamps)) {
+			l->forced[i] = 1;
+			n++;
+		}
+	if (n == 0)
+		return 0;
+	if (state_tx_begin(l->st, 1, l->err) == -1)
+		return -1;
+	for (i = 0; i < l->total; i++)
+		if (l->forced[i] && state_task_force(l->st,
+		    plan_task(l->p, (int)i)->name, l->err) == -1) {
+			state_tx_rollback(l->st);
+			return -1;
+		}
+	return state_tx_commit(l->st, l->err);
 }
 
 /* Runs the kind's finish hook in the parent; its failure goes to the
@@ -877,6 +912,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	l.tokens = xcalloc(l.nslots, sizeof(*l.tokens));
 	l.logfd = xcalloc(l.nslots, sizeof(*l.logfd));
 	l.stamps = xcalloc(l.total, sizeof(*l.stamps));
+	l.forced = xcalloc(l.total, sizeof(*l.forced));
 	l.logs = xcalloc(l.total, sizeof(*l.logs));
 	l.weight = xcalloc(l.total, sizeof(*l.weight));
 	l.own = xcalloc(l.total, sizeof(*l.own));
@@ -895,6 +931,10 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	if (state_run_begin(st, o->command ? o->command : "", (int)l.nslots,
 	    &r->run, err) == -1)
 		goto out;
+	if (o->always && force(&l) == -1) {
+		(void)state_run_end(st, r->run, "error", NULL);
+		goto out;
+	}
 	l.t0 = vj_now();
 	l.ev_chld = evsignal_new(base, SIGCHLD, on_chld, &l);
 	l.ev_int = evsignal_new(base, SIGINT, on_signal, &l);
@@ -954,6 +994,7 @@ out:
 		close(l.devnull);
 	free(l.pend);
 	free(l.stamps);
+	free(l.forced);
 	free(l.weight);
 	free(l.own);
 	return rc;

@@ -30,7 +30,7 @@
 enum stmt {
 	S_RUN_BEGIN, S_RUN_END, S_TASK_START, S_TASK_FINISH, S_STAMP,
 	S_JAIL_PUT, S_DIGEST_GET, S_DIGEST_PUT, S_PKG_PUT, S_PKG_GET,
-	S_PKG_DEL, S_NSTMT
+	S_PKG_DEL, S_TASK_FORCE, S_NSTMT
 };
 
 static const char *const sql[S_NSTMT] = {
@@ -61,6 +61,8 @@ static const char *const sql[S_NSTMT] = {
 	[S_PKG_GET] = "SELECT key, port, version, path, sha256, size, nfiles, "
 	    "build_seconds, built FROM packages WHERE key = ?1",
 	[S_PKG_DEL] = "DELETE FROM packages WHERE key = ?1",
+	[S_TASK_FORCE] = "UPDATE tasks SET status = 'forced' WHERE name = ?1 "
+	    "AND status = 'ok'",
 };
 
 /* Schema steps: migrations[i] takes user_version i to i + 1. */
@@ -629,6 +631,13 @@ state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
 	/* In a batch that is later rolled back the stamp is still unique. */
 	s->stamp = t->stamp;
 	return 0;
+}
+
+int
+state_task_force(struct state *s, const char *name, struct vj_err *err)
+{
+	sqlite3_bind_text(s->st[S_TASK_FORCE], 1, name, -1, SQLITE_STATIC);
+	return step(s, S_TASK_FORCE, err);
 }
 
 int

@@ -78,6 +78,9 @@ int state_task_start(struct state *s, struct state_task *t,
 int state_tx_begin(struct state *s, int durable, struct vj_err *err);
 int state_tx_commit(struct state *s, struct vj_err *err);
 void state_tx_rollback(struct state *s);
+/* Records that task name, done ("ok"), is to run again (status "forced"):
+ * its record calls it done no more. In a batch, like the others. */
+int state_task_force(struct state *s, const char *name, struct vj_err *err);
 /* Records how it ended: status ("ok", "failed", "interrupted"), exit status,
  * ended, duration. */
 int state_task_finish(struct state *s, const struct state_task *t,

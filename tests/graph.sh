@@ -131,6 +131,26 @@ test_always_runs_everything_again() {
 	"$VJ" run-graph -n g.txt | grep -q '5 tasks: 0 would run, 5 up to date' || fail "dry run after"
 }
 
+test_always_killed_halfway_leaves_the_rest_to_the_next_run() {
+	# 20 independent tasks of 0.1 s, done; then --always -j1, killed
+	# after about half of them: the next plain run runs the others too.
+	for i in $(seq 1 20); do
+		echo "t$i: | sh -c 'sleep 0.1; echo t$i >> ran.txt'"
+	done > g.txt
+	"$VJ" run-graph -q -j2 g.txt || { fail "first run failed"; return; }
+	: > ran.txt
+	"$VJ" run-graph -q -j1 --always g.txt & local pid=$!
+	sleep 1
+	kill -9 $pid; wait $pid 2>/dev/null
+	sleep 0.3	# the command in flight ends
+	local before; before=$(sort -u ran.txt | wc -l)
+	[ "$before" -gt 0 ] && [ "$before" -lt 20 ] || { fail "killed after $before tasks"; return; }
+	"$VJ" run-graph -q -j2 g.txt || fail "the run after failed"
+	[ "$(sort -u ran.txt | wc -l)" = 20 ] || fail "$(sort -u ran.txt | wc -l) of 20 tasks ran again since --always"
+	"$VJ" run-graph -n g.txt | grep -q '20 tasks: 0 would run, 20 up to date' || fail "dry run after: $("$VJ" run-graph -n g.txt | tail -1)"
+	echo "    (killed after $before tasks)"
+}
+
 test_hung_task_times_out_and_its_group_dies() {
 	printf 'hang: | sh -c "sleep 311 & sleep 311"\nok: | touch ok\n' > g.txt
 	local t0 t1
