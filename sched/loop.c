@@ -504,6 +504,9 @@ start(struct loop *l, int i, int logfd, int token)
 
 	for (k = 0; k < l->nslots && l->slots[k].pid != 0; k++)
 		;
+	/* Its duration counts its start (vfork and execve, a millisecond
+	 * or more on a slow machine): the slot is the task's from here. */
+	l->r->started[i] = vj_now();
 	if (t->argv != NULL)
 		pid = spawn_argv(l, t, logfd, &errnum);
 	else {
@@ -527,7 +530,7 @@ start(struct loop *l, int i, int logfd, int token)
 			keep_output(l, i, logfd);
 		else
 			close(logfd);
-		l->r->started[i] = l->r->ended[i] = vj_now();
+		l->r->ended[i] = vj_now();
 		give_token(l, token);
 		pend(l, i, "failed", 127, 0);
 		sched_finish(l->s, i, SCHED_FAILED);
@@ -547,7 +550,6 @@ start(struct loop *l, int i, int logfd, int token)
 		    ((l->o->timeout - (double)(time_t)l->o->timeout) * 1e6) };
 		evtimer_add(l->slots[k].ev_timeout, &tv);
 	}
-	l->r->started[i] = vj_now();
 	l->ran++;
 	emit(l, SCHED_EV_START, i, SCHED_RUNNING, 0, 0);
 }
