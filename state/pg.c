@@ -9,7 +9,7 @@
  *
  * libpq is loaded (dlopen) when a registry in PostgreSQL is first opened,
  * not by every start of vjbuild: with the TLS, Kerberos and LDAP
- * libraries it brings it is 22 of vjbuild's 40 shared libraries and about
+ * libraries it brings it is 21 of vjbuild's 40 shared libraries and about
  * 12 ms of every start on the benchmark machine (docs/BENCHMARKS.md),
  * spent by commands that never reach a server. Its functions are called
  * through pq, each typed from libpq-fe.h, so the compiler checks every
