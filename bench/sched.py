@@ -21,8 +21,10 @@
    max(critical path, total work / j), for vjbuild's first run (no
    durations known: every task weighs the same), its second (durations
    recorded by the first, --always), the same again as after an edit of
-   every command (durations known, no record calling a task done, so no
-   start needs an fsync first), ninja, and make (file order, FIFO).
+   every command (durations known, no record calling a task done), ninja,
+   and make (file order, FIFO); beside them, the bound from the durations
+   vjbuild recorded, and the makespan of vjbuild's own order on those
+   durations with nothing between tasks (simulated).
 
 The tools alternate round by round (the order rotates); each figure is the
 median of the rounds. Prints tables; with --json writes every figure.
@@ -338,8 +340,8 @@ def quality(root, name, g, jobs, rounds, out):
                     lbr.append(bound(g, dur, j))
                     ideals.append(ideal(g, dur, j))
                     # The second run: every task again, durations known.
-                    # With --always, every task's record says it is done,
-                    # so each start is made durable first (an fsync).
+                    # --always unmakes every done record first, in one
+                    # fsync'd transaction (docs/RELIABILITY.md).
                     res["vj second"].append(run(argv + ["--always"], d)[0])
                     # As after an edit: every command changed, the same
                     # work (sleep 0.1 -> sleep 0.10), so every task runs
