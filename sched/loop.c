@@ -504,8 +504,8 @@ start(struct loop *l, int i, int logfd, int token)
 
 	for (k = 0; k < l->nslots && l->slots[k].pid != 0; k++)
 		;
-	/* Its duration counts its start (vfork and execve, a millisecond
-	 * or more on a slow machine): the slot is the task's from here. */
+	/* Its duration counts its start (vfork and execve: about 0.6 ms a
+	 * task on the benchmark VM): the slot is the task's from here. */
 	l->r->started[i] = vj_now();
 	if (t->argv != NULL)
 		pid = spawn_argv(l, t, logfd, &errnum);
