@@ -3,7 +3,8 @@
 """The paper's Tables 1 and 2, on this machine, with real server software.
 
   bench/paper.py [--work DIR] [--ns 1,5,10] [--a-ns NS] [--b-ns NS|none]
-                 [--jobserver-n N|none] [--rounds R] [--only 1|2]
+                 [--jobserver-n N|none] [--rounds R] [--t2-rounds R]
+                 [--only 1|2]
                  [--json FILE] [--svg FILE] [--reuse-base]
 
 Needs root, network access to Debian's archive, and: debootstrap, tar,
@@ -29,7 +30,10 @@ Table 2: N jails (N in --ns) with every package, in four modes:
   d  (c) again with the jail roots removed and the package cache warm
 Modes a and b run at --a-ns and --b-ns (default: --ns); at an N of --ns
 they did not run at, their figure is extrapolated linearly from their two
-largest measured Ns, and the table says so. Also mode c at the
+largest measured Ns (mode a from one N: N/n times it, as its jails share
+nothing), and the table says so. With --t2-rounds R every run is made R
+times, the order of the runs turned by one place each round; a cell is
+the median of its rounds, a ratio the median of the rounds' ratios. Also mode c at the
 smallest N without the jobserver (each make then gets -j4 of its own), with
 the peak and mean number of runnable processes (/proc/stat procs_running)
 and of compiler processes (cc1, cc1plus, ld: one a make job at work),
@@ -324,57 +328,99 @@ def check_jails(work, n):
         sys.exit("bench: j1's httpd configuration is not its own")
 
 
-def table2(work, ns, a_ns, b_ns, js_n, save):
-    """ns: the Ns of modes c and d; a_ns, b_ns: those of modes a and b
-    (a mode's figure at another N of ns is extrapolated linearly from its
-    two largest measured Ns, and marked); js_n: the N of the jobserver
-    comparison (None: not run); save(out): called after every run, so that
-    an interrupted invocation keeps what it measured."""
-    out = {"modes": {k: {} for k in "abcd"}, "extrapolated": []}
-    todo = sorted(set(ns) | set(a_ns) | set(b_ns))
-    for n in todo:
-        # The quick modes first: an invocation cut short loses a slow one.
-        for mode in ("c", "d", "a", "b"):
-            want = {"a": a_ns, "b": b_ns}.get(mode, ns)
-            if n not in want:
-                continue
-            r = run_mode(work, mode, n)
-            out["modes"][mode][str(n)] = r
-            print("  %-42s N=%-3d %8.1f s  (%5.1f s a jail, %d builds ran)" % (
-                MODES[mode][1], n, r["wall_s"], r["per_jail_s"],
-                r["builds"]), flush=True)
-            if mode == "d":
-                check_jails(work, n)
-            save(out)
-    for mode, have in (("a", a_ns), ("b", b_ns)):
-        m = out["modes"][mode]
-        pts = sorted(have)
-        for n in ns:
-            if str(n) in m:
-                continue
-            if len(pts) < 2:
-                continue
+def extrapolate(m, have, ns, mode, notes):
+    """Fill m (one round's cells of `mode`, measured at the Ns in `have`)
+    at the Ns of ns it did not run at: on the line through its two largest
+    measured Ns; with one measured N, and only for mode a, N/n times it
+    (in the paper's way jails share nothing: each compiles everything, one
+    after another)."""
+    pts = sorted(n for n in have if m.get(str(n)))
+    for n in ns:
+        if m.get(str(n)):
+            continue
+        if len(pts) >= 2:
             lo, hi = pts[-2], pts[-1]
             slope = (m[str(hi)]["wall_s"] - m[str(lo)]["wall_s"]) / (hi - lo)
             w = m[str(hi)]["wall_s"] + slope * (n - hi)
-            m[str(n)] = {"wall_s": w, "per_jail_s": w / n, "jails": n,
-                         "extrapolated": True}
-            out["extrapolated"].append("%s@%d from N=%d,%d" % (mode, n, lo,
-                                                               hi))
-    ns = sorted(set(ns) | set(a_ns) | set(b_ns))
+            how = "%s@%d on the line through N=%d,%d" % (mode, n, lo, hi)
+        elif len(pts) == 1 and mode == "a":
+            w = m[str(pts[0])]["wall_s"] * n / pts[0]
+            how = "%s@%d as %g times N=%d" % (mode, n, n / pts[0], pts[0])
+        else:
+            continue
+        m[str(n)] = {"wall_s": w, "per_jail_s": w / n, "jails": n,
+                     "extrapolated": True}
+        if how not in notes:
+            notes.append(how)
+
+
+def median_cell(cells, n):
+    """One cell of the table from its rounds: the median wall time, and
+    the other figures of the round that made it."""
+    cells = [c for c in cells if c]
+    if not cells:
+        return None
+    cells = sorted(cells, key=lambda c: c["wall_s"])
+    mid = cells[(len(cells) - 1) // 2]
+    out = dict(mid)
+    out["wall_s"] = statistics.median(c["wall_s"] for c in cells)
+    out["per_jail_s"] = out["wall_s"] / n
+    out["rounds_wall_s"] = [c["wall_s"] for c in cells]
+    return out
+
+
+def table2(work, ns, a_ns, b_ns, js_n, rounds, save):
+    """ns: the Ns of modes c and d; a_ns, b_ns: those of modes a and b
+    (a mode's figure at another N of ns is extrapolated, per round, by
+    extrapolate(), and marked); js_n: the N of the jobserver comparison
+    (None: not run); rounds: every run is made that many times, the order
+    of the runs turned by one place each round, so that the machine's
+    drift falls on every mode alike; a cell is the median of its rounds
+    and a ratio the median of its per-round ratios. save(out): called
+    after every run, so that an interrupted invocation keeps what it
+    measured."""
+    allns = sorted(set(ns) | set(a_ns) | set(b_ns))
+    units = []	# (modes run one after the other, N): d needs c's cache
+    for n in allns:
+        # The quick modes first: an invocation cut short loses a slow one.
+        if n in ns:
+            units.append((("c", "d"), n))
+        if n in a_ns:
+            units.append((("a",), n))
+        if n in b_ns:
+            units.append((("b",), n))
+    out = {"rounds": [], "extrapolated": []}
+    for r in range(rounds):
+        k = r % len(units)
+        rr = {m: {} for m in "abcd"}
+        out["rounds"].append(rr)
+        for modes, n in units[k:] + units[:k]:
+            for mode in modes:
+                x = run_mode(work, mode, n)
+                rr[mode][str(n)] = x
+                print("  round %d/%d  %-42s N=%-3d %8.1f s  (%5.1f s a jail, "
+                      "%d builds ran)" % (r + 1, rounds, MODES[mode][1], n,
+                                          x["wall_s"], x["per_jail_s"],
+                                          x["builds"]), flush=True)
+                if mode == "d":
+                    check_jails(work, n)
+                save(out)
+        for mode, have in (("a", a_ns), ("b", b_ns)):
+            extrapolate(rr[mode], have, allns, mode, out["extrapolated"])
+    ns = allns
     big = max(ns)
+    lo = str(min(ns))
+    hi = str(big)
+    m = out["modes"] = {k: {str(n): median_cell(
+        [rr[k].get(str(n)) for rr in out["rounds"]], n) for n in ns}
+        for k in "abcd"}
     # The jobserver, by default on the smallest N (where builds are all of
     # the time).
     if js_n is not None:
-        out["jobserver"] = {"with": out["modes"]["c"][str(js_n)],
+        out["jobserver"] = {"with": m["c"][str(js_n)],
                             "without": run_mode(work, "c-nojs", js_n)}
-    lo = str(min(ns))
-    hi = str(big)
-    m = out["modes"]
-    for k in "abcd":	# what neither ran nor could be extrapolated
-        for n in ns:
-            m[k].setdefault(str(n), None)
-    print("\nTable 2: wall time in seconds (per jail), every package")
+    print("\nTable 2: wall time in seconds (per jail), every package%s" % (
+        ", median of %d rounds" % rounds if rounds > 1 else ""))
     print("  %-4s" % "N" + "".join("%18s" % ("(%s)" % k) for k in "abcd"))
     for n in ns:
         row = "  %-4d" % n
@@ -385,19 +431,37 @@ def table2(work, ns, a_ns, b_ns, js_n, save):
                                                 else "") if x else "not run")
         print(row)
     if out["extrapolated"]:
-        print("  * not run: on the line through two measured Ns (%s)" %
-              "; ".join(out["extrapolated"]))
+        print("  * not run: %s" % "; ".join(out["extrapolated"]))
 
-    def ratio(x, y):
-        return x["wall_s"] / y["wall_s"] if x and y else None
-    out["ratios"] = {"T%s/T%s" % (hi, lo): {
-        k: ratio(m[k][hi], m[k][lo]) for k in "abcd"},
-        "a/c": {str(n): ratio(m["a"][str(n)], m["c"][str(n)]) for n in ns}}
+    def ratios(k1, n1, k2, n2):
+        """The ratio of two cells in every round that has both."""
+        v = []
+        for rr in out["rounds"]:
+            x, y = rr[k1].get(n1), rr[k2].get(n2)
+            if x and y:
+                v.append(x["wall_s"] / y["wall_s"])
+        return v
+    t = "T%s/T%s" % (hi, lo)
+    out["ratios_rounds"] = {t: {k: ratios(k, hi, k, lo) for k in "abcd"},
+                            "a/c": {str(n): ratios("a", str(n), "c", str(n))
+                                    for n in ns}}
+    out["ratios"] = {g: {k: statistics.median(v) if v else None
+                         for k, v in d.items()}
+                     for g, d in out["ratios_rounds"].items()}
+
+    def show(v, vs):
+        if v is None:
+            return "-"
+        return "%.2f" % v + (" [%s]" % " ".join("%.2f" % x for x in vs)
+                             if len(vs) > 1 else "")
     print("  T(%s)/T(%s):  " % (hi, lo) + "  ".join(
-        "(%s) %s" % (k, "%.2f" % v if v else "-") for k, v in
-        out["ratios"]["T%s/T%s" % (hi, lo)].items()) + "   [the paper: 11.4]")
-    print("  (a)/(c):  " + "  ".join("N=%s %s" % (k, "%.1f" % v if v else "-")
-                                     for k, v in out["ratios"]["a/c"].items()))
+        "(%s) %s" % (k, show(v, out["ratios_rounds"][t][k]))
+        for k, v in out["ratios"][t].items()) + "   [the paper: 11.4]")
+    print("  (a)/(c):  " + "  ".join(
+        "N=%s %s" % (k, show(v, out["ratios_rounds"]["a/c"][k]))
+        for k, v in out["ratios"]["a/c"].items()))
+    if rounds > 1:
+        print("  (ratios: median of the rounds' [each round's])")
     js = out.get("jobserver")
     if js:
         print("\nOne CPU budget, N=%d, -j4:" % js_n)
@@ -464,7 +528,10 @@ def main():
     ap.add_argument("--jobserver-n", default="min",
                     help="N of the with/without jobserver runs of mode c "
                     "(default: the smallest of --ns; none: not run)")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of Table 1")
+    ap.add_argument("--t2-rounds", type=int, default=1,
+                    help="rounds of Table 2 (hours each at N = 1,5,10)")
     ap.add_argument("--json")
     ap.add_argument("--svg")
     ap.add_argument("--reuse-base", action="store_true",
@@ -511,7 +578,8 @@ def main():
         check_base(a.work)
         save()
         print("\nTable 2 runs:", flush=True)
-        out["table2"] = table2(a.work, ns, a_ns, b_ns, js_n, save)
+        out["table2"] = table2(a.work, ns, a_ns, b_ns, js_n, a.t2_rounds,
+                               save)
         if a.svg:
             svg(out["table2"], a.svg)
     save(partial=False)
