@@ -113,10 +113,13 @@ demo: $(BIN)
 # make bench: all of them (hours: Table 2's paper way compiles everything
 # in every jail); each alone: bench-core (minutes, busybox base),
 # bench-sched (about half an hour), bench-paper (hours; BENCH_WORK holds
-# the sources, the base and the runs). Each prints its tables; the JSON and
-# the chart go to BENCH_OUT.
+# the sources, the base and the runs; PAPER_ARGS more options, e.g. the
+# figures the issue asks for in alternated rounds: PAPER_ARGS="--only 2
+# --ns 1,10 --a-ns 1 --b-ns none --jobserver-n none --t2-rounds 3"). Each
+# prints its tables; the JSON and the chart go to BENCH_OUT.
 BENCH_WORK = /var/tmp/vjbuild-paper
 BENCH_OUT = bench-out
+PAPER_ARGS =
 bench: bench-core bench-sched bench-paper
 
 bench-core: $(BIN)
@@ -130,7 +133,8 @@ bench-sched: $(BIN)
 bench-paper: $(BIN)
 	mkdir -p $(BENCH_OUT)
 	VJBUILD=$(abspath $(BIN)) python3 bench/paper.py --work $(BENCH_WORK) \
-	    --json $(BENCH_OUT)/paper.json --svg $(BENCH_OUT)/table2.svg
+	    --json $(BENCH_OUT)/paper.json --svg $(BENCH_OUT)/table2.svg \
+	    $(PAPER_ARGS)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
