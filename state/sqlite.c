@@ -506,19 +506,6 @@ state_close(struct state *s)
 const char *state_uuid(const struct state *s) { return s->uuid; }
 const char *state_logdir(const struct state *s) { return s->logdir; }
 
-int
-state_run_begin(struct state *s, const char *command, int jobs, int64_t *run,
-    struct vj_err *err)
-{
-	sqlite3_bind_double(s->st[S_RUN_BEGIN], 1, vj_wall());
-	sqlite3_bind_text(s->st[S_RUN_BEGIN], 2, command, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s->st[S_RUN_BEGIN], 3, jobs);
-	if (step(s, S_RUN_BEGIN, err) == -1)
-		return -1;
-	*run = sqlite3_last_insert_rowid(s->db);
-	return 0;
-}
-
 static int
 set_durable(struct state *s, int durable, struct vj_err *err)
 {
@@ -528,6 +515,24 @@ set_durable(struct state *s, int durable, struct vj_err *err)
 	    "PRAGMA synchronous = NORMAL", err) == -1)
 		return -1;
 	s->durable = durable;
+	return 0;
+}
+
+int
+state_run_begin(struct state *s, const char *command, int jobs, int64_t *run,
+    struct vj_err *err)
+{
+	/* Not durable by itself: a power cut that loses it loses every
+	 * commit after it too (the WAL keeps their order), and the first
+	 * durable one, at the latest the run's end, carries it. */
+	if (set_durable(s, 0, err) == -1)
+		return -1;
+	sqlite3_bind_double(s->st[S_RUN_BEGIN], 1, vj_wall());
+	sqlite3_bind_text(s->st[S_RUN_BEGIN], 2, command, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s->st[S_RUN_BEGIN], 3, jobs);
+	if (step(s, S_RUN_BEGIN, err) == -1)
+		return -1;
+	*run = sqlite3_last_insert_rowid(s->db);
 	return 0;
 }
 
