@@ -151,6 +151,26 @@ test_always_killed_halfway_leaves_the_rest_to_the_next_run() {
 	echo "    (killed after $before tasks)"
 }
 
+test_state_locked_mid_run_stops_what_it_cannot_record() {
+	# A task takes the state's write lock for 7 s; the task that becomes
+	# ready meanwhile cannot be recorded (SQLite's busy timeout is 5 s):
+	# the run stops with a clear message, and that task does not get to
+	# do its work. The next run, unlocked, does it.
+	cat > g.txt <<-'EOF'
+	lock: | sh -c '[ -e second ] || exec python3 -c "import sqlite3, time; db = sqlite3.connect(\"g.txt.state/vjbuild.db\", isolation_level=None); db.execute(\"BEGIN IMMEDIATE\"); open(\"locked\", \"w\").close(); time.sleep(7)"'
+	wait: | sh -c 'while [ ! -e locked ] && [ ! -e second ]; do sleep 0.05; done'
+	late: wait | sh -c '[ -e second ] || sleep 9; touch late-done'
+	EOF
+	"$VJ" run-graph -j3 g.txt > out.txt 2>&1
+	local rc=$?
+	[ $rc = 3 ] || fail "exit status $rc, want 3 (state): $(tail -3 out.txt)"
+	grep -q 'vjbuild.db.*database is locked' out.txt || fail "no clear message: $(cat out.txt)"
+	[ ! -e late-done ] || fail "late did its work though its start could not be recorded"
+	touch second
+	"$VJ" run-graph -q -j3 g.txt || fail "the run after failed"
+	[ -e late-done ] || fail "the run after did not run late"
+}
+
 test_hung_task_times_out_and_its_group_dies() {
 	printf 'hang: | sh -c "sleep 311 & sleep 311"\nok: | touch ok\n' > g.txt
 	local t0 t1
