@@ -33,8 +33,8 @@ they did not run at, their figure is extrapolated linearly from their two
 largest measured Ns (mode a from one N: N/n times it, as its jails share
 nothing), and the table says so. With --t2-rounds R every run is made R
 times, the order of the runs turned by one place each round; a cell is
-the median of its rounds, a ratio the median of the rounds' ratios. Also mode c at the
-smallest N without the jobserver (each make then gets -j4 of its own), with
+the median of its rounds, a ratio the median of the rounds' ratios. Also
+mode c at the smallest N without the jobserver (each make then gets -j4 of its own), with
 the peak and mean number of runnable processes (/proc/stat procs_running)
 and of compiler processes (cc1, cc1plus, ld: one a make job at work),
 sampled every 0.2 s.
@@ -360,12 +360,11 @@ def median_cell(cells, n):
     cells = [c for c in cells if c]
     if not cells:
         return None
-    cells = sorted(cells, key=lambda c: c["wall_s"])
-    mid = cells[(len(cells) - 1) // 2]
+    mid = sorted(cells, key=lambda c: c["wall_s"])[(len(cells) - 1) // 2]
     out = dict(mid)
     out["wall_s"] = statistics.median(c["wall_s"] for c in cells)
     out["per_jail_s"] = out["wall_s"] / n
-    out["rounds_wall_s"] = [c["wall_s"] for c in cells]
+    out["rounds_wall_s"] = [c["wall_s"] for c in cells]	# round order
     return out
 
 
