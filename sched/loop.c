@@ -88,7 +88,6 @@ struct loop {
 	size_t npend, cpend;
 	size_t nslots;
 	int64_t *stamps;
-	char *forced;		/* --always: its done record was unmade */
 	char **logs;
 	double *weight, *own, t0;
 	double eta, eta_at;	/* the last estimate, and when it was made */
@@ -581,10 +580,10 @@ schedule(struct loop *l)
 		}
 		(void)sched_next(l->s);
 		/* A record that calls it done is run again only because its
-		 * output is gone (or --always, but force() has unmade those):
+		 * output is gone (--always has unmade those: see force()):
 		 * its start must be durable before it touches anything (see
 		 * state_tx_begin). */
-		durable |= !l->forced[i] &&
+		durable |= !l->o->always &&
 		    recorded_done(l->p, l->st, i, l->stamps);
 		l->tokens[l->npicked] = token;
 		l->picked[l->npicked++] = i;
@@ -612,29 +611,29 @@ schedule(struct loop *l)
  * it each start of such a task must wait for an fsync of its own (every
  * root of a --always run's graph would), and a run killed halfway would
  * leave the tasks it had not reached recorded done; with it, the next run
- * runs them, as --always asked.
+ * runs them, as --always asked. No other record can come to call a task
+ * done during the run (a restarted dependency gets a new stamp), so a
+ * --always run's starts never need an fsync (see schedule).
  */
 static int
 force(struct loop *l)
 {
-	size_t i, n = 0;
+	size_t i;
+	int open = 0;
 
-	for (i = 0; i < l->total; i++)
-		if (recorded_done(l->p, l->st, (int)i, l->stamps)) {
-			l->forced[i] = 1;
-			n++;
-		}
-	if (n == 0)
-		return 0;
-	if (state_tx_begin(l->st, 1, l->err) == -1)
-		return -1;
-	for (i = 0; i < l->total; i++)
-		if (l->forced[i] && state_task_force(l->st,
-		    plan_task(l->p, (int)i)->name, l->err) == -1) {
+	for (i = 0; i < l->total; i++) {
+		if (!recorded_done(l->p, l->st, (int)i, l->stamps))
+			continue;
+		if (!open && state_tx_begin(l->st, 1, l->err) == -1)
+			return -1;
+		open = 1;
+		if (state_task_force(l->st, plan_task(l->p, (int)i)->name,
+		    l->err) == -1) {
 			state_tx_rollback(l->st);
 			return -1;
 		}
-	return state_tx_commit(l->st, l->err);
+	}
+	return open ? state_tx_commit(l->st, l->err) : 0;
 }
 
 /* Runs the kind's finish hook in the parent; its failure goes to the
@@ -914,7 +913,6 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	l.tokens = xcalloc(l.nslots, sizeof(*l.tokens));
 	l.logfd = xcalloc(l.nslots, sizeof(*l.logfd));
 	l.stamps = xcalloc(l.total, sizeof(*l.stamps));
-	l.forced = xcalloc(l.total, sizeof(*l.forced));
 	l.logs = xcalloc(l.total, sizeof(*l.logs));
 	l.weight = xcalloc(l.total, sizeof(*l.weight));
 	l.own = xcalloc(l.total, sizeof(*l.own));
@@ -996,7 +994,6 @@ out:
 		close(l.devnull);
 	free(l.pend);
 	free(l.stamps);
-	free(l.forced);
 	free(l.weight);
 	free(l.own);
 	return rc;
