@@ -5,10 +5,11 @@
 # `make fuzz [FUZZ_TIME=60]` runs the libFuzzer targets (clang).
 
 PREFIX	?= /usr/local
-# libpq's header is needed to build; the library is loaded (dlopen) only
-# when a registry in PostgreSQL is opened (state/pg.c), so it is not linked.
+# libpq's and libarchive's headers are needed to build; the libraries are
+# loaded (dlopen) only when a registry in PostgreSQL is opened (state/pg.c)
+# and when archives are read or written (cache/archive.c): not linked.
 PKGS	= libarchive libevent sqlite3 libpq
-LINK_PKGS = libarchive libevent sqlite3
+LINK_PKGS = libevent sqlite3
 CC	?= cc
 CFLAGS	?= -O2 -g
 WARN	= -Wall -Wextra -Werror

@@ -800,6 +800,13 @@ cmd_build(const struct opts *o)
 		conf_free(c);
 		return rc;
 	}
+	/* Its tasks read and write archives in processes of their own:
+	 * loaded here once, they inherit it. */
+	if (cache_archive_load(&err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_TASKS;
+		goto out;
+	}
 	/* Everything is validated; from here on things are created. */
 	if (state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 0, &st,
 	    &err) == -1) {

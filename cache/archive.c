@@ -15,6 +15,69 @@
 #include "cache.h"
 
 /*
+ * libarchive is loaded (dlopen) by the first command that needs it, not by
+ * every start of vjbuild: with the libraries it brings (libxml2, ICU,
+ * libstdc++, five compressors) it is 13 of vjbuild's 17 shared libraries
+ * and about 5 ms of every start on the benchmark machine
+ * (docs/BENCHMARKS.md), spent by run-graph, status and the rest, which
+ * never read an archive. A jail build loads it before its tasks start
+ * (cache_archive_load), so their processes inherit it. Its functions are
+ * called through la, each typed from archive.h.
+ */
+#define LIBARCHIVE "libarchive.so.13"	/* libarchive's soname */
+#define LA_FUNCS(X) X(archive_entry_clear) X(archive_entry_copy_pathname) \
+	X(archive_entry_filetype) X(archive_entry_free) X(archive_entry_linkify) \
+	X(archive_entry_linkresolver_free) X(archive_entry_linkresolver_new) \
+	X(archive_entry_linkresolver_set_strategy) X(archive_entry_new) \
+	X(archive_entry_pathname) X(archive_entry_set_gname) \
+	X(archive_entry_set_uname) X(archive_entry_size) \
+	X(archive_entry_size_is_set) X(archive_errno) X(archive_error_string) \
+	X(archive_read_data_block) X(archive_read_disk_descend) \
+	X(archive_read_disk_new) X(archive_read_disk_open) \
+	X(archive_read_disk_set_behavior) X(archive_read_disk_set_standard_lookup) \
+	X(archive_read_disk_set_symlink_physical) X(archive_read_free) \
+	X(archive_read_new) X(archive_read_next_header) \
+	X(archive_read_next_header2) X(archive_read_open_filename) \
+	X(archive_read_support_filter_all) X(archive_read_support_format_all) \
+	X(archive_write_add_filter_gzip) X(archive_write_close) \
+	X(archive_write_data) X(archive_write_data_block) X(archive_write_disk_new) \
+	X(archive_write_disk_set_options) X(archive_write_finish_entry) \
+	X(archive_write_free) X(archive_write_header) X(archive_write_new) \
+	X(archive_write_open_fd) X(archive_write_set_format_pax_restricted)
+
+static struct {
+#define LA_MEMBER(f) __typeof__(f) *f;
+	LA_FUNCS(LA_MEMBER)
+#undef LA_MEMBER
+} la;
+
+static const char *const la_names[] = {
+#define LA_NAME(f) #f,
+	LA_FUNCS(LA_NAME)
+#undef LA_NAME
+};
+#define NLA (sizeof(la_names) / sizeof(la_names[0]))
+
+int
+cache_archive_load(struct vj_err *err)
+{
+	static int loaded;
+	void *a[NLA];
+	size_t i = 0;
+
+	if (loaded)
+		return 0;
+	if (vj_dlsyms(LIBARCHIVE, "libarchive13", "archives", la_names, a,
+	    NLA, err) == -1)
+		return -1;
+#define LA_SET(f) la.f = (__typeof__(la.f))a[i++];
+	LA_FUNCS(LA_SET)
+#undef LA_SET
+	loaded = 1;
+	return 0;
+}
+
+/*
  * No ARCHIVE_EXTRACT_UNLINK: with it libarchive would quietly remove a
  * symbolic link met in the middle of a path and go on, where a hostile
  * archive must be refused. SAFE_WRITES writes each file under a temporary
@@ -31,7 +94,7 @@
 static const char *
 relname(struct archive_entry *e)
 {
-	const char *p = archive_entry_pathname(e);
+	const char *p = la.archive_entry_pathname(e);
 
 	if (p == NULL)
 		return "";
@@ -55,8 +118,8 @@ static int
 allowed(const char *src, struct archive_entry *e, unsigned long long *total,
     struct vj_err *err)
 {
-	mode_t type = archive_entry_filetype(e);
-	la_int64_t size = archive_entry_size(e);
+	mode_t type = la.archive_entry_filetype(e);
+	la_int64_t size = la.archive_entry_size(e);
 
 	if (type == AE_IFCHR || type == AE_IFBLK) {
 		vj_errf(err, "%s: %s: a device node; archives may not make "
@@ -75,11 +138,11 @@ allowed(const char *src, struct archive_entry *e, unsigned long long *total,
 static struct archive *
 disk_writer(void)
 {
-	struct archive *w = archive_write_disk_new();
+	struct archive *w = la.archive_write_disk_new();
 
 	/* No name lookup: owners are numbers, because the host's passwd is
 	 * not the jail's. */
-	archive_write_disk_set_options(w, SECURE_FLAGS);
+	la.archive_write_disk_set_options(w, SECURE_FLAGS);
 	return w;
 }
 
@@ -94,12 +157,12 @@ copy_data(struct archive *r, struct archive *w, unsigned long long *total)
 	la_int64_t off;
 	int rc;
 
-	while ((rc = archive_read_data_block(r, &buf, &size, &off)) ==
+	while ((rc = la.archive_read_data_block(r, &buf, &size, &off)) ==
 	    ARCHIVE_OK) {
 		if (size > unpack_limit - *total)
 			return -3;
 		*total += size;
-		if (archive_write_data_block(w, buf, size, off) < ARCHIVE_OK)
+		if (la.archive_write_data_block(w, buf, size, off) < ARCHIVE_OK)
 			return -1;
 	}
 	return rc == ARCHIVE_EOF ? 0 : -2;
@@ -110,8 +173,8 @@ copy_data(struct archive *r, struct archive *w, unsigned long long *total)
 static const char *
 why(struct archive *a, char *buf, size_t n)
 {
-	const char *msg = archive_error_string(a);
-	int e = archive_errno(a);
+	const char *msg = la.archive_error_string(a);
+	int e = la.archive_errno(a);
 
 	if (msg == NULL)
 		msg = "failed";
@@ -126,16 +189,16 @@ static int
 put_entry(const char *src, struct archive *r, struct archive *w,
     struct archive_entry *e, unsigned long long *total, struct vj_err *err)
 {
-	const char *name = archive_entry_pathname(e);
+	const char *name = la.archive_entry_pathname(e);
 	char buf[512];
 	int rc;
 
-	if (archive_write_header(w, e) < ARCHIVE_OK) {
+	if (la.archive_write_header(w, e) < ARCHIVE_OK) {
 		vj_errf(err, "%s: %s: %s", src, name ? name : "?",
 		    why(w, buf, sizeof(buf)));
 		return -1;
 	}
-	if ((archive_entry_size(e) > 0 || !archive_entry_size_is_set(e)) &&
+	if ((la.archive_entry_size(e) > 0 || !la.archive_entry_size_is_set(e)) &&
 	    (rc = copy_data(r, w, total)) != 0) {
 		if (rc == -3)
 			vj_errf(err, "%s: unpacks to more than unpack_limit "
@@ -146,7 +209,7 @@ put_entry(const char *src, struct archive *r, struct archive *w,
 			    why(rc == -1 ? w : r, buf, sizeof(buf)));
 		return -1;
 	}
-	if (archive_write_finish_entry(w) < ARCHIVE_OK) {
+	if (la.archive_write_finish_entry(w) < ARCHIVE_OK) {
 		vj_errf(err, "%s: %s: %s", src, name, why(w, buf, sizeof(buf)));
 		return -1;
 	}
@@ -163,17 +226,20 @@ long
 cache_extract_filtered(const char *path, int destfd, const char *prefix,
     struct sbuf *names, struct vj_err *err)
 {
-	struct archive *r = archive_read_new(), *w = NULL;
+	struct archive *r, *w = NULL;
 	struct archive_entry *e;
 	size_t plen = prefix ? strlen(prefix) : 0;
 	unsigned long long total = 0;
 	long n = 0;
 	int rc;
 
-	archive_read_support_filter_all(r);
-	archive_read_support_format_all(r);
-	if (archive_read_open_filename(r, path, 65536) != ARCHIVE_OK) {
-		vj_errf(err, "%s: %s", path, archive_error_string(r));
+	if (cache_archive_load(err) == -1)
+		return -1;
+	r = la.archive_read_new();
+	la.archive_read_support_filter_all(r);
+	la.archive_read_support_format_all(r);
+	if (la.archive_read_open_filename(r, path, 65536) != ARCHIVE_OK) {
+		vj_errf(err, "%s: %s", path, la.archive_error_string(r));
 		n = -1;
 		goto out;
 	}
@@ -183,7 +249,7 @@ cache_extract_filtered(const char *path, int destfd, const char *prefix,
 		goto out;
 	}
 	w = disk_writer();
-	while ((rc = archive_read_next_header(r, &e)) == ARCHIVE_OK ||
+	while ((rc = la.archive_read_next_header(r, &e)) == ARCHIVE_OK ||
 	    rc == ARCHIVE_WARN) {
 		const char *name = relname(e);
 		if (prefix != NULL && strncmp(name, prefix, plen) != 0)
@@ -193,7 +259,7 @@ cache_extract_filtered(const char *path, int destfd, const char *prefix,
 			goto out;
 		}
 		if (names != NULL && *name != '\0' &&
-		    archive_entry_filetype(e) != AE_IFDIR)
+		    la.archive_entry_filetype(e) != AE_IFDIR)
 			sbuf_printf(names, "%s\n", name);
 		if (put_entry(path, r, w, e, &total, err) == -1) {
 			n = -1;
@@ -202,18 +268,18 @@ cache_extract_filtered(const char *path, int destfd, const char *prefix,
 		n++;
 	}
 	if (rc != ARCHIVE_EOF) {
-		vj_errf(err, "%s: %s", path, archive_error_string(r));
+		vj_errf(err, "%s: %s", path, la.archive_error_string(r));
 		n = -1;
 		goto out;
 	}
-	if (archive_write_close(w) != ARCHIVE_OK) {
-		vj_errf(err, "%s: %s", path, archive_error_string(w));
+	if (la.archive_write_close(w) != ARCHIVE_OK) {
+		vj_errf(err, "%s: %s", path, la.archive_error_string(w));
 		n = -1;
 	}
 out:
-	archive_read_free(r);
+	la.archive_read_free(r);
 	if (w != NULL)
-		archive_write_free(w);
+		la.archive_write_free(w);
 	return n;
 }
 
@@ -230,16 +296,16 @@ disk_next(struct archive *r, struct archive_entry *e, const char *top,
 	int rc;
 
 	for (;;) {
-		archive_entry_clear(e);
-		rc = archive_read_next_header2(r, e);
+		la.archive_entry_clear(e);
+		rc = la.archive_read_next_header2(r, e);
 		if (rc == ARCHIVE_EOF)
 			return 0;
 		if (rc < ARCHIVE_WARN) {
-			vj_errf(err, "%s: %s", top, archive_error_string(r));
+			vj_errf(err, "%s: %s", top, la.archive_error_string(r));
 			return -1;
 		}
-		archive_read_disk_descend(r);
-		p = archive_entry_pathname(e);
+		la.archive_read_disk_descend(r);
+		p = la.archive_entry_pathname(e);
 		if (strncmp(p, top, plen) == 0 && p[plen] == '/') {
 			*rel = p + plen + 1;
 			return 1;
@@ -250,7 +316,7 @@ disk_next(struct archive *r, struct archive_entry *e, const char *top,
 long
 cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err)
 {
-	struct archive *r = archive_read_disk_new(), *w = NULL;
+	struct archive *r, *w = NULL;
 	struct archive_entry *e = NULL;
 	size_t plen = strlen(srcdir);
 	const char *rel;
@@ -258,23 +324,26 @@ cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err)
 	long n = 0;
 	int rc;
 
+	if (cache_archive_load(err) == -1)
+		return -1;
+	r = la.archive_read_disk_new();
 	while (plen > 1 && srcdir[plen - 1] == '/')
 		plen--;
-	archive_read_disk_set_standard_lookup(r);
-	archive_read_disk_set_symlink_physical(r);
+	la.archive_read_disk_set_standard_lookup(r);
+	la.archive_read_disk_set_symlink_physical(r);
 	/* The source file system's own flags (ext4's extent flag) are no
 	 * part of the sources, and another file system refuses them. */
-	archive_read_disk_set_behavior(r, ARCHIVE_READDISK_NO_FFLAGS);
-	if (archive_read_disk_open(r, srcdir) != ARCHIVE_OK) {
-		vj_errf(err, "%s: %s", srcdir, archive_error_string(r));
+	la.archive_read_disk_set_behavior(r, ARCHIVE_READDISK_NO_FFLAGS);
+	if (la.archive_read_disk_open(r, srcdir) != ARCHIVE_OK) {
+		vj_errf(err, "%s: %s", srcdir, la.archive_error_string(r));
 		n = -1;
 		goto out;
 	}
 	w = disk_writer();
-	e = archive_entry_new();
+	e = la.archive_entry_new();
 	while ((rc = disk_next(r, e, srcdir, plen, &rel, err)) == 1) {
 		char *dotted = xasprintf("./%s", rel);
-		archive_entry_copy_pathname(e, dotted);
+		la.archive_entry_copy_pathname(e, dotted);
 		free(dotted);
 		/* write_disk resolves relative names against the cwd. */
 		if (fchdir(destfd) == -1) {
@@ -293,15 +362,15 @@ cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err)
 		n = -1;
 		goto out;
 	}
-	if (archive_write_close(w) != ARCHIVE_OK) {
-		vj_errf(err, "%s: %s", srcdir, archive_error_string(w));
+	if (la.archive_write_close(w) != ARCHIVE_OK) {
+		vj_errf(err, "%s: %s", srcdir, la.archive_error_string(w));
 		n = -1;
 	}
 out:
-	archive_entry_free(e);
-	archive_read_free(r);
+	la.archive_entry_free(e);
+	la.archive_read_free(r);
 	if (w != NULL)
-		archive_write_free(w);
+		la.archive_write_free(w);
 	return n;
 }
 
@@ -404,25 +473,31 @@ long
 cache_pack(const char *stagedir, const char *out, struct sbuf *names,
     struct vj_err *err)
 {
-	struct archive *r = archive_read_disk_new(), *w = archive_write_new();
-	struct archive_entry_linkresolver *lr = archive_entry_linkresolver_new();
-	struct archive_entry *e = archive_entry_new(), *sparse = NULL;
+	struct archive *r, *w;
+	struct archive_entry_linkresolver *lr;
+	struct archive_entry *e, *sparse = NULL;
 	size_t plen = strlen(stagedir);
 	const char *rel;
 	long n = 0;
 	int rc, fd = -1;
 
+	if (cache_archive_load(err) == -1)
+		return -1;
+	r = la.archive_read_disk_new();
+	w = la.archive_write_new();
+	lr = la.archive_entry_linkresolver_new();
+	e = la.archive_entry_new();
 	while (plen > 1 && stagedir[plen - 1] == '/')
 		plen--;
-	archive_entry_linkresolver_set_strategy(lr,
+	la.archive_entry_linkresolver_set_strategy(lr,
 	    ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
-	archive_read_disk_set_symlink_physical(r);
+	la.archive_read_disk_set_symlink_physical(r);
 	/* No file flags in a package: on Linux they are the build file
 	 * system's own (ext4's extent flag), which a jail's may refuse. */
-	archive_read_disk_set_behavior(r, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
+	la.archive_read_disk_set_behavior(r, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
 	    ARCHIVE_READDISK_NO_FFLAGS);
-	archive_write_set_format_pax_restricted(w);
-	archive_write_add_filter_gzip(w);
+	la.archive_write_set_format_pax_restricted(w);
+	la.archive_write_add_filter_gzip(w);
 	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 	    0644);
 	if (fd == -1) {
@@ -430,49 +505,49 @@ cache_pack(const char *stagedir, const char *out, struct sbuf *names,
 		n = -1;
 		goto out;
 	}
-	if (archive_write_open_fd(w, fd) != ARCHIVE_OK ||
-	    archive_read_disk_open(r, stagedir) != ARCHIVE_OK) {
-		vj_errf(err, "%s: %s", out, archive_error_string(w));
+	if (la.archive_write_open_fd(w, fd) != ARCHIVE_OK ||
+	    la.archive_read_disk_open(r, stagedir) != ARCHIVE_OK) {
+		vj_errf(err, "%s: %s", out, la.archive_error_string(w));
 		n = -1;
 		goto out;
 	}
 	while ((rc = disk_next(r, e, stagedir, plen, &rel, err)) == 1) {
 		struct archive_entry *le;
 		char *copy = xstrdup(rel);	/* rel points into e */
-		archive_entry_copy_pathname(e, copy);
+		la.archive_entry_copy_pathname(e, copy);
 		free(copy);
-		rel = archive_entry_pathname(e);
+		rel = la.archive_entry_pathname(e);
 		/* Owners travel as numbers only. */
-		archive_entry_set_uname(e, NULL);
-		archive_entry_set_gname(e, NULL);
-		if (names != NULL && archive_entry_filetype(e) != AE_IFDIR)
+		la.archive_entry_set_uname(e, NULL);
+		la.archive_entry_set_gname(e, NULL);
+		if (names != NULL && la.archive_entry_filetype(e) != AE_IFDIR)
 			sbuf_printf(names, "%s\n", rel);
 		le = e;
-		archive_entry_linkify(lr, &le, &sparse);
+		la.archive_entry_linkify(lr, &le, &sparse);
 		if (le == NULL)
 			continue;
-		if (archive_write_header(w, le) < ARCHIVE_OK) {
-			vj_errf(err, "%s: %s: %s", out, archive_entry_pathname(le),
-			    archive_error_string(w));
+		if (la.archive_write_header(w, le) < ARCHIVE_OK) {
+			vj_errf(err, "%s: %s: %s", out, la.archive_entry_pathname(le),
+			    la.archive_error_string(w));
 			n = -1;
 			goto out;
 		}
-		if (archive_entry_size(le) > 0 &&
-		    archive_entry_filetype(le) == AE_IFREG) {
+		if (la.archive_entry_size(le) > 0 &&
+		    la.archive_entry_filetype(le) == AE_IFREG) {
 			const void *buf;
 			size_t size;
 			la_int64_t off;
-			while ((rc = archive_read_data_block(r, &buf, &size,
+			while ((rc = la.archive_read_data_block(r, &buf, &size,
 			    &off)) == ARCHIVE_OK)
-				if (archive_write_data(w, buf, size) < 0) {
+				if (la.archive_write_data(w, buf, size) < 0) {
 					vj_errf(err, "%s: %s", out,
-					    archive_error_string(w));
+					    la.archive_error_string(w));
 					n = -1;
 					goto out;
 				}
 			if (rc != ARCHIVE_EOF) {
 				vj_errf(err, "%s: %s", stagedir,
-				    archive_error_string(r));
+				    la.archive_error_string(r));
 				n = -1;
 				goto out;
 			}
@@ -483,8 +558,8 @@ cache_pack(const char *stagedir, const char *out, struct sbuf *names,
 		n = -1;
 		goto out;
 	}
-	if (archive_write_close(w) != ARCHIVE_OK) {
-		vj_errf(err, "%s: %s", out, archive_error_string(w));
+	if (la.archive_write_close(w) != ARCHIVE_OK) {
+		vj_errf(err, "%s: %s", out, la.archive_error_string(w));
 		n = -1;
 		goto out;
 	}
@@ -493,10 +568,10 @@ cache_pack(const char *stagedir, const char *out, struct sbuf *names,
 		n = -1;
 	}
 out:
-	archive_entry_free(e);
-	archive_entry_linkresolver_free(lr);
-	archive_read_free(r);
-	archive_write_free(w);
+	la.archive_entry_free(e);
+	la.archive_entry_linkresolver_free(lr);
+	la.archive_read_free(r);
+	la.archive_write_free(w);
 	if (fd != -1)
 		close(fd);
 	return n;

@@ -12,6 +12,14 @@
 struct vj_err;
 
 /*
+ * Loads libarchive, once; every function below does so itself. A command
+ * that will fork tasks which read archives calls it first, so that they
+ * inherit it instead of each loading it. -1 with err naming the library
+ * and its Debian package when it cannot be loaded.
+ */
+int cache_archive_load(struct vj_err *err);
+
+/*
  * Extracts the archive at path (any format and compression libarchive reads)
  * into the directory open as destfd, keeping owners, modes, times, hard
  * links, device nodes and symbolic links. Changes the working directory to

@@ -15,7 +15,6 @@
  * through pq, each typed from libpq-fe.h, so the compiler checks every
  * call as before.
  */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,33 +39,30 @@ static struct {
 #undef PQ_MEMBER
 } pq;
 
+static const char *const pq_names[] = {
+#define PQ_NAME(f) #f,
+	PQ_FUNCS(PQ_NAME)
+#undef PQ_NAME
+};
+#define NPQ (sizeof(pq_names) / sizeof(pq_names[0]))
+
 /* Loads libpq once; it stays loaded (its TLS libraries do not unload
  * cleanly). */
 static int
 load_libpq(struct vj_err *err)
 {
 	static int loaded;
-	const char *missing = NULL;
-	void *h;
+	void *a[NPQ];
+	size_t i = 0;
 
 	if (loaded)
 		return 0;
-	if ((h = dlopen(LIBPQ, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		vj_errf(err, "PostgreSQL registry: cannot load %s (%s); it is "
-		    "in Debian's package libpq5", LIBPQ, dlerror());
+	if (vj_dlsyms(LIBPQ, "libpq5", "PostgreSQL registry", pq_names, a,
+	    NPQ, err) == -1)
 		return -1;
-	}
-#define PQ_LOAD(f) \
-	if ((pq.f = (__typeof__(pq.f))dlsym(h, #f)) == NULL) \
-		missing = #f;
-	PQ_FUNCS(PQ_LOAD)
-#undef PQ_LOAD
-	if (missing != NULL) {
-		vj_errf(err, "PostgreSQL registry: %s has no %s", LIBPQ,
-		    missing);
-		dlclose(h);
-		return -1;
-	}
+#define PQ_SET(f) pq.f = (__typeof__(pq.f))a[i++];
+	PQ_FUNCS(PQ_SET)
+#undef PQ_SET
 	loaded = 1;
 	return 0;
 }

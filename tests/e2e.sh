@@ -65,6 +65,25 @@ test_bad_hosts_change_nothing() {
 	done
 }
 
+# libarchive is loaded when archives are needed (cache/archive.c), not
+# linked: without it a build says which library and package and changes
+# nothing, and a graph of commands, which reads no archive, still runs.
+test_without_libarchive_a_build_says_so_and_changes_nothing() {
+	need_root || return
+	ldd "$VJ" | grep -q 'libarchive\.' && fail "vjbuild is linked to libarchive: $(ldd "$VJ" | grep libarchive)"
+	lib=$(ldconfig -p | awk '$1 == "libarchive.so.13" { print $NF; exit }')
+	[ -n "$lib" ] || { echo "    skipped: libarchive.so.13 is not installed (Debian package libarchive13)"; return $SKIP_RC; }
+	setup 1
+	printf 'a: | touch a.out\n' > graph.txt
+	# In a mount namespace of its own, libarchive is an empty file.
+	unshare -m sh -c 'mount --bind /dev/null "$1" && "$2" hosts.txt; echo "exit $?" >&2; "$2" run-graph -q graph.txt' \
+	    sh "$lib" "$VJ" > out.txt 2>&1 || fail "run-graph without libarchive: $(tail -3 out.txt)"
+	grep -q "archives: cannot load libarchive.so.13 .*libarchive13" out.txt || fail "no clear message: $(tail -3 out.txt)"
+	grep -qx "exit 1" out.txt || fail "the build's exit status: $(tail -3 out.txt)"
+	[ ! -e jails ] && [ ! -e state ] || fail "something was created"
+	[ -e a.out ] || fail "run-graph did not run its command"
+}
+
 test_config_errors_name_file_and_line() {
 	setup 1
 	printf 'base = base.tar.gz\njail = x\n' > vjbuild.conf

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Errors, allocation, growable strings and time: see util.h. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,4 +176,26 @@ vj_wall(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+vj_dlsyms(const char *soname, const char *package, const char *user,
+    const char *const names[], void *addrs[], size_t n, struct vj_err *err)
+{
+	void *h;
+	size_t i;
+
+	if ((h = dlopen(soname, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		vj_errf(err, "%s: cannot load %s (%s); it is in Debian's "
+		    "package %s", user, soname, dlerror(), package);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if ((addrs[i] = dlsym(h, names[i])) == NULL) {
+			vj_errf(err, "%s: %s has no %s", user, soname,
+			    names[i]);
+			dlclose(h);
+			return -1;
+		}
+	return 0;
 }

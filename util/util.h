@@ -63,6 +63,16 @@ void sha256_hex(struct sha256 *c, char hex[65]);
 /* Digest of a file's contents; -1 with err naming the path on failure. */
 int sha256_file(const char *path, char hex[65], struct vj_err *err);
 
+/*
+ * Loads shared library soname (RTLD_NOW; it stays loaded) and puts the
+ * address of names[i] in addrs[i], i < n; -1 with err naming user (what
+ * needed it), the library and Debian's package for it. For the libraries
+ * that only some commands use (libpq, libarchive), so that every other
+ * start of vjbuild does not pay for loading them.
+ */
+int vj_dlsyms(const char *soname, const char *package, const char *user,
+    const char *const names[], void *addrs[], size_t n, struct vj_err *err);
+
 /* Seconds from an arbitrary monotonic origin; wall-clock seconds. */
 double vj_now(void);
 double vj_wall(void);
