@@ -34,10 +34,12 @@ largest measured Ns (mode a from one N: N/n times it, as its jails share
 nothing), and the table says so. With --t2-rounds R every run is made R
 times, the order of the runs turned by one place each round; a cell is
 the median of its rounds, a ratio the median of the rounds' ratios. Also
-mode c at the smallest N without the jobserver (each make then gets -j4 of its own), with
-the peak and mean number of runnable processes (/proc/stat procs_running)
-and of compiler processes (cc1, cc1plus, ld: one a make job at work),
-sampled every 0.2 s.
+mode c at the smallest N (--jobserver-n) without the jobserver (each make
+then gets -j4 of its own), a run of its own in every round beside (c),
+with the peak and mean number of runnable processes (/proc/stat
+procs_running) and of compiler processes (cc1, cc1plus, ld: one a make
+job at work), sampled every 0.2 s; its peaks are the highest of the
+rounds, its time the median, and the ratio the median of the rounds'.
 
 Prints the tables; writes every figure to --json (after every run, with
 "partial": true until the invocation ends) and a chart of Table 2 to
@@ -388,10 +390,12 @@ def table2(work, ns, a_ns, b_ns, js_n, rounds, save):
             units.append((("a",), n))
         if n in b_ns:
             units.append((("b",), n))
+        if n == js_n:
+            units.append((("c-nojs",), n))
     out = {"rounds": [], "extrapolated": []}
     for r in range(rounds):
         k = r % len(units)
-        rr = {m: {} for m in "abcd"}
+        rr = {m: {} for m in ("a", "b", "c", "d", "c-nojs")}
         out["rounds"].append(rr)
         for modes, n in units[k:] + units[:k]:
             for mode in modes:
@@ -416,8 +420,17 @@ def table2(work, ns, a_ns, b_ns, js_n, rounds, save):
     # The jobserver, by default on the smallest N (where builds are all of
     # the time).
     if js_n is not None:
-        out["jobserver"] = {"with": m["c"][str(js_n)],
-                            "without": run_mode(work, "c-nojs", js_n)}
+        n = str(js_n)
+        out["jobserver"] = js = {}
+        for k, mode in (("with", "c"), ("without", "c-nojs")):
+            cells = [rr[mode][n] for rr in out["rounds"] if n in rr[mode]]
+            js[k] = median_cell(cells, js_n)
+            for f in ("peak_running", "peak_compilers"):
+                js[k][f] = max(c[f] for c in cells)
+                js[k][f + "_rounds"] = [c[f] for c in cells]
+        js["ratio_rounds"] = [rr["c"][n]["wall_s"] / rr["c-nojs"][n]
+                              ["wall_s"] for rr in out["rounds"]]
+        js["ratio"] = statistics.median(js["ratio_rounds"])
     print("\nTable 2: wall time in seconds (per jail), every package%s" % (
         ", median of %d rounds" % rounds if rounds > 1 else ""))
     print("  %-4s" % "N" + "".join("%18s" % ("(%s)" % k) for k in "abcd"))
@@ -463,13 +476,17 @@ def table2(work, ns, a_ns, b_ns, js_n, rounds, save):
         print("  (ratios: median of the rounds' [each round's])")
     js = out.get("jobserver")
     if js:
-        print("\nOne CPU budget, N=%d, -j4:" % js_n)
+        print("\nOne CPU budget, N=%d, -j4%s:" % (
+            js_n, ", %d rounds: the median time, the highest peak" % rounds
+            if rounds > 1 else ""))
         for k in ("with", "without"):
             x = js[k]
             print("  %-7s the jobserver: %.1f s; runnable processes peak %d "
-                  "(mean %.1f); compilers (cc1, ld) peak %d (mean %.1f)" % (
-                      k, x["wall_s"], x["peak_running"], x["mean_running"],
-                      x["peak_compilers"], x["mean_compilers"]))
+                  "(mean %.1f); compilers (cc1, ld) peak %d %s (mean %.1f)"
+                  % (k, x["wall_s"], x["peak_running"], x["mean_running"],
+                     x["peak_compilers"], x["peak_compilers_rounds"],
+                     x["mean_compilers"]))
+        print("  with / without: %s" % show(js["ratio"], js["ratio_rounds"]))
     return out
 
 
