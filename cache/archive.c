@@ -26,21 +26,24 @@
  */
 #define LIBARCHIVE "libarchive.so.13"	/* libarchive's soname */
 #define LA_FUNCS(X) X(archive_entry_clear) X(archive_entry_copy_pathname) \
-	X(archive_entry_filetype) X(archive_entry_free) X(archive_entry_linkify) \
-	X(archive_entry_linkresolver_free) X(archive_entry_linkresolver_new) \
+	X(archive_entry_filetype) X(archive_entry_free) \
+	X(archive_entry_linkify) X(archive_entry_linkresolver_free) \
+	X(archive_entry_linkresolver_new) \
 	X(archive_entry_linkresolver_set_strategy) X(archive_entry_new) \
 	X(archive_entry_pathname) X(archive_entry_set_gname) \
 	X(archive_entry_set_uname) X(archive_entry_size) \
-	X(archive_entry_size_is_set) X(archive_errno) X(archive_error_string) \
-	X(archive_read_data_block) X(archive_read_disk_descend) \
-	X(archive_read_disk_new) X(archive_read_disk_open) \
-	X(archive_read_disk_set_behavior) X(archive_read_disk_set_standard_lookup) \
+	X(archive_entry_size_is_set) X(archive_errno) \
+	X(archive_error_string) X(archive_read_data_block) \
+	X(archive_read_disk_descend) X(archive_read_disk_new) \
+	X(archive_read_disk_open) X(archive_read_disk_set_behavior) \
+	X(archive_read_disk_set_standard_lookup) \
 	X(archive_read_disk_set_symlink_physical) X(archive_read_free) \
 	X(archive_read_new) X(archive_read_next_header) \
 	X(archive_read_next_header2) X(archive_read_open_filename) \
-	X(archive_read_support_filter_all) X(archive_read_support_format_all) \
-	X(archive_write_add_filter_gzip) X(archive_write_close) \
-	X(archive_write_data) X(archive_write_data_block) X(archive_write_disk_new) \
+	X(archive_read_support_filter_all) \
+	X(archive_read_support_format_all) X(archive_write_add_filter_gzip) \
+	X(archive_write_close) X(archive_write_data) \
+	X(archive_write_data_block) X(archive_write_disk_new) \
 	X(archive_write_disk_set_options) X(archive_write_finish_entry) \
 	X(archive_write_free) X(archive_write_header) X(archive_write_new) \
 	X(archive_write_open_fd) X(archive_write_set_format_pax_restricted)
@@ -198,7 +201,8 @@ put_entry(const char *src, struct archive *r, struct archive *w,
 		    why(w, buf, sizeof(buf)));
 		return -1;
 	}
-	if ((la.archive_entry_size(e) > 0 || !la.archive_entry_size_is_set(e)) &&
+	if ((la.archive_entry_size(e) > 0 ||
+	    !la.archive_entry_size_is_set(e)) &&
 	    (rc = copy_data(r, w, total)) != 0) {
 		if (rc == -3)
 			vj_errf(err, "%s: unpacks to more than unpack_limit "
@@ -494,7 +498,8 @@ cache_pack(const char *stagedir, const char *out, struct sbuf *names,
 	la.archive_read_disk_set_symlink_physical(r);
 	/* No file flags in a package: on Linux they are the build file
 	 * system's own (ext4's extent flag), which a jail's may refuse. */
-	la.archive_read_disk_set_behavior(r, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
+	la.archive_read_disk_set_behavior(r,
+	    ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
 	    ARCHIVE_READDISK_NO_FFLAGS);
 	la.archive_write_set_format_pax_restricted(w);
 	la.archive_write_add_filter_gzip(w);
@@ -527,7 +532,8 @@ cache_pack(const char *stagedir, const char *out, struct sbuf *names,
 		if (le == NULL)
 			continue;
 		if (la.archive_write_header(w, le) < ARCHIVE_OK) {
-			vj_errf(err, "%s: %s: %s", out, la.archive_entry_pathname(le),
+			vj_errf(err, "%s: %s: %s", out,
+			    la.archive_entry_pathname(le),
 			    la.archive_error_string(w));
 			n = -1;
 			goto out;
