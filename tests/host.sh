@@ -95,9 +95,7 @@ test_registry_in_postgresql_from_two_hosts_at_once() {
 # package, and fails.
 test_registry_in_postgresql_without_libpq_says_so() {
 	need_root || return
-	ldd "$VJ" | grep -q 'libpq\.' && fail "vjbuild is linked to libpq: $(ldd "$VJ" | grep libpq)"
-	lib=$(ldconfig -p | awk '$1 == "libpq.so.5" { print $NF; exit }')
-	[ -n "$lib" ] || { echo "    skipped: libpq.so.5 is not installed (Debian package libpq5)"; return $SKIP_RC; }
+	unlinked_lib libpq.so.5 libpq5 || return
 	setup 1
 	echo "registry = postgresql:///vjtest_none?host=/var/run/postgresql" >> vjbuild.conf
 	# In a mount namespace of its own, libpq is an empty file.

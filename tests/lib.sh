@@ -12,6 +12,15 @@ SKIP_RC=77
 
 fail() { echo "    $*" >&2; return 1; }
 need_root() { [ "$(id -u)" = 0 ] || { echo "    skipped: needs root (mknod, chroot, owners)"; return $SKIP_RC; }; }
+# A library vjbuild loads only when needed (dlopen): $1 its soname, $2
+# Debian's package. Fails when vjbuild is linked to it; skips when it is
+# not installed; else sets lib to its path.
+unlinked_lib() {
+	local stem=${1%%.so*}.	# libpq.so.5 -> libpq.: any version
+	ldd "$VJ" | grep -qF "$stem" && { fail "vjbuild is linked to $stem: $(ldd "$VJ" | grep -F "$stem")"; return 1; }
+	lib=$(ldconfig -p | awk -v so="$1" '$1 == so { print $NF; exit }')
+	[ -n "$lib" ] || { echo "    skipped: $1 is not installed (Debian package $2)"; return $SKIP_RC; }
+}
 
 # A work directory with vjbuild.conf and an N-host hosts.txt.
 setup() {
