@@ -5,10 +5,11 @@
 # `make fuzz [FUZZ_TIME=60]` runs the libFuzzer targets (clang).
 
 PREFIX	?= /usr/local
-# libpq's and libarchive's headers are needed to build; the libraries are
-# loaded (dlopen) only when a registry in PostgreSQL is opened (state/pg.c)
-# and when archives are read or written (cache/archive.c): not linked.
-PKGS	= libarchive libevent sqlite3 libpq
+# libpq's, libarchive's and libseccomp's headers are needed to build; the
+# libraries are loaded (dlopen) only when a registry in PostgreSQL is
+# opened (state/pg.c), when archives are read or written (cache/archive.c)
+# and when a build's sandbox is made (jail/seccomp.c): not linked.
+PKGS	= libarchive libevent sqlite3 libpq libseccomp
 LINK_PKGS = libevent sqlite3
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -46,7 +47,7 @@ LIB_SRCS = compat/os.c \
 	graph/graph.c \
 	cache/archive.c \
 	state/sqlite.c state/registry.c state/pg.c \
-	jail/jailconf.c jail/ns.c jail/run.c \
+	jail/jailconf.c jail/ns.c jail/run.c jail/sandbox.c jail/seccomp.c \
 	tasks/root.c tasks/plan.c tasks/extract.c tasks/distribution.c \
 	tasks/devfs.c tasks/hostconf.c tasks/jailconf.c tasks/port.c \
 	tasks/install.c tasks/configure.c tasks/users.c tasks/register.c \

@@ -27,6 +27,8 @@
 #define LIBARCHIVE "libarchive.so.13"	/* libarchive's soname */
 #define LA_FUNCS(X) X(archive_entry_clear) X(archive_entry_copy_pathname) \
 	X(archive_entry_filetype) X(archive_entry_free) \
+	X(archive_entry_uid) X(archive_entry_gid) X(archive_entry_set_uid) \
+	X(archive_entry_set_gid) \
 	X(archive_entry_linkify) X(archive_entry_linkresolver_free) \
 	X(archive_entry_linkresolver_new) \
 	X(archive_entry_linkresolver_set_strategy) X(archive_entry_new) \
@@ -223,12 +225,34 @@ put_entry(const char *src, struct archive *r, struct archive *w,
 long
 cache_extract(const char *path, int destfd, struct vj_err *err)
 {
-	return cache_extract_filtered(path, destfd, NULL, NULL, err);
+	return cache_extract_filtered(path, destfd, NULL, NULL, NULL, err);
+}
+
+/* The entry's owner and group moved into ids' range: id + base, for an
+ * id below count. -1 with err for an id the range has not. */
+static int
+shift_ids(struct archive_entry *e, const char *src,
+    const struct cache_ids *ids, struct vj_err *err)
+{
+	la_int64_t uid = la.archive_entry_uid(e), gid = la.archive_entry_gid(e);
+
+	if (ids == NULL)
+		return 0;
+	if (uid < 0 || uid >= (la_int64_t)ids->count || gid < 0 ||
+	    gid >= (la_int64_t)ids->count) {
+		vj_errf(err, "%s: %s: owner %lld:%lld is outside the %lu ids "
+		    "of a build", src, relname(e), (long long)uid,
+		    (long long)gid, ids->count);
+		return -1;
+	}
+	la.archive_entry_set_uid(e, uid + (la_int64_t)ids->base);
+	la.archive_entry_set_gid(e, gid + (la_int64_t)ids->base);
+	return 0;
 }
 
 long
 cache_extract_filtered(const char *path, int destfd, const char *prefix,
-    struct sbuf *names, struct vj_err *err)
+    const struct cache_ids *ids, struct sbuf *names, struct vj_err *err)
 {
 	struct archive *r, *w = NULL;
 	struct archive_entry *e;
@@ -258,7 +282,8 @@ cache_extract_filtered(const char *path, int destfd, const char *prefix,
 		const char *name = relname(e);
 		if (prefix != NULL && strncmp(name, prefix, plen) != 0)
 			continue;
-		if (allowed(path, e, &total, err) == -1) {
+		if (allowed(path, e, &total, err) == -1 ||
+		    shift_ids(e, path, ids, err) == -1) {
 			n = -1;
 			goto out;
 		}
@@ -473,9 +498,34 @@ cache_tree_digest(const char *dir, char hex[65], struct vj_err *err)
 	return rc;
 }
 
+/* The entry's owner and group as the build saw them: host ids in
+ * [base, base + count) less base. -1 with err for an id outside: only a
+ * process outside the build's namespace could have given it. */
+static int
+unshift_ids(struct archive_entry *e, const char *stagedir,
+    const struct cache_ids *ids, struct vj_err *err)
+{
+	la_int64_t uid = la.archive_entry_uid(e), gid = la.archive_entry_gid(e);
+
+	if (ids == NULL)
+		return 0;
+	if (uid < (la_int64_t)ids->base || uid - (la_int64_t)ids->base >=
+	    (la_int64_t)ids->count || gid < (la_int64_t)ids->base ||
+	    gid - (la_int64_t)ids->base >= (la_int64_t)ids->count) {
+		vj_errf(err, "%s: %s: owned by %lld:%lld, outside the build's "
+		    "ids %lu-%lu", stagedir, la.archive_entry_pathname(e),
+		    (long long)uid, (long long)gid, ids->base,
+		    ids->base + ids->count - 1);
+		return -1;
+	}
+	la.archive_entry_set_uid(e, uid - (la_int64_t)ids->base);
+	la.archive_entry_set_gid(e, gid - (la_int64_t)ids->base);
+	return 0;
+}
+
 long
-cache_pack(const char *stagedir, const char *out, struct sbuf *names,
-    struct vj_err *err)
+cache_pack(const char *stagedir, const char *out, const struct cache_ids *ids,
+    struct sbuf *names, struct vj_err *err)
 {
 	struct archive *r, *w;
 	struct archive_entry_linkresolver *lr;
@@ -525,6 +575,10 @@ cache_pack(const char *stagedir, const char *out, struct sbuf *names,
 		/* Owners travel as numbers only. */
 		la.archive_entry_set_uname(e, NULL);
 		la.archive_entry_set_gname(e, NULL);
+		if (unshift_ids(e, stagedir, ids, err) == -1) {
+			n = -1;
+			goto out;
+		}
 		if (names != NULL && la.archive_entry_filetype(e) != AE_IFDIR)
 			sbuf_printf(names, "%s\n", rel);
 		le = e;

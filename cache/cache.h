@@ -35,24 +35,33 @@ long cache_extract(const char *path, int destfd, struct vj_err *err);
  */
 void cache_set_unpack_limit(unsigned long long limit);
 
+/* Host ids base..base+count-1 that stand for ids 0..count-1 (a build
+ * sandbox's user namespace). */
+struct cache_ids {
+	unsigned long base, count;
+};
+
 /*
  * The same, extracting only entries whose path (without "./") starts with
- * prefix (NULL: all), and appending the path of every entry that is not a
- * directory, one per line, to names (NULL: none).
+ * prefix (NULL: all), with owners and groups moved into ids (NULL: kept;
+ * an id past its count is refused), and appending the path of every entry
+ * that is not a directory, one per line, to names (NULL: none).
  */
 struct sbuf;
 long cache_extract_filtered(const char *path, int destfd, const char *prefix,
-    struct sbuf *names, struct vj_err *err);
+    const struct cache_ids *ids, struct sbuf *names, struct vj_err *err);
 
 /*
  * Packs the tree under stagedir into a gzip'd pax archive at out (created
  * or truncated): paths relative to stagedir, owners as numbers, modes with
  * setuid and setgid, symbolic links as they are, hard links as links.
- * Appends every non-directory path to names. Returns the entry count or -1
- * with err. The caller renames out into place.
+ * With ids, every owner and group must be in its range and is packed as
+ * the sandbox saw it; NULL packs them as they are. Appends every
+ * non-directory path to names. Returns the entry count or -1 with err.
+ * The caller renames out into place.
  */
-long cache_pack(const char *stagedir, const char *out, struct sbuf *names,
-    struct vj_err *err);
+long cache_pack(const char *stagedir, const char *out,
+    const struct cache_ids *ids, struct sbuf *names, struct vj_err *err);
 
 /*
  * Copies the tree under srcdir into destfd the same way (the "distribution"

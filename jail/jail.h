@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Jails on the host: the generated jail.conf(5), and the isolation that
- * port builds run in. (Starting jails comes with the host-integration
- * issue.)
+ * Jails on the host: the generated jail.conf(5), the sandbox that port
+ * builds run in (sandbox.c, seccomp.c), and started jails (run.c).
  */
 #ifndef VJ_JAIL_H
 #define VJ_JAIL_H
@@ -27,11 +26,47 @@ char *jail_conf_name(const char *host);
 struct vj_err;
 
 /*
- * Enters the isolation of a port build: new mount and network namespaces
- * with prefix (say /usr/local) an empty tmpfs. Affects only the calling
- * process and its children: call it in a task's child. 0 or -1 with err.
+ * The host ids a build's ids 0..JAIL_BUILD_IDCOUNT-1 are: a range no host
+ * user or group may use (jail_sandbox_run checks /etc/passwd and
+ * /etc/group), above the 16-bit ids of distributions and the ranges
+ * useradd gives in /etc/subuid. Every build uses it: builds running at
+ * once are kept apart by their namespaces, and each sees no file of
+ * another's.
  */
-int jail_build_isolate(const char *prefix, struct vj_err *err);
+#define JAIL_BUILD_IDBASE 0x60000000UL
+#define JAIL_BUILD_IDCOUNT 65536UL
+
+/* A host path shown inside a build sandbox. */
+struct jail_bind {
+	const char *src;	/* the host's path */
+	const char *dst;	/* the path inside (absolute); NULL: src */
+	int rw;			/* writable; else read-only */
+};
+
+/* A build sandbox (sandbox.c says what it is made of besides binds). */
+struct jail_sandbox {
+	const struct jail_bind *binds;	/* in order: a later one may be
+					 * inside an earlier one */
+	size_t nbinds;
+	unsigned long idbase, idcount;	/* host ids of ids 0..idcount-1 */
+};
+
+/*
+ * Runs argv[0] (an absolute path inside) with envp in dir (NULL: /)
+ * inside a new sandbox and waits: *status is a wait(2) status of the
+ * build's exit code (or 128 + its signal). A writable bind should
+ * already belong to the sandbox's ids (its root is host uid sb->idbase);
+ * what the build makes there is owned by host ids in the range. 0, or -1
+ * with err when the sandbox could not be made (the build did not run).
+ */
+int jail_sandbox_run(const struct jail_sandbox *sb, char *const argv[],
+    char *const envp[], const char *dir, int *status, struct vj_err *err);
+
+/*
+ * Puts the seccomp filter for untrusted code on the calling process (and
+ * what it will exec): see seccomp.c. Sets no_new_privs. 0 or -1 with err.
+ */
+int jail_seccomp_load(struct vj_err *err);
 
 /* Runs argv[0] (an absolute path) with envp in dir (NULL: here) and waits;
  * *status is the wait(2) status. 0, or -1 with err when it could not run. */

@@ -168,7 +168,7 @@ install_run(const struct task *t, struct vj_err *err)
 		goto out;
 	}
 	old = fs_read_beneath(fd, rec, 64u << 20, NULL);
-	if ((n = cache_extract_filtered(tp->archive, fd, NULL, &names,
+	if ((n = cache_extract_filtered(tp->archive, fd, NULL, NULL, &names,
 	    err)) == -1)
 		goto out;
 	if (names.s == NULL)

@@ -162,10 +162,13 @@ manifest_path(const struct task_port *tp)
 }
 
 /* Installs the packages of p's dependencies, all the way down, into the
- * build root's PREFIX (only entries under it). */
+ * build root's PREFIX (only entries under it), their owners moved into
+ * the sandbox's ids. */
 static int
 install_deps(const struct task_port *tp, int rootfd, struct vj_err *err)
 {
+	static const struct cache_ids ids = { JAIL_BUILD_IDBASE,
+	    JAIL_BUILD_IDCOUNT };
 	size_t i;
 
 	for (i = 0; i < tp->port->ndepends; i++) {
@@ -173,7 +176,7 @@ install_deps(const struct task_port *tp, int rootfd, struct vj_err *err)
 		if (install_deps(d, rootfd, err) == -1)
 			return -1;
 		if (cache_extract_filtered(d->archive, rootfd, PREFIX_REL,
-		    NULL, err) == -1)
+		    &ids, NULL, err) == -1)
 			return -1;
 		printf("build root: %s %s from %s\n", d->port->name,
 		    d->port->version, d->archive);
@@ -188,6 +191,9 @@ build_run(const struct task *t, struct vj_err *err)
 	const struct conf_port *p = tp->port;
 	char *work = fs_join(t->env->cache, "work"), *wdir = NULL, *src = NULL;
 	char *stage = NULL, *script = NULL, *pkgdir = NULL, *tmp = NULL;
+	char *root = NULL, *prefix = NULL;
+	static const struct cache_ids ids = { JAIL_BUILD_IDBASE,
+	    JAIL_BUILD_IDCOUNT };
 	char *list = NULL, *mpath = NULL, *envp[12], jobs[32];
 	const char *mf;
 	double took = 0;
@@ -195,7 +201,8 @@ build_run(const struct task *t, struct vj_err *err)
 	int wfd = -1, pfd = -1, fd = -1, rootfd = -1, status, rc = -1;
 	long n;
 
-	/* CACHE/work/P/{src,stage}, made anew. */
+	/* CACHE/work/P/{src,stage,root}, made anew and given to the
+	 * sandbox's root; root/usr/local (PREFIX) holds the dependencies. */
 	if ((fd = fresh_dir(work, tp->workname, &wfd, err)) == -1)
 		goto out;
 	close(fd);
@@ -203,7 +210,10 @@ build_run(const struct task *t, struct vj_err *err)
 	wdir = fs_join(work, tp->workname);
 	src = fs_join(wdir, "src");
 	stage = fs_join(wdir, "stage");
+	root = fs_join(wdir, "root");
+	prefix = fs_join(root, PREFIX);
 	if (mkdir(src, 0755) == -1 || mkdir(stage, 0755) == -1 ||
+	    fs_mkdirs(prefix, 0755) == -1 ||
 	    (fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		vj_errno(err, "%s", wdir);
 		goto out;
@@ -212,11 +222,13 @@ build_run(const struct task *t, struct vj_err *err)
 		goto out;
 	close(fd);
 	fd = -1;
-
-	if (jail_build_isolate(PREFIX, err) == -1)
+	if (fs_chown_tree_at(wfd, tp->workname, JAIL_BUILD_IDBASE,
+	    JAIL_BUILD_IDBASE) == -1) {
+		vj_errno(err, "%s: giving it to the build's ids", wdir);
 		goto out;
-	if ((rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		vj_errno(err, "/");
+	}
+	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s", root);
 		goto out;
 	}
 	if (install_deps(tp, rootfd, err) == -1)
@@ -247,7 +259,15 @@ build_run(const struct task *t, struct vj_err *err)
 		printf("building %s %s (key %.16s) in %s\n", p->name, p->version,
 		    tp->key, src);
 		fflush(stdout);
-		rc = jail_run(argv, envp, src, &status, err);
+		const struct jail_bind binds[] = {
+			{ p->dir, NULL, 0 },	/* the build script */
+			{ wdir, NULL, 1 },
+			{ prefix, PREFIX, 1 },
+		};
+		const struct jail_sandbox sb = { binds,
+		    sizeof(binds) / sizeof(binds[0]), JAIL_BUILD_IDBASE,
+		    JAIL_BUILD_IDCOUNT };
+		rc = jail_sandbox_run(&sb, argv, envp, src, &status, err);
 		for (n = 0; envp[n] != NULL; n++)
 			free(envp[n]);
 		if (rc == -1)
@@ -272,7 +292,7 @@ build_run(const struct task *t, struct vj_err *err)
 		goto out;
 	}
 	tmp = xasprintf("%s/.tmp.%s", pkgdir, strrchr(tp->archive, '/') + 1);
-	if ((n = cache_pack(stage, tmp, &names, err)) == -1)
+	if ((n = cache_pack(stage, tmp, &ids, &names, err)) == -1)
 		goto out;
 	/* The manifest: the build's seconds, a blank line, the files. */
 	{
@@ -311,6 +331,8 @@ out:
 	free(wdir);
 	free(src);
 	free(stage);
+	free(root);
+	free(prefix);
 	free(script);
 	free(pkgdir);
 	free(tmp);

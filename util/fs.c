@@ -255,6 +255,50 @@ fs_rmtree_at(int dirfd, const char *name)
 	    -1 : 0;
 }
 
+/* Gives dirfd's tree to uid:gid, links themselves not followed. */
+static int
+chown_fd(int fd, uid_t uid, gid_t gid)
+{
+	struct dirent *de;
+	DIR *d;
+	int sub, rc = 0;
+
+	if ((sub = dup(fd)) == -1)
+		return -1;
+	if ((d = fdopendir(sub)) == NULL) {
+		close(sub);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fs_chown_tree_at(fd, de->d_name, uid, gid) == -1)
+			rc = -1;
+	}
+	closedir(d);
+	return rc;
+}
+
+int
+fs_chown_tree_at(int dirfd, const char *name, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	rc = chown_fd(fd, uid, gid);
+	close(fd);
+	return rc;
+}
+
 int
 fs_mkdirs(const char *path, mode_t mode)
 {
