@@ -31,6 +31,15 @@ setup() {
 	for i in $(seq 1 "$n"); do echo "web$i 10.9.0.$i" >> hosts.txt; done
 }
 
+# A port NAME whose build stages what the shell snippet BODY makes.
+make_port() {
+	local name=$1 body=$2 deps=${3:-}
+	mkdir -p "ports/$name/src"
+	printf 'version = 1.0\nsource = none\n%s' "${deps:+depends = $deps
+}" > "ports/$name/recipe"
+	printf '%s\n' "$body" > "ports/$name/build"
+}
+
 # Task names and the run that last ran them, from vjbuild status.
 task_runs() { "$VJ" status | awk '/^TASK/{t=1;next} t && NF>=3 && $1 !~ /^log:/ {print $1, $2, $3}'; }
 

@@ -16,15 +16,6 @@ setup_ports() {
 # The tasks that ran in the last run, from its -v output on stderr.
 ran() { awk '$1=="ok" || $1=="FAILED" {print $2}' "$1" | sort | tr '\n' ' '; }
 
-# A port NAME whose build stages what the shell snippet BODY makes.
-make_port() {
-	local name=$1 body=$2 deps=${3:-}
-	mkdir -p "ports/$name/src"
-	printf 'version = 1.0\nsource = none\n%s' "${deps:+depends = $deps
-}" > "ports/$name/recipe"
-	printf '%s\n' "$body" > "ports/$name/build"
-}
-
 test_twenty_jails_three_ports_built_once() {
 	need_root || return
 	setup_ports 20
