@@ -75,6 +75,18 @@ int jail_run(char *const argv[], char *const envp[], const char *dir,
 
 #include <sys/types.h>
 
+/*
+ * For jail/ only, in a new mount namespace: makes every mount in it
+ * private (nothing reaches the host). Where the caller is in a chroot
+ * whose / is not a mount point, it first moves to the namespace's own
+ * root and sets *chroot_path to the chroot's path from there (malloc'd),
+ * else to NULL. 0 or -1 with err.
+ */
+int jail_mnt_private(char **chroot_path, struct vj_err *err);
+/* Binds dir on itself and makes it the root (a mount point, so that
+ * pivot_root can be used from it). 0 or -1 with err. */
+int jail_mnt_enter(const char *dir, struct vj_err *err);
+
 /* A provisioned jail, to run. */
 struct jail_spec {
 	const char *name;	/* as in hosts.txt */

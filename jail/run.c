@@ -12,10 +12,12 @@
  * capability outside a short list from the bounding set, sets
  * no_new_privs, runs the jail's exec.start command, and then only reaps
  * children until it is told to stop (SIGTERM), when it stops everything in
- * the jail. STATE/run/NAME holds its pid and interface.
+ * the jail. (In a chroot whose / is not a mount point, the mounts are
+ * made private from the namespace's own root: jail_mnt_private.) STATE/run/NAME holds its pid and interface.
  *
- * exec enters the jail's namespaces (setns), with the same capability
- * limits, and runs a command there.
+ * exec enters the jail's namespaces (setns) and its root (chroot to the
+ * init's, /proc/PID/root), with the same capability limits, and runs a
+ * command there.
  */
 #ifdef __linux__
 #include <dirent.h>
@@ -181,7 +183,8 @@ init_fail(int fd, const char *what)
 static void __attribute__((noreturn))
 jail_init(const struct jail_spec *s, int go, int report)
 {
-	char c, jail_if[16], host_if[16], *addr;
+	char c, jail_if[16], host_if[16], *addr, *outer, *root;
+	struct vj_err err;
 	struct sigaction sa;
 	pid_t rc_pid;
 	time_t deadline;
@@ -199,8 +202,6 @@ jail_init(const struct jail_spec *s, int go, int report)
 	veth_names(s->name, host_if, jail_if);
 	if (sethostname(s->hostname, strlen(s->hostname)) == -1)
 		init_fail(report, "sethostname");
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
-		init_fail(report, "making mounts private");
 	addr = xasprintf("%s/%d", s->address, v6 ? 128 : 32);
 	if (ip("link", "set", "lo", "up", NULL) == -1 ||
 	    ip("link", "set", jail_if, "name", "eth0", NULL) == -1 ||
@@ -213,10 +214,16 @@ jail_init(const struct jail_spec *s, int go, int report)
 		init_fail(report, "configuring eth0 with ip(8)");
 	}
 	free(addr);
-	if (mount(s->root, s->root, NULL, MS_BIND | MS_REC, NULL) == -1)
+	/* In a chroot, the jail's root is reached from the namespace's. */
+	if (jail_mnt_private(&outer, &err) == -1) {
+		dprintf(report, "%s", err.msg);
+		_exit(1);
+	}
+	root = outer == NULL ? xstrdup(s->root) : fs_join(outer, s->root);
+	if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) == -1)
 		init_fail(report, "bind-mounting the root");
-	if (chdir(s->root) == -1)
-		init_fail(report, s->root);
+	if (chdir(root) == -1)
+		init_fail(report, root);
 	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 	    NULL) == -1)
 		init_fail(report, "mounting /proc");
@@ -427,8 +434,16 @@ exec_inside(pid_t pid, char *const argv[])
 	char path[64];
 	pid_t child;
 	size_t i;
-	int fd, status;
+	int fd, rootfd, status;
 
+	/* The jail's root, opened before setns: entering its mount
+	 * namespace sets the root to the namespace's, which is not the
+	 * jail's where vjbuild runs in a chroot (nsenter -r does the same). */
+	snprintf(path, sizeof(path), "/proc/%ld/root", (long)pid);
+	if ((rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "vjbuild: %s: %s\n", path, strerror(errno));
+		_exit(126);
+	}
 	for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
 		snprintf(path, sizeof(path), "/proc/%ld/ns/%s", (long)pid, ns[i]);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
@@ -439,8 +454,12 @@ exec_inside(pid_t pid, char *const argv[])
 		}
 		close(fd);
 	}
-	if (chdir("/") == -1)
+	if (fchdir(rootfd) == -1 || chroot(".") == -1 || chdir("/") == -1) {
+		fprintf(stderr, "vjbuild: entering the jail's root: %s\n",
+		    strerror(errno));
 		_exit(126);
+	}
+	close(rootfd);
 	/* The PID namespace applies to children: fork once more. */
 	if ((child = fork()) == -1)
 		_exit(126);

@@ -373,10 +373,9 @@ make_root(const struct jail_sandbox *sb, const struct sources *src,
 	size_t i;
 
 	/* The user namespace already made every shared mount a slave, so
-	 * nothing below reaches the host; private where / is a mount point
-	 * (in a chroot it is not, and EINVAL says so). */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 &&
-	    errno != EINVAL)
+	 * nothing below reaches the host; private too. / is a mount point
+	 * (in a chroot, sandbox_child made it one). */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
 		die(report, "making mounts private");
 	if (stat(root, &st) == -1 || !S_ISDIR(st.st_mode))
 		die(report, "%s must be a directory (the sandbox's root is "
@@ -415,16 +414,9 @@ make_root(const struct jail_sandbox *sb, const struct sources *src,
 		die(report, "making the sandbox's / read-only");
 	if (chdir(root) == -1)
 		die(report, "%s", root);
-	if (syscall(SYS_pivot_root, ".", ".") == 0) {
-		if (umount2(".", MNT_DETACH) == -1)
-			die(report, "detaching the host's tree");
-	} else if (errno == EINVAL) {
-		/* In a chroot, / is not a mount point. */
-		if (chroot(".") == -1)
-			die(report, "entering the sandbox's root (vjbuild runs "
-			    "in a chroot)");
-	} else
-		die(report, "pivot_root");
+	if (syscall(SYS_pivot_root, ".", ".") == -1 ||
+	    umount2(".", MNT_DETACH) == -1)
+		die(report, "pivot_root into the sandbox's root");
 	if (chdir("/") == -1)
 		die(report, "chdir /");
 }
@@ -507,16 +499,36 @@ sandbox_child(const struct jail_sandbox *sb, char *const argv[],
     int report)
 {
 	struct sources src;
+	struct vj_err err;
+	char *chroot_path = NULL, c;
 	pid_t init, w;
 	int status;
-	char c;
 
-	if (unshare(SANDBOX_NS) == -1)
-		die(report, "unshare(user, mount, pid, ipc, uts, net)");
+	if (unshare(SANDBOX_NS) == -1) {
+		/* In a chroot the kernel refuses a user namespace: go to the
+		 * root of a mount namespace of our own first (jail_mnt_private),
+		 * and back into the chroot once in the sandbox's. */
+		if (errno != EPERM || unshare(CLONE_NEWNS) == -1)
+			die(report, "unshare(user, mount, pid, ipc, uts, net)");
+		if (jail_mnt_private(&chroot_path, &err) == -1) {
+			dprintf(report, "build sandbox: %s", err.msg);
+			_exit(SETUP_FAILED);
+		}
+		if (chroot_path == NULL)
+			errno = EPERM;
+		if (chroot_path == NULL || unshare(SANDBOX_NS) == -1)
+			die(report, "unshare(user, mount, pid, ipc, uts, net) "
+			    "(are user namespaces allowed? "
+			    "/proc/sys/user/max_user_namespaces)");
+	}
 	if (write(unshared, "u", 1) != 1 || read(mapped, &c, 1) != 1)
 		_exit(SETUP_FAILED);	/* the caller said why */
 	close(unshared);
 	close(mapped);
+	if (chroot_path != NULL && jail_mnt_enter(chroot_path, &err) == -1) {
+		dprintf(report, "build sandbox: %s", err.msg);
+		_exit(SETUP_FAILED);
+	}
 	sources_open(sb, &src, report);
 	if (setresgid(0, 0, 0) == -1 || setgroups(0, NULL) == -1 ||
 	    setresuid(0, 0, 0) == -1)

@@ -196,4 +196,43 @@ echo q > $P/var/spool/q; chown 1:5 $P/var/spool/q'
 	find jails -uid +65535 -o -gid +65535 | grep -q . && fail "host-range ids in a jail: $(find jails -uid +65535 | head -3)" || true
 }
 
+# vjbuild in a chroot whose / is not a mount point (CI may run so): a
+# build still gets its sandbox, a jail starts, and exec enters the jail's
+# own root, not the root of the mount namespace (the outer host's).
+test_in_a_chroot_builds_start_and_exec_enter_the_jail() {
+	need_root || return
+	command -v ip > /dev/null || { echo "    skipped: no ip(8) (iproute2)"; return $SKIP_RC; }
+	command -v unshare > /dev/null || { echo "    skipped: no unshare(1)"; return $SKIP_RC; }
+	local c=$PWD/chroot
+	mkdir -p $c/usr $c/etc $c/proc $c/dev $c/sys $c/tmp $c/work
+	for l in bin sbin lib lib32 lib64 libx32; do
+		[ -L /$l ] && ln -s "$(readlink /$l)" $c/$l
+		[ -d /$l ] && [ ! -L /$l ] && mkdir $c/$l
+	done
+	touch $c/chroot-marker
+	cp "$VJ" $c/work/vjbuild
+	( cd $c/work && setup 1 && sed -i 's/10.9.0.1/10.9.7.1/' hosts.txt &&
+	    printf 'ports = ports\npackages = hello\n' >> vjbuild.conf &&
+	    make_port hello 'mkdir -p $STAGEDIR$PREFIX/bin; echo "#!/bin/sh" > $STAGEDIR$PREFIX/bin/hello; chmod 755 $STAGEDIR$PREFIX/bin/hello' )
+	# The binds live in a mount namespace of the test's own.
+	unshare -m --propagation private bash -c '
+		c=$1
+		for d in usr etc dev sys; do mount --bind /$d $c/$d; done
+		for l in bin sbin lib lib32 lib64 libx32; do
+			[ -d /$l ] && [ ! -L /$l ] && mount --bind /$l $c/$l
+		done
+		mount -t proc proc $c/proc
+		mountpoint -q $c && { echo "    the chroot is a mount point"; exit 1; }
+		inside() { chroot $c /bin/sh -c "cd /work && $*"; }
+		inside ./vjbuild hosts.txt > build.txt 2>&1 || { echo "    build in the chroot: $(tail -5 build.txt)"; exit 1; }
+		touch $c/work/jails/web1/jail-marker
+		inside ./vjbuild start web1 > start.txt 2>&1 || { echo "    start in the chroot: $(cat start.txt)"; exit 1; }
+		inside ./vjbuild exec web1 ls / > ls.txt 2>&1
+		inside ./vjbuild stop web1 > stop.txt 2>&1 || echo "    stop in the chroot: $(cat stop.txt)"
+		grep -qx jail-marker ls.txt || echo "    exec ls / did not list the jail: $(tr "\n" " " < ls.txt)"
+		grep -qx -e chroot-marker -e work ls.txt && echo "    exec ls / listed what is outside the jail: $(tr "\n" " " < ls.txt)"
+		exit 0
+	' sh $c
+}
+
 run_tests "$@"
