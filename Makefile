@@ -48,6 +48,7 @@ LIB_SRCS = compat/os.c \
 	cache/archive.c \
 	state/sqlite.c state/registry.c state/pg.c \
 	jail/jailconf.c jail/ns.c jail/run.c jail/sandbox.c jail/seccomp.c \
+	jail/ids.c jail/cgroup.c jail/net.c \
 	tasks/root.c tasks/plan.c tasks/extract.c tasks/distribution.c \
 	tasks/devfs.c tasks/hostconf.c tasks/jailconf.c tasks/port.c \
 	tasks/install.c tasks/configure.c tasks/users.c tasks/register.c \

@@ -1196,6 +1196,7 @@ out:
 struct found {
 	const char *name;
 	char *address, *root, *hostname, *rundir;
+	struct jail_access *access;	/* borrowed from the conf */
 	struct jail_spec spec;
 };
 
@@ -1206,6 +1207,7 @@ found_clear(struct found *f)
 	free(f->root);
 	free(f->hostname);
 	free(f->rundir);
+	free(f->access);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -1238,6 +1240,7 @@ jail_of(const struct conf *c, struct state *st, const char *name,
 	struct jail_spec *s = &f->spec;
 	struct vj_err err;
 	const char *domain = c->val[CONF_DOMAIN];
+	size_t i;
 
 	memset(f, 0, sizeof(*f));
 	f->name = name;
@@ -1260,6 +1263,17 @@ jail_of(const struct conf *c, struct state *st, const char *name,
 	s->address = f->address;
 	s->start = JAIL_EXEC_START;
 	s->rundir = f->rundir;
+	s->limits.pids = c->limits.pids;
+	s->limits.memory = c->limits.memory;
+	s->limits.cpu_weight = c->limits.cpu_weight;
+	s->limits.shm = c->limits.shm;
+	f->access = xcalloc(c->naccess + 1, sizeof(*f->access));
+	for (i = 0; i < c->naccess; i++) {
+		f->access[i].address = c->access[i].address;
+		f->access[i].port = c->access[i].port;
+	}
+	s->access = f->access;
+	s->naccess = c->naccess;
 }
 
 static struct state *

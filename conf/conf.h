@@ -60,7 +60,24 @@ struct conf_hosts {
 enum conf_key {
 	CONF_BASE, CONF_DISTRIBUTION, CONF_JAILS, CONF_STATE, CONF_RESOLVER,
 	CONF_DOMAIN, CONF_PACKAGES, CONF_PORTS, CONF_DISTFILES, CONF_CACHE,
-	CONF_REGISTRY, CONF_DNS, CONF_UNPACK_LIMIT, CONF_NKEYS
+	CONF_REGISTRY, CONF_DNS, CONF_UNPACK_LIMIT, CONF_LIMIT_PIDS,
+	CONF_LIMIT_MEMORY, CONF_LIMIT_CPU, CONF_LIMIT_SHM, CONF_HOST_ACCESS,
+	CONF_NKEYS
+};
+
+/* A service of the host that started jails may reach (host_access). */
+struct conf_access {
+	char *address;			/* canonical */
+	unsigned port;			/* 0: every port */
+	int family;			/* AF_INET or AF_INET6 */
+};
+
+/* What a started jail may use (limit.* in vjbuild.conf); 0: no limit. */
+struct conf_limits {
+	unsigned long pids;		/* processes at once (default 1024) */
+	unsigned long long memory;	/* bytes of memory (default none) */
+	unsigned long cpu_weight;	/* CPU share, 1..10000 (default 100) */
+	unsigned long long shm;		/* bytes of /dev/shm (default 64M) */
 };
 
 struct conf {
@@ -76,6 +93,9 @@ struct conf {
 	struct conf_user *users;	/* user.NAME = ... lines */
 	size_t nusers;
 	unsigned long long unpack_limit;	/* bytes an archive may unpack to */
+	struct conf_limits limits;
+	struct conf_access *access;	/* default: each resolver, port 53 */
+	size_t naccess;
 };
 
 /*

@@ -32,6 +32,11 @@ static const struct {
 	[CONF_REGISTRY] = { "registry", 0 },
 	[CONF_DNS] = { "dns", 1 },
 	[CONF_UNPACK_LIMIT] = { "unpack_limit", 0 },
+	[CONF_LIMIT_PIDS] = { "limit.pids", 0 },
+	[CONF_LIMIT_MEMORY] = { "limit.memory", 0 },
+	[CONF_LIMIT_CPU] = { "limit.cpu_weight", 0 },
+	[CONF_LIMIT_SHM] = { "limit.shm", 0 },
+	[CONF_HOST_ACCESS] = { "host_access", 0 },
 };
 
 /* The default: more than any base system or package, less than a disk. */
@@ -79,6 +84,7 @@ free_list(char **v, size_t n)
 void
 conf_free(struct conf *c)
 {
+	size_t i;
 	int k;
 
 	if (c == NULL)
@@ -89,6 +95,9 @@ conf_free(struct conf *c)
 	}
 	free_list(c->packages, c->npackages);
 	free_list(c->resolvers, c->nresolvers);
+	for (i = 0; c->access != NULL && i < c->naccess; i++)
+		free(c->access[i].address);
+	free(c->access);
 	for (k = 0; k < (int)c->nvars; k++) {
 		free(c->vars[k].key);
 		free(c->vars[k].value);
@@ -210,6 +219,59 @@ parse_line(struct conf *c, char *line, const char *dir, int lineno,
 	return 0;
 }
 
+/* A whole number in [lo, hi]; 0 when it is not one. */
+static unsigned long
+parse_count(const char *s, unsigned long lo, unsigned long hi)
+{
+	unsigned long n = 0;
+	const char *p;
+
+	for (p = s; *p >= '0' && *p <= '9'; p++)
+		if ((n = n * 10 + (unsigned long)(*p - '0')) > hi)
+			return 0;
+	return p == s || *p != '\0' || n < lo ? 0 : n;
+}
+
+/* limit.* with their defaults. */
+static int
+limits(struct conf *c, struct vj_err *err)
+{
+	struct conf_limits *l = &c->limits;
+	const char *v;
+
+	l->pids = 1024;
+	l->memory = 0;
+	l->cpu_weight = 100;
+	l->shm = 64ULL << 20;
+	if ((v = c->val[CONF_LIMIT_PIDS]) != NULL &&
+	    (l->pids = parse_count(v, 16, 4194304)) == 0) {
+		vj_errf(err, "%s: limit.pids '%.32s' is not a number of "
+		    "processes from 16 to 4194304", c->where[CONF_LIMIT_PIDS],
+		    v);
+		return -1;
+	}
+	if ((v = c->val[CONF_LIMIT_MEMORY]) != NULL &&
+	    ((l->memory = parse_size(v)) < (16ULL << 20))) {
+		vj_errf(err, "%s: limit.memory '%.32s' is not a size of 16M or "
+		    "more (like 512M or 2G)", c->where[CONF_LIMIT_MEMORY], v);
+		return -1;
+	}
+	if ((v = c->val[CONF_LIMIT_CPU]) != NULL &&
+	    (l->cpu_weight = parse_count(v, 1, 10000)) == 0) {
+		vj_errf(err, "%s: limit.cpu_weight '%.32s' is not a weight from "
+		    "1 to 10000 (100 is a fair share)", c->where[CONF_LIMIT_CPU],
+		    v);
+		return -1;
+	}
+	if ((v = c->val[CONF_LIMIT_SHM]) != NULL &&
+	    (l->shm = parse_size(v)) == 0) {
+		vj_errf(err, "%s: limit.shm '%.32s' is not a size (like 64M)",
+		    c->where[CONF_LIMIT_SHM], v);
+		return -1;
+	}
+	return 0;
+}
+
 struct conf *
 conf_read(const char *path, struct vj_err *err)
 {
@@ -275,6 +337,74 @@ split_list(const struct conf *c, enum conf_key k, int addresses, char ***out,
 	}
 	free(copy);
 	return 0;
+}
+
+/*
+ * host_access = WORD...: ADDRESS (every port), ADDRESS:PORT, [IPV6]:PORT,
+ * or "none"; unset, each resolver on port 53 (DNS). Needs the resolvers
+ * split first.
+ */
+static int
+host_access(struct conf *c, struct vj_err *err)
+{
+	char *copy, *w[CONF_MAX_WORDS + 1], canon[64], *a, *colon;
+	size_t n, i;
+	unsigned long port;
+	int family;
+
+	c->access = xcalloc(CONF_MAX_WORDS + 1, sizeof(*c->access));
+	c->naccess = 0;
+	if (c->val[CONF_HOST_ACCESS] == NULL) {
+		for (i = 0; i < c->nresolvers; i++) {
+			struct conf_access *e = &c->access[c->naccess++];
+			e->address = xstrdup(c->resolvers[i]);
+			e->port = 53;
+			e->family = strchr(e->address, ':') ? AF_INET6 : AF_INET;
+		}
+		return 0;
+	}
+	copy = xstrdup(c->val[CONF_HOST_ACCESS]);
+	n = lines_split(copy, w, CONF_MAX_WORDS);
+	if (n == 1 && strcmp(w[0], "none") == 0) {
+		free(copy);
+		return 0;
+	}
+	for (i = 0; i < n && i < CONF_MAX_WORDS; i++) {
+		a = w[i];
+		port = 0;
+		colon = a[0] == '[' ? strstr(a, "]:") : strchr(a, ':');
+		if (a[0] == '[' && colon == NULL)
+			goto bad;
+		if (colon != NULL && (a[0] == '[' || strchr(colon + 1, ':') ==
+		    NULL)) {
+			char *end;
+			*colon = '\0';
+			if (a[0] == '[')
+				a++;
+			port = strtoul(colon + (colon[0] == ']' ? 2 : 1), &end,
+			    10);
+			if (*end != '\0' || port == 0 || port > 65535)
+				goto bad;
+		}
+		if (!conf_parse_address(a, canon, sizeof(canon), &family))
+			goto bad;
+		c->access[c->naccess].address = xstrdup(canon);
+		c->access[c->naccess].port = (unsigned)port;
+		c->access[c->naccess++].family = family;
+	}
+	if (n > CONF_MAX_WORDS) {
+		vj_errf(err, "%s: more than %d words in 'host_access'",
+		    c->where[CONF_HOST_ACCESS], CONF_MAX_WORDS);
+		free(copy);
+		return -1;
+	}
+	free(copy);
+	return 0;
+bad:
+	vj_errf(err, "%s: host_access: '%.64s' is not ADDRESS, ADDRESS:PORT, "
+	    "[IPV6]:PORT or none", c->where[CONF_HOST_ACCESS], w[i]);
+	free(copy);
+	return -1;
 }
 
 /* The base must be given and be a regular file. */
@@ -346,9 +476,13 @@ conf_finish(struct conf *c, const char *dir, int need_base, struct vj_err *err)
 		    c->val[CONF_UNPACK_LIMIT]);
 		return -1;
 	}
+	if (limits(c, err) == -1)
+		return -1;
 	if (c->val[CONF_RESOLVER] != NULL && c->resolvers == NULL &&
 	    split_list(c, CONF_RESOLVER, 1, &c->resolvers, &c->nresolvers,
 	    err) == -1)
+		return -1;
+	if (c->access == NULL && host_access(c, err) == -1)
 		return -1;
 	if (c->val[CONF_PACKAGES] != NULL && c->packages == NULL &&
 	    split_list(c, CONF_PACKAGES, 0, &c->packages, &c->npackages,

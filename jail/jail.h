@@ -36,6 +36,21 @@ struct vj_err;
 #define JAIL_BUILD_IDBASE 0x60000000UL
 #define JAIL_BUILD_IDCOUNT 65536UL
 
+/* Host ids of started jails: JAIL_IDS_SLOTS ranges of JAIL_IDS_COUNT
+ * after the builds' range (ids.c). */
+#define JAIL_IDS_BASE (JAIL_BUILD_IDBASE + JAIL_BUILD_IDCOUNT)
+#define JAIL_IDS_COUNT 65536UL
+#define JAIL_IDS_SLOTS 4096UL
+
+/* 0 when no user in /etc/passwd and no group in /etc/group has an id in
+ * [base, base + count) (such a user would own a namespace's files on the
+ * host); -1 with err naming the file and line. */
+int jail_ids_unused(unsigned long base, unsigned long count,
+    struct vj_err *err);
+/* A free range of JAIL_IDS_COUNT host ids for jail name: *base. 0, or -1
+ * with err. */
+int jail_ids_pick(const char *name, unsigned long *base, struct vj_err *err);
+
 /* A host path shown inside a build sandbox. */
 struct jail_bind {
 	const char *src;	/* the host's path */
@@ -62,11 +77,17 @@ struct jail_sandbox {
 int jail_sandbox_run(const struct jail_sandbox *sb, char *const argv[],
     char *const envp[], const char *dir, int *status, struct vj_err *err);
 
+/* The seccomp filters (seccomp.c): a build's, and a started jail's,
+ * which allows chroot (daemons confine themselves with it). */
+enum jail_seccomp { JAIL_SECCOMP_BUILD, JAIL_SECCOMP_JAIL };
 /*
- * Puts the seccomp filter for untrusted code on the calling process (and
- * what it will exec): see seccomp.c. Sets no_new_privs. 0 or -1 with err.
+ * Puts filter f for untrusted code on the calling process (and what it
+ * will exec): see seccomp.c. Sets no_new_privs. 0 or -1 with err.
  */
-int jail_seccomp_load(struct vj_err *err);
+int jail_seccomp_load(enum jail_seccomp f, struct vj_err *err);
+/* Loads libseccomp (once), for a process that will load a filter after
+ * its root changed. 0 or -1 with err naming the library's package. */
+int jail_seccomp_preload(struct vj_err *err);
 
 /* Runs argv[0] (an absolute path) with envp in dir (NULL: here) and waits;
  * *status is the wait(2) status. 0, or -1 with err when it could not run. */
@@ -87,6 +108,20 @@ int jail_mnt_private(char **chroot_path, struct vj_err *err);
  * pivot_root can be used from it). 0 or -1 with err. */
 int jail_mnt_enter(const char *dir, struct vj_err *err);
 
+/* What a started jail may use (vjbuild.conf's limit.*); 0: no limit. */
+struct jail_limits {
+	unsigned long pids;		/* processes at once */
+	unsigned long long memory;	/* bytes */
+	unsigned long cpu_weight;	/* 1..10000, 100 a fair share */
+	unsigned long long shm;		/* bytes of /dev/shm */
+};
+
+/* A service of the host a jail may reach (vjbuild.conf's host_access). */
+struct jail_access {
+	const char *address;
+	unsigned port;		/* 0: every port */
+};
+
 /* A provisioned jail, to run. */
 struct jail_spec {
 	const char *name;	/* as in hosts.txt */
@@ -95,7 +130,40 @@ struct jail_spec {
 	const char *address;
 	const char *start;	/* exec.start: a sh -c command */
 	const char *rundir;	/* STATE/run: pid files */
+	struct jail_limits limits;
+	const struct jail_access *access;	/* of the host's services */
+	size_t naccess;
+	const char *jail_if;	/* run.c's own: the veth end it is given */
 };
+
+/* For jail/ only (run.c): the pieces of a start. */
+/* Runs the host's ip(8) with the NULL-terminated arguments; 0 when it
+ * exits 0. */
+int jail_ip(const char *first, ...) __attribute__((sentinel));
+/* Deletes link name if it exists (a veth's peer goes with it). */
+void jail_link_del(const char *name);
+/* Adds a veth pair with names no link has: vjNh and vjNj. 0 or -1. */
+int jail_veth_add(char host[16], char jail[16], struct vj_err *err);
+/* In pid's network namespace: lo up, jail_if renamed eth0 with address,
+ * up, the default route through it. 0 or -1 with err. */
+int jail_net_inside(pid_t pid, const char *jail_if, const char *address,
+    struct vj_err *err);
+/* 0 when address may be a jail's (net.c says when it may not); -1 with
+ * err naming the host's address or route it collides with. */
+int jail_addr_check(const char *address, struct vj_err *err);
+/* Loads the host's nftables table "inet vjbuild" (net.c): what jails send
+ * to the host itself is dropped but for replies, IPv6 neighbour discovery
+ * and the n services in a. The ruleset is written in dir first. 0 or -1. */
+int jail_firewall(const struct jail_access *a, size_t n, const char *dir,
+    struct vj_err *err);
+/* Puts pid in the jail's cgroups with limits l: 0; 1 with err saying why
+ * there are none to put it in; -1 with err. */
+int jail_cgroup_setup(const char *name, const struct jail_limits *l,
+    pid_t pid, struct vj_err *err);
+/* Puts pid in the jail's cgroups, where they exist. 0 or -1 with err. */
+int jail_cgroup_join(const char *name, pid_t pid, struct vj_err *err);
+/* Removes the jail's cgroups once empty. */
+void jail_cgroup_remove(const char *name);
 
 /*
  * Linux: starts the jail (see run.c): its namespaces, its address on a

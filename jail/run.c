@@ -2,35 +2,64 @@
 /*
  * Running provisioned jails on Linux: start, stop, exec, ps.
  *
- * start forks a process that unshares mount, UTS, IPC, network and PID
- * namespaces and forks the jail's init, PID 1 of the new PID namespace.
- * The parent moves one end of a veth pair into the jail's network
- * namespace and routes the jail's address to the other end. The init sets
- * the host name, brings up lo and eth0 with the jail's address, makes its
- * mounts private, mounts the root on itself, /proc, /dev/pts and /dev/shm,
- * pivots into the root and detaches the host's tree, drops every
- * capability outside a short list from the bounding set, sets
- * no_new_privs, runs the jail's exec.start command, and then only reaps
- * children until it is told to stop (SIGTERM), when it stops everything in
- * the jail. (In a chroot whose / is not a mount point, the mounts are
- * made private from the namespace's own root: jail_mnt_private.) STATE/run/NAME holds its pid and interface.
+ * A started jail is held to FreeBSD jail(8)'s promise: its root is not
+ * the host's. Start, in the order bubblewrap and nspawn take:
  *
- * exec enters the jail's namespaces (setns) and its root (chroot to the
- * init's, /proc/PID/root), with the same capability limits, and runs a
- * command there.
+ *  1. The jail's address is checked against the host's (net.c) and a
+ *     range of host ids is picked for it (ids.c), under a lock on the run
+ *     directory so that two starts do not pick the same one.
+ *  2. H, a child in a mount namespace of its own (private; from a chroot
+ *     through jail_mnt_private), forks M, which unshares a user namespace.
+ *     H maps M's ids 0..65535 to the range, and mounts the jail's root
+ *     over itself idmapped through M's namespace: on disk the files keep
+ *     the owners they were installed with (0 for root), while the jail's
+ *     root is an unprivileged host uid, and what it makes is stored with
+ *     the jail's own ids. (Where the kernel or file system cannot idmap a
+ *     mount, start fails and says so; it does not start a jail whose root
+ *     is the host's root.)
+ *  3. M becomes root of its user namespace, unshares mount, UTS, IPC,
+ *     network and PID namespaces (all owned by it) and forks I, the
+ *     jail's init, PID 1 of the new PID namespace; M reports I's pid.
+ *  4. vjbuild puts I in the jail's cgroups (cgroup.c: processes, memory,
+ *     CPU weight), makes a veth pair (net.c; the host's nftables table of
+ *     what jails may reach of the host is loaded first), moves one end
+ *     into I's network namespace, configures it there from outside (a
+ *     child in that namespace runs the host's ip(8)) and adds the route
+ *     to the jail's address.
+ *  5. I sets the host name, mounts /proc with the
+ *     paths Docker and nspawn mask (sysctls, sysrq, kcore, keys, ...)
+ *     read-only or hidden, its own /dev/pts and a /dev/shm of limit.shm,
+ *     pivots into the root and detaches the host's tree (/sys is not
+ *     mounted), keeps a short list of capabilities in its user namespace
+ *     (no CAP_MKNOD: devfs made the devices a jail has, and no other can
+ *     be made; the kernel refuses devices to a user namespace anyway),
+ *     sets RLIMIT_NPROC to limit.pids, puts the seccomp filter on (which
+ *     sets no_new_privs) and runs the jail's exec.start command; then it
+ *     only reaps children until it is told to stop (SIGTERM), when it
+ *     stops everything in the jail.
+ *
+ * STATE/run/NAME records "PID IFACE ADDRESS IDBASE PIDNS".
+ *
+ * exec joins the jail's cgroups, enters its user namespace first and then
+ * the others (setns), becomes the jail's root, and enters its root
+ * (chroot to the init's, /proc/PID/root: entering a mount namespace sets
+ * the root to the namespace's, which differs from the jail's where
+ * vjbuild runs in a chroot); then the same limits as the init's.
  */
 #ifdef __linux__
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -41,17 +70,31 @@
 #include "../util/util.h"
 #include "jail.h"
 
-/* What a jail keeps; everything else leaves the bounding set (the set
- * container runtimes commonly grant). */
+/* What a jail keeps in its user namespace; everything else leaves the
+ * bounding set (what container runtimes commonly grant, less CAP_MKNOD). */
 static const int keep_caps[] = {
 	CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_KILL,
 	CAP_SETGID, CAP_SETUID, CAP_SETPCAP, CAP_NET_BIND_SERVICE,
-	CAP_NET_RAW, CAP_SYS_CHROOT, CAP_MKNOD, CAP_AUDIT_WRITE, CAP_SETFCAP,
+	CAP_NET_RAW, CAP_SYS_CHROOT, CAP_AUDIT_WRITE, CAP_SETFCAP,
 };
 
+/* /proc paths that reach the host's kernel: read-only, or hidden under
+ * /dev/null or an empty directory (Docker's and nspawn's lists). */
+static const char *const proc_ro[] = {
+	"sys", "sysrq-trigger", "bus", "fs", "irq",
+};
+static const char *const proc_masked[] = {
+	"kcore", "keys", "timer_list", "latency_stats", "sched_debug",
+	"kallsyms", "kmsg", "config.gz",
+};
+static const char *const proc_empty[] = { "acpi", "scsi", "asound" };
+
+/* The bounding set cut to keep_caps, then RLIMIT_NPROC, then the seccomp
+ * filter (which sets no_new_privs). 0, or -1 with err. */
 static int
-limit_caps(void)
+limit_process(unsigned long pids, struct vj_err *err)
 {
+	struct rlimit rl;
 	int cap;
 	size_t i;
 
@@ -60,68 +103,26 @@ limit_caps(void)
 			if (keep_caps[i] == cap)
 				break;
 		if (i == sizeof(keep_caps) / sizeof(keep_caps[0]) &&
-		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 && errno != EINVAL)
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
+		    errno != EINVAL) {
+			vj_errno(err, "dropping capability %d", cap);
 			return -1;
+		}
 	}
-	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (pids != 0) {
+		rl.rlim_cur = rl.rlim_max = pids;
+		if (setrlimit(RLIMIT_NPROC, &rl) == -1) {
+			vj_errno(err, "setrlimit(RLIMIT_NPROC, %lu)", pids);
+			return -1;
+		}
+	}
+	return jail_seccomp_load(JAIL_SECCOMP_JAIL, err);
 }
 
 static char *
 run_path(const struct jail_spec *s)
 {
 	return xasprintf("%s/%s", s->rundir, s->name);
-}
-
-/* The veth names of jail name: vj + 8 hex digits of its hash + h or j. */
-static void
-veth_names(const char *name, char host[16], char jail[16])
-{
-	uint32_t h = 2166136261u;
-	const char *p;
-
-	for (p = name; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	snprintf(host, 16, "vj%08xh", (unsigned)h);
-	snprintf(jail, 16, "vj%08xj", (unsigned)h);
-}
-
-/* Deletes interface name if it exists (its peer goes with it). */
-static void ip_del(const char *name);
-
-/* Runs the host's ip(8) with the NULL-terminated arguments; 0 when it
- * succeeded. */
-static int
-__attribute__((sentinel))
-ip(const char *first, ...)
-{
-	char *argv[16] = { "/sbin/ip" }, *envp[] = {
-	    "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-	struct vj_err err;
-	va_list ap;
-	size_t n = 1;
-	int status;
-
-	va_start(ap, first);
-	for (argv[n] = (char *)first; argv[n] != NULL && n < 14;)
-		argv[++n] = va_arg(ap, char *);
-	va_end(ap);
-	argv[15] = NULL;
-
-	if (access(argv[0], X_OK) == -1)
-		argv[0] = "/usr/sbin/ip";
-	if (jail_run(argv, envp, NULL, &status, &err) == -1)
-		return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-static void
-ip_del(const char *name)
-{
-	char *path = xasprintf("/sys/class/net/%s", name);
-
-	if (access(path, F_OK) == 0)
-		(void)ip("link", "del", name, NULL);
-	free(path);
 }
 
 /* The PID namespace of pid, as "pid:[inode]", into buf; 0 or -1. */
@@ -138,28 +139,43 @@ pidns(pid_t pid, char *buf, size_t n)
 	return 0;
 }
 
-/* The jail's pid from STATE/run/NAME ("PID IFACE ADDRESS PIDNS"), or 0
- * when it is not running: the pid must be alive and still be the init of
- * the PID namespace recorded at start, not a reused number. */
-pid_t
-jail_pid(const struct jail_spec *s)
+/* What STATE/run/NAME says ("PID IFACE ADDRESS IDBASE PIDNS"), if it is
+ * there; 0 or -1. */
+struct run_rec {
+	long pid;
+	char iface[16], address[64], ns[64];
+	unsigned long idbase;
+};
+
+static int
+run_read(const struct jail_spec *s, struct run_rec *r)
 {
-	char *path = run_path(s), *text = fs_read(path, 512, NULL), *ns;
-	char now[64];
-	pid_t pid = 0;
+	char *path = run_path(s), *text = fs_read(path, 512, NULL);
+	int n;
 
 	free(path);
 	if (text == NULL)
-		return 0;
-	pid = (pid_t)strtol(text, NULL, 10);
-	ns = strrchr(text, ' ');
-	if (ns != NULL)
-		ns[strcspn(ns, "\n")] = '\0';
-	if (pid <= 1 || ns == NULL || pidns(pid, now, sizeof(now)) == -1 ||
-	    strcmp(now, ns + 1) != 0)
-		pid = 0;
+		return -1;
+	n = sscanf(text, "%ld %15s %63s %lu %63s", &r->pid, r->iface,
+	    r->address, &r->idbase, r->ns);
 	free(text);
-	return pid;
+	return n == 5 ? 0 : -1;
+}
+
+/* The jail's pid, or 0 when it is not running: the pid must be alive and
+ * still be the init of the PID namespace recorded at start, not a reused
+ * number. */
+pid_t
+jail_pid(const struct jail_spec *s)
+{
+	struct run_rec r;
+	char now[64];
+
+	if (run_read(s, &r) == -1 || r.pid <= 1 ||
+	    pidns((pid_t)r.pid, now, sizeof(now)) == -1 ||
+	    strcmp(now, r.ns) != 0)
+		return 0;
+	return (pid_t)r.pid;
 }
 
 static volatile sig_atomic_t stopping;
@@ -171,7 +187,7 @@ on_term(int sig)
 	stopping = 1;
 }
 
-/* Sends a failure message up the pipe and ends the init. */
+/* Sends a failure message up the pipe and ends the process. */
 static void __attribute__((noreturn))
 init_fail(int fd, const char *what)
 {
@@ -179,72 +195,93 @@ init_fail(int fd, const char *what)
 	_exit(1);
 }
 
-/* PID 1 of the jail. */
+/* /proc of the jail's PID namespace, with the host's kernel masked. */
+static void
+mount_proc(int report)
+{
+	char path[64];
+	size_t i;
+
+	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    NULL) == -1)
+		init_fail(report, "mounting /proc");
+	for (i = 0; i < sizeof(proc_ro) / sizeof(proc_ro[0]); i++) {
+		snprintf(path, sizeof(path), "proc/%s", proc_ro[i]);
+		if (access(path, F_OK) == -1)
+			continue;
+		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) == -1 ||
+		    mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+		    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == -1)
+			init_fail(report, path);
+	}
+	for (i = 0; i < sizeof(proc_masked) / sizeof(proc_masked[0]); i++) {
+		snprintf(path, sizeof(path), "proc/%s", proc_masked[i]);
+		/* The host's /dev/null: the jail's own is the jail's to
+		 * replace (by a link to a host file, say). */
+		if (access(path, F_OK) == 0 && mount("/dev/null", path, NULL,
+		    MS_BIND, NULL) == -1)
+			init_fail(report, path);
+	}
+	for (i = 0; i < sizeof(proc_empty) / sizeof(proc_empty[0]); i++) {
+		snprintf(path, sizeof(path), "proc/%s", proc_empty[i]);
+		if (access(path, F_OK) == 0 && mount("vjbuild", path, "tmpfs",
+		    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") ==
+		    -1)
+			init_fail(report, path);
+	}
+}
+
+/* PID 1 of the jail, in its root (the idmapped mount: the working
+ * directory M gave it). */
 static void __attribute__((noreturn))
 jail_init(const struct jail_spec *s, int go, int report)
 {
-	char c, jail_if[16], host_if[16], *addr, *outer, *root;
+	char c, *opts;
 	struct vj_err err;
 	struct sigaction sa;
 	pid_t rc_pid;
 	time_t deadline;
-	int status, v6 = strchr(s->address, ':') != NULL;
-
-	int fd;
+	int status, fd;
 
 	/* The jail keeps nothing of vjbuild's: no database, no log. */
 	for (fd = 3; fd < 1024; fd++)
 		if (fd != go && fd != report)
 			(void)close(fd);
-	if (read(go, &c, 1) != 1)	/* the veth is in our namespace */
+	if (read(go, &c, 1) != 1)	/* our network is made */
 		_exit(1);
 	close(go);
-	veth_names(s->name, host_if, jail_if);
 	if (sethostname(s->hostname, strlen(s->hostname)) == -1)
 		init_fail(report, "sethostname");
-	addr = xasprintf("%s/%d", s->address, v6 ? 128 : 32);
-	if (ip("link", "set", "lo", "up", NULL) == -1 ||
-	    ip("link", "set", jail_if, "name", "eth0", NULL) == -1 ||
-	    ip(v6 ? "-6" : "-4", "addr", "add", addr, "dev", "eth0", v6 ?
-	    "nodad" : NULL, NULL) == -1 ||
-	    ip("link", "set", "eth0", "up", NULL) == -1 ||
-	    ip(v6 ? "-6" : "-4", "route", "add", "default", "dev", "eth0",
-	    NULL, NULL) == -1) {
-		errno = EINVAL;
-		init_fail(report, "configuring eth0 with ip(8)");
-	}
-	free(addr);
-	/* In a chroot, the jail's root is reached from the namespace's. */
-	if (jail_mnt_private(&outer, &err) == -1) {
-		dprintf(report, "%s", err.msg);
-		_exit(1);
-	}
-	root = outer == NULL ? xstrdup(s->root) : fs_join(outer, s->root);
-	if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) == -1)
-		init_fail(report, "bind-mounting the root");
-	if (chdir(root) == -1)
-		init_fail(report, root);
-	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-	    NULL) == -1)
-		init_fail(report, "mounting /proc");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+		init_fail(report, "making mounts private");
+	/* Every mount this namespace copied is locked, and pivot_root
+	 * refuses a locked new root: a clone of it, made here, is not. */
+	if ((fd = (int)syscall(SYS_open_tree, AT_FDCWD, ".", OPEN_TREE_CLONE |
+	    OPEN_TREE_CLOEXEC | AT_RECURSIVE)) == -1 ||
+	    syscall(SYS_move_mount, fd, "", AT_FDCWD, ".",
+	    MOVE_MOUNT_F_EMPTY_PATH) == -1 || fchdir(fd) == -1)
+		init_fail(report, "mounting the root for pivot_root");
+	close(fd);
+	mount_proc(report);	/* the working directory is the root */
 	if (mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 	    "newinstance,ptmxmode=0666,mode=0620") == -1)
 		init_fail(report, "mounting /dev/pts");
-	if (mount("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
-	    "mode=1777") == -1)
+	opts = xasprintf("mode=1777,size=%llu", s->limits.shm);
+	if (mount("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, opts) == -1)
 		init_fail(report, "mounting /dev/shm");
-	(void)mkdir(".vjbuild-oldroot", 0700);
-	if (syscall(SYS_pivot_root, ".", ".vjbuild-oldroot") == -1)
+	free(opts);
+	if (syscall(SYS_pivot_root, ".", ".") == -1)
 		init_fail(report, "pivot_root");
-	if (chdir("/") == -1 || umount2("/.vjbuild-oldroot", MNT_DETACH) == -1)
+	if (umount2(".", MNT_DETACH) == -1 || chdir("/") == -1)
 		init_fail(report, "detaching the host's tree");
-	(void)rmdir("/.vjbuild-oldroot");
-	if (limit_caps() == -1)
-		init_fail(report, "dropping capabilities");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	if (limit_process(s->limits.pids, &err) == -1) {
+		dprintf(report, "%s", err.msg);
+		_exit(1);
+	}
 	rc_pid = fork();
 	if (rc_pid == 0) {
 		char *argv[] = { "/bin/sh", "-c", (char *)s->start, NULL };
@@ -283,84 +320,258 @@ jail_init(const struct jail_spec *s, int go, int report)
 	_exit(0);
 }
 
+/* Writes the map of pid's user namespace (file: uid_map or gid_map). */
+static int
+write_map(pid_t pid, const char *file, unsigned long base, struct vj_err *err)
+{
+	char path[64], map[64];
+	int fd, n, rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
+	n = snprintf(map, sizeof(map), "0 %lu %lu\n", base, JAIL_IDS_COUNT);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1 ||
+	    write(fd, map, (size_t)n) != n) {
+		vj_errno(err, "writing %s", path);
+		rc = -1;
+	}
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+/* Mounts root over itself, idmapped through pid's user namespace. */
+static int
+idmap_root(const char *root, pid_t pid, struct vj_err *err)
+{
+	struct mount_attr attr;
+	char path[64];
+	int fd = -1, ns = -1, rc = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/ns/user", (long)pid);
+	if ((ns = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s", path);
+		goto out;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.attr_set = MOUNT_ATTR_IDMAP;
+	attr.userns_fd = (unsigned)ns;
+	if ((fd = (int)syscall(SYS_open_tree, AT_FDCWD, root,
+	    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)) == -1 ||
+	    syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
+	    &attr, sizeof(attr)) == -1) {
+		vj_errno(err, "an idmapped mount of %s (the jail's root ids "
+		    "mapped to its range; Linux 5.12 or later, and a file "
+		    "system that supports it: ext4, xfs, btrfs, tmpfs 6.3)",
+		    root);
+		goto out;
+	}
+	if (syscall(SYS_move_mount, fd, "", AT_FDCWD, root,
+	    MOVE_MOUNT_F_EMPTY_PATH) == -1) {
+		vj_errno(err, "mounting the idmapped %s", root);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (ns != -1)
+		close(ns);
+	return rc;
+}
+
+/* M: its user namespace, then the jail's others, then I. */
+static void __attribute__((noreturn))
+jail_userns(const struct jail_spec *s, const char *root, int unshared,
+    int mapped, int go, int report)
+{
+	char c, pidbuf[32];
+	pid_t child;
+	int n;
+
+	if (unshare(CLONE_NEWUSER) == -1)
+		init_fail(report, "unshare(user)");
+	if (write(unshared, "u", 1) != 1 || read(mapped, &c, 1) != 1)
+		_exit(1);	/* H said why */
+	/* Into the idmapped root while this process still has the host's
+	 * uid 0, the owner of a 0700 directory above it; I inherits it. */
+	if (chdir(root) == -1)
+		init_fail(report, root);
+	if (setresgid(0, 0, 0) == -1 || setgroups(0, NULL) == -1 ||
+	    setresuid(0, 0, 0) == -1)
+		init_fail(report, "becoming root of the jail's user namespace");
+	if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+	    CLONE_NEWPID) == -1)
+		init_fail(report, "unshare(mount, uts, ipc, net, pid)");
+	if ((child = fork()) == -1)
+		init_fail(report, "fork");
+	if (child == 0)
+		jail_init(s, go, report);
+	n = snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)child);
+	(void)write(report, pidbuf, (size_t)n + 1);
+	_exit(0);
+}
+
+/* H: a mount namespace of its own, the user namespace's maps and the
+ * idmapped root. */
+static void __attribute__((noreturn))
+jail_helper(const struct jail_spec *s, unsigned long idbase, int go,
+    int report)
+{
+	int unshared[2], mapped[2], status;
+	char *outer, *root, c;
+	struct vj_err err;
+	pid_t m;
+
+	setsid();
+	if (unshare(CLONE_NEWNS) == -1)
+		init_fail(report, "unshare(mount)");
+	if (jail_mnt_private(&outer, &err) == -1) {
+		dprintf(report, "%s", err.msg);
+		_exit(1);
+	}
+	root = outer == NULL ? xstrdup(s->root) : fs_join(outer, s->root);
+	if (pipe2(unshared, O_CLOEXEC) == -1 || pipe2(mapped, O_CLOEXEC) == -1)
+		init_fail(report, "pipe");
+	if ((m = fork()) == -1)
+		init_fail(report, "fork");
+	if (m == 0) {
+		close(unshared[0]);
+		close(mapped[1]);
+		jail_userns(s, root, unshared[1], mapped[0], go, report);
+	}
+	close(unshared[1]);
+	close(mapped[0]);
+	if (read(unshared[0], &c, 1) == 1) {
+		if (write_map(m, "uid_map", idbase, &err) == -1 ||
+		    write_map(m, "gid_map", idbase, &err) == -1 ||
+		    idmap_root(root, m, &err) == -1) {
+			dprintf(report, "%s", err.msg);
+			kill(m, SIGKILL);
+		} else
+			(void)write(mapped[1], "m", 1);
+	}
+	close(mapped[1]);
+	while (waitpid(m, &status, 0) == -1 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+/* A lock on the run directory while a jail's ids are picked and taken. */
+static int
+ids_lock(const struct jail_spec *s, struct vj_err *err)
+{
+	char *path = fs_join(s->rundir, ".ids.lock");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd == -1 || flock(fd, LOCK_EX) == -1) {
+		vj_errno(err, "%s", path);
+		if (fd != -1)
+			close(fd);
+		fd = -1;
+	}
+	free(path);
+	return fd;
+}
+
 int
 jail_start(const struct jail_spec *s, struct vj_err *err)
 {
 	int go[2] = { -1, -1 }, report[2] = { -1, -1 }, status, rc = -1;
-	char host_if[16], jail_if[16], msg[512], *addr = NULL, *run = NULL;
-	char *text = NULL, pidbuf[32];
-	pid_t mid, init = 0;
-	ssize_t n;
+	int lock = -1, veth = 0, cg = 0;
+	char host_if[16], jail_if[16], msg[512], *addr = NULL, *text = NULL;
+	char pidbuf[32];
+	struct jail_spec spec = *s;
+	struct vj_err cgerr;
+	unsigned long idbase;
+	pid_t h, init = 0;
+	ssize_t n = 0;
+	size_t got;
 
 	if (jail_pid(s) != 0) {
 		vj_errf(err, "%s is already running", s->name);
 		return -1;
 	}
+	if (jail_addr_check(s->address, err) == -1 ||
+	    jail_seccomp_preload(err) == -1)
+		return -1;
 	if (fs_mkdirs(s->rundir, 0700) == -1) {
 		vj_errno(err, "%s", s->rundir);
 		return -1;
 	}
+	if ((lock = ids_lock(s, err)) == -1 ||
+	    jail_firewall(s->access, s->naccess, s->rundir, err) == -1 ||
+	    jail_ids_pick(s->name, &idbase, err) == -1)
+		goto out;
+	if (jail_veth_add(host_if, jail_if, err) == -1)
+		goto out;
+	veth = 1;
+	spec.jail_if = jail_if;
 	if (pipe2(go, O_CLOEXEC) == -1 || pipe2(report, O_CLOEXEC) == -1) {
 		vj_errno(err, "pipe");
 		goto out;
 	}
 	fflush(stdout);
 	fflush(stderr);
-	if ((mid = fork()) == -1) {
+	if ((h = fork()) == -1) {
 		vj_errno(err, "fork");
 		goto out;
 	}
-	if (mid == 0) {
-		/* Unshare, then fork PID 1 and tell the parent its pid. */
-		pid_t child;
+	if (h == 0) {
 		close(go[1]);
 		close(report[0]);
-		setsid();
-		if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-		    CLONE_NEWNET | CLONE_NEWPID) == -1)
-			init_fail(report[1], "unshare");
-		if ((child = fork()) == -1)
-			init_fail(report[1], "fork");
-		if (child == 0)
-			jail_init(s, go[0], report[1]);
-		n = snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)child);
-		(void)write(report[1], pidbuf, (size_t)n + 1);
-		_exit(0);
+		jail_helper(&spec, idbase, go[0], report[1]);
 	}
 	close(go[0]);
 	go[0] = -1;
 	close(report[1]);
 	report[1] = -1;
-	waitpid(mid, &status, 0);
-	n = read(report[0], pidbuf, sizeof(pidbuf) - 1);
-	if (n <= 0 || pidbuf[n - 1] != '\0') {
-		if (n > 0) {
-			pidbuf[n] = '\0';
-			vj_errf(err, "%s: %s", s->name, pidbuf);
-		} else
-			vj_errf(err, "%s: the jail's process did not start",
-			    s->name);
+	/* M's report: I's pid and a NUL, or what failed. */
+	got = 0;
+	while (got < sizeof(msg) - 1 && (n = read(report[0], msg + got,
+	    sizeof(msg) - 1 - got)) > 0 && memchr(msg, '\0', got + (size_t)n) ==
+	    NULL)
+		got += (size_t)n;
+	if (n > 0)
+		got += (size_t)n;
+	msg[got] = '\0';
+	while (waitpid(h, &status, 0) == -1 && errno == EINTR)
+		;
+	if (got == 0 || memchr(msg, '\0', got) == NULL) {
+		vj_errf(err, "%s: %s", s->name, got > 0 ? msg :
+		    "the jail's process did not start");
 		goto out;
 	}
-	init = (pid_t)strtol(pidbuf, NULL, 10);
-	/* The veth pair: our end routes the jail's address. */
-	veth_names(s->name, host_if, jail_if);
-	ip_del(host_if);
+	init = (pid_t)strtol(msg, NULL, 10);
+	close(lock);	/* the range is taken now: its namespace exists */
+	lock = -1;
+	cg = jail_cgroup_setup(s->name, &s->limits, init, &cgerr);
+	if (cg == -1) {
+		vj_errf(err, "%s: %s", s->name, cgerr.msg);
+		kill(init, SIGKILL);
+		goto out;
+	}
+	if (cg == 1)
+		fprintf(stderr, "vjbuild: %s: %s: its processes are limited by "
+		    "RLIMIT_NPROC a user only; limit.memory and "
+		    "limit.cpu_weight are not enforced\n", s->name, cgerr.msg);
 	snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)init);
 	addr = xasprintf("%s/%d", s->address, strchr(s->address, ':') ? 128 : 32);
-	if (ip("link", "add", host_if, "type", "veth", "peer", "name",
-	    jail_if, NULL) == -1 ||
-	    ip("link", "set", jail_if, "netns", pidbuf, NULL) == -1 ||
-	    ip("link", "set", host_if, "up", NULL) == -1 ||
-	    ip(strchr(s->address, ':') ? "-6" : "-4", "route", "replace", addr,
+	if (jail_ip("link", "set", jail_if, "netns", pidbuf, NULL) == -1 ||
+	    jail_ip("link", "set", host_if, "up", NULL) == -1 ||
+	    jail_ip(strchr(s->address, ':') ? "-6" : "-4", "route", "add", addr,
 	    "dev", host_if, NULL) == -1) {
 		vj_errf(err, "%s: setting up %s with ip(8) failed", s->name,
 		    host_if);
 		kill(init, SIGKILL);
 		goto out;
 	}
+	if (jail_net_inside(init, jail_if, s->address, err) == -1) {
+		kill(init, SIGKILL);
+		goto out;
+	}
 	if (write(go[1], "g", 1) != 1) {
 		vj_errno(err, "%s: starting", s->name);
+		kill(init, SIGKILL);
 		goto out;
 	}
 	close(go[1]);
@@ -370,16 +581,15 @@ jail_start(const struct jail_spec *s, struct vj_err *err)
 		msg[n > 0 ? n : 0] = '\0';
 		vj_errf(err, "%s: %s", s->name, n > 0 ? msg : "its init died");
 		kill(init, SIGKILL);
-		ip_del(host_if);
 		goto out;
 	}
-	run = run_path(s);
 	if (pidns(init, msg, sizeof(msg)) == -1) {
 		vj_errno(err, "%s: its PID namespace", s->name);
+		kill(init, SIGKILL);
 		goto out;
 	}
-	text = xasprintf("%ld %s %s %s\n", (long)init, host_if, s->address,
-	    msg);
+	text = xasprintf("%ld %s %s %lu %s\n", (long)init, host_if, s->address,
+	    idbase, msg);
 	{
 		int dfd = open(s->rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		rc = dfd == -1 ? -1 : fs_write_beneath(dfd, s->name, text,
@@ -387,13 +597,23 @@ jail_start(const struct jail_spec *s, struct vj_err *err)
 		if (dfd != -1)
 			close(dfd);
 	}
+	if (rc == -1)
+		kill(init, SIGKILL);
 out:
+	if (rc == -1 && veth)
+		jail_link_del(host_if);
+	if (rc == -1 && init > 0) {
+		while (waitpid(init, NULL, 0) == -1 && errno == EINTR)
+			;
+		if (cg == 0)
+			jail_cgroup_remove(s->name);
+	}
+	if (lock != -1) close(lock);
 	if (go[0] != -1) close(go[0]);
 	if (go[1] != -1) close(go[1]);
 	if (report[0] != -1) close(report[0]);
 	if (report[1] != -1) close(report[1]);
 	free(addr);
-	free(run);
 	free(text);
 	return rc;
 }
@@ -402,7 +622,8 @@ int
 jail_stop(const struct jail_spec *s, struct vj_err *err)
 {
 	pid_t pid = jail_pid(s);
-	char host_if[16], jail_if[16], *run = run_path(s);
+	char *run = run_path(s);
+	struct run_rec r;
 	int i;
 
 	if (pid == 0) {
@@ -411,13 +632,15 @@ jail_stop(const struct jail_spec *s, struct vj_err *err)
 		vj_errf(err, "%s is not running", s->name);
 		return -1;
 	}
+	if (run_read(s, &r) == -1)
+		r.iface[0] = '\0';
 	kill(pid, SIGTERM);
 	for (i = 0; i < 200 && kill(pid, 0) == 0; i++)
 		usleep(50000);
 	if (kill(pid, 0) == 0)
 		kill(pid, SIGKILL);
-	veth_names(s->name, host_if, jail_if);
-	ip_del(host_if);
+	jail_link_del(r.iface);
+	jail_cgroup_remove(s->name);
 	unlink(run);
 	free(run);
 	return 0;
@@ -426,19 +649,23 @@ jail_stop(const struct jail_spec *s, struct vj_err *err)
 /* In the child of jail_exec: enter the jail, run argv, exit with its
  * status. */
 static void __attribute__((noreturn))
-exec_inside(pid_t pid, char *const argv[])
+exec_inside(const struct jail_spec *s, pid_t pid, char *const argv[])
 {
-	static const char *const ns[] = { "ipc", "uts", "net", "pid", "mnt" };
+	static const char *const ns[] = { "user", "ipc", "uts", "net", "pid",
+	    "mnt" };
 	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
 	    "/usr/bin:/sbin:/bin", "HOME=/", "TERM=dumb", NULL };
 	char path[64];
+	int fds[sizeof(ns) / sizeof(ns[0])], rootfd, status;
+	struct vj_err err;
 	pid_t child;
 	size_t i;
-	int fd, rootfd, status;
 
-	/* The jail's root, opened before setns: entering its mount
-	 * namespace sets the root to the namespace's, which is not the
-	 * jail's where vjbuild runs in a chroot (nsenter -r does the same). */
+	/* Its limits first: what runs here counts against the jail's. */
+	if (jail_cgroup_join(s->name, getpid(), &err) == -1) {
+		fprintf(stderr, "vjbuild: %s\n", err.msg);
+		_exit(126);
+	}
 	snprintf(path, sizeof(path), "/proc/%ld/root", (long)pid);
 	if ((rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		fprintf(stderr, "vjbuild: %s: %s\n", path, strerror(errno));
@@ -446,16 +673,25 @@ exec_inside(pid_t pid, char *const argv[])
 	}
 	for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
 		snprintf(path, sizeof(path), "/proc/%ld/ns/%s", (long)pid, ns[i]);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-		    setns(fd, 0) == -1) {
-			fprintf(stderr, "vjbuild: entering %s: %s\n", path,
+		if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+			fprintf(stderr, "vjbuild: %s: %s\n", path,
 			    strerror(errno));
 			_exit(126);
 		}
-		close(fd);
 	}
-	if (fchdir(rootfd) == -1 || chroot(".") == -1 || chdir("/") == -1) {
-		fprintf(stderr, "vjbuild: entering the jail's root: %s\n",
+	/* The user namespace first: the others are its. */
+	for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		if (setns(fds[i], 0) == -1) {
+			fprintf(stderr, "vjbuild: entering the jail's %s "
+			    "namespace: %s\n", ns[i], strerror(errno));
+			_exit(126);
+		}
+		close(fds[i]);
+	}
+	if (setresgid(0, 0, 0) == -1 || setgroups(0, NULL) == -1 ||
+	    setresuid(0, 0, 0) == -1 || fchdir(rootfd) == -1 ||
+	    chroot(".") == -1 || chdir("/") == -1) {
+		fprintf(stderr, "vjbuild: becoming the jail's root: %s\n",
 		    strerror(errno));
 		_exit(126);
 	}
@@ -464,8 +700,10 @@ exec_inside(pid_t pid, char *const argv[])
 	if ((child = fork()) == -1)
 		_exit(126);
 	if (child == 0) {
-		if (limit_caps() == -1)
+		if (limit_process(s->limits.pids, &err) == -1) {
+			fprintf(stderr, "vjbuild: %s\n", err.msg);
 			_exit(126);
+		}
 		execve(argv[0], argv, envp);
 		if (strchr(argv[0], '/') == NULL) {
 			static const char *const dirs[] = { "/bin", "/usr/bin",
@@ -496,6 +734,8 @@ jail_exec(const struct jail_spec *s, char *const argv[], int *status,
 		    s->name);
 		return -1;
 	}
+	if (jail_seccomp_preload(err) == -1)
+		return -1;
 	/* vjbuild itself stays outside the jail; a child goes in. */
 	fflush(stdout);
 	fflush(stderr);
@@ -504,7 +744,7 @@ jail_exec(const struct jail_spec *s, char *const argv[], int *status,
 		return -1;
 	}
 	if (child == 0)
-		exec_inside(pid, argv);
+		exec_inside(s, pid, argv);
 	while (waitpid(child, status, 0) == -1 && errno == EINTR)
 		;
 	return 0;

@@ -112,44 +112,6 @@ die(int fd, const char *fmt, ...)
 	_exit(SETUP_FAILED);
 }
 
-/*
- * 0 when no user in /etc/passwd and no group in /etc/group has an id in
- * [base, base + count): such a user would own the build's files on the
- * host. -1 with err naming it. The files are read, not NSS: the ids that
- * matter are the local ones files are owned by.
- */
-static int
-ids_unused(unsigned long base, unsigned long count, struct vj_err *err)
-{
-	static const char *const files[] = { "/etc/passwd", "/etc/group" };
-	char line[4096], *p, *end;
-	unsigned long id;
-	size_t i, n;
-	FILE *f;
-
-	for (i = 0; i < 2; i++) {
-		if ((f = fopen(files[i], "re")) == NULL)
-			continue;
-		for (n = 1; fgets(line, sizeof(line), f) != NULL; n++) {
-			/* name:password:ID:... */
-			if ((p = strchr(line, ':')) == NULL ||
-			    (p = strchr(p + 1, ':')) == NULL)
-				continue;
-			id = strtoul(p + 1, &end, 10);
-			if (end == p + 1 || *end != ':' || id < base ||
-			    id - base >= count)
-				continue;
-			vj_errf(err, "%s:%zu: id %lu is in the build sandbox's "
-			    "range %lu-%lu, which must belong to no host user "
-			    "or group", files[i], n, id, base, base + count - 1);
-			fclose(f);
-			return -1;
-		}
-		fclose(f);
-	}
-	return 0;
-}
-
 static int
 write_map(pid_t pid, const char *file, unsigned long base,
     unsigned long count, struct vj_err *err)
@@ -441,7 +403,7 @@ exec_build(int report, char *const argv[], char *const envp[],
 		    errno != EINVAL)
 			die(report, "dropping capability %d", cap);
 	}
-	if (jail_seccomp_load(&err) == -1) {
+	if (jail_seccomp_load(JAIL_SECCOMP_BUILD, &err) == -1) {
 		dprintf(report, "build sandbox: %s", err.msg);
 		_exit(SETUP_FAILED);
 	}
@@ -561,7 +523,8 @@ jail_sandbox_run(const struct jail_sandbox *sb, char *const argv[],
 	size_t got = 0;
 	pid_t pid, w;
 
-	if (ids_unused(sb->idbase, sb->idcount, err) == -1)
+	if (jail_ids_unused(sb->idbase, sb->idcount, err) == -1 ||
+	    jail_seccomp_preload(err) == -1)
 		return -1;
 	if (pipe2(unshared, O_CLOEXEC) == -1 || pipe2(mapped, O_CLOEXEC) ==
 	    -1 || pipe2(report, O_CLOEXEC) == -1) {

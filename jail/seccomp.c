@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The seccomp filter put on untrusted code (a port's build): every system
+ * The seccomp filter put on untrusted code (a port's build, a started
+ * jail's processes): every system
  * call is allowed but those that such code never needs and that reach
  * past its namespaces, which fail with EPERM (as Docker's default profile
  * and bubblewrap refuse them):
- *  - mounting and changing root (its mounts are the sandbox's; with
+ *  - mounting and changing root (chroot is left to a jail, whose daemons
+ *    confine themselves with it; its mounts are the sandbox's; with
  *    CAP_SYS_ADMIN in its user namespace it could otherwise unmount or
  *    remount what the sandbox made read-only);
  *  - new namespaces (unshare, setns, clone with CLONE_NEW*): a nested user
@@ -23,6 +25,7 @@
 #include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <seccomp.h>
 
@@ -65,8 +68,8 @@ static const unsigned long clone_ns[] = {
 	CLONE_NEWIPC, CLONE_NEWCGROUP,
 };
 
-static int
-load(struct vj_err *err)
+int
+jail_seccomp_preload(struct vj_err *err)
 {
 	static int loaded;
 	void *a[NSC];
@@ -74,7 +77,7 @@ load(struct vj_err *err)
 
 	if (loaded)
 		return 0;
-	if (vj_dlsyms(LIBSECCOMP, "libseccomp2", "the build sandbox",
+	if (vj_dlsyms(LIBSECCOMP, "libseccomp2", "the seccomp filter",
 	    sc_names, a, NSC, err) == -1)
 		return -1;
 #define SC_SET(f) sc.f = (__typeof__(sc.f))a[i++];
@@ -85,13 +88,13 @@ load(struct vj_err *err)
 }
 
 int
-jail_seccomp_load(struct vj_err *err)
+jail_seccomp_load(enum jail_seccomp f, struct vj_err *err)
 {
 	scmp_filter_ctx ctx;
 	size_t i;
 	int nr, rc = -1;
 
-	if (load(err) == -1)
+	if (jail_seccomp_preload(err) == -1)
 		return -1;
 	if ((ctx = sc.seccomp_init(SCMP_ACT_ALLOW)) == NULL) {
 		vj_errf(err, "seccomp_init failed");
@@ -100,7 +103,8 @@ jail_seccomp_load(struct vj_err *err)
 	for (i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
 		/* A call this architecture has not is nothing to refuse. */
 		if ((nr = sc.seccomp_syscall_resolve_name(denied[i])) ==
-		    __NR_SCMP_ERROR)
+		    __NR_SCMP_ERROR ||
+		    (f == JAIL_SECCOMP_JAIL && strcmp(denied[i], "chroot") == 0))
 			continue;
 		if (sc.seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0) < 0) {
 			vj_errf(err, "seccomp: refusing %s failed", denied[i]);

@@ -235,4 +235,162 @@ test_in_a_chroot_builds_start_and_exec_enter_the_jail() {
 	' sh $c
 }
 
+# ---- started jails ----
+
+# Provisions N jails (10.9.6.1...) and starts them; stops them on return.
+jails_up() {
+	local n=${1:-1} i
+	setup "$n"
+	sed -i 's/10\.9\.0\./10.9.6./' hosts.txt
+	"$VJ" hosts.txt > build.txt 2>&1 || { fail "provision: $(tail -3 build.txt)"; return 1; }
+	for i in $(seq 1 "$n"); do
+		"$VJ" start web$i > start.txt 2>&1 || { fail "start: $(cat start.txt)"; return 1; }
+	done
+}
+jails_down() { "$VJ" stop $(awk '{print $1}' hosts.txt) > /dev/null 2>&1; true; }
+need_ip() { command -v ip > /dev/null || { echo "    skipped: no ip(8) (iproute2)"; return $SKIP_RC; }; }
+need_nft() { [ -x /usr/sbin/nft ] || { echo "    skipped: no nft(8) (nftables)"; return $SKIP_RC; }; }
+
+test_started_jail_root_is_not_host_root() {
+	need_root || return; need_ip || return; need_nft || return
+	jails_up 1 || { jails_down; return; }
+	map=$("$VJ" exec web1 cat /proc/self/uid_map | tr -s ' ')
+	[ -n "$map" ] && [ "$map" != " 0 0 4294967295" ] || fail "uid_map: '$map'"
+	pid=$(cut -d' ' -f1 state/run/web1)
+	uid=$(awk '/^Uid:/ {print $2}' /proc/$pid/status)
+	[ "$uid" -ge 65536 ] || fail "the jail's init runs as host uid $uid"
+	# What its root makes is owned by root on disk (the idmapped root),
+	# so the jail's files keep the owners they were installed with.
+	"$VJ" exec web1 touch /made-inside || fail "touch inside"
+	[ "$(stat -c %u:%g jails/web1/made-inside)" = 0:0 ] || fail "owner on disk: $(stat -c %u:%g jails/web1/made-inside)"
+	# Root inside cannot read what host root keeps to itself.
+	# (On disk, owners 0..65535 are the jail's; 100000 is none of them.)
+	echo "host-secret-$$" > jails/web1/host-only; chmod 600 jails/web1/host-only; chown 100000 jails/web1/host-only
+	"$VJ" exec web1 cat /host-only > cat.txt 2>&1 && fail "read a file of an unmapped owner: $(cat cat.txt)"
+	jails_down
+}
+
+test_started_jail_cannot_make_devices_or_reach_the_kernel() {
+	need_root || return; need_ip || return; need_nft || return
+	sysctl=/proc/sys/kernel/printk_ratelimit_burst
+	old=$(cat $sysctl)
+	[ "$old" != 11 ] || { echo 10 > $sysctl; old=10; }
+	jails_up 1 || { jails_down; return; }
+	try() { if "$VJ" exec web1 sh -c "$2" > /dev/null 2>&1; then fail "attack worked: $1"; fi; }
+	try mknod-block 'mknod /tmp/blk b 7 0'
+	try mknod-char 'mknod /tmp/mem c 1 1'
+	try sysctl 'echo 11 > /proc/sys/kernel/printk_ratelimit_burst'
+	try sysrq 'echo h > /proc/sysrq-trigger'
+	try kcore 'test -s /proc/kcore'
+	try sys 'ls /sys/class | grep -q .'
+	try mount 'mount -t tmpfs none /mnt'
+	try unshare 'unshare -U true'
+	try host-pid-1 'kill -0 1 && test "$(cat /proc/1/comm)" != vjbuild'
+	try dmesg 'dmesg'
+	[ "$(cat $sysctl)" = "$old" ] || { fail "the host's $sysctl changed"; echo "$old" > $sysctl; }
+	jails_down
+}
+
+test_fork_bomb_stops_at_the_jails_pids_limit() {
+	need_root || return; need_ip || return; need_nft || return
+	setup 1
+	echo "limit.pids = 64" >> vjbuild.conf
+	sed -i 's/10\.9\.0\./10.9.6./' hosts.txt
+	"$VJ" hosts.txt > build.txt 2>&1 && "$VJ" start web1 > start.txt 2>&1 || { fail "start: $(cat start.txt)"; jails_down; return; }
+	# 400 sleepers, as fast as the jail can fork.
+	timeout 60 "$VJ" exec web1 sh -c 'i=0; while [ $i -lt 400 ]; do sleep 30 & i=$((i+1)); done; wait' > bomb.txt 2>&1 &
+	bomb=$!
+	sleep 3
+	n=$("$VJ" ps | awk '$1 == "web1" {print $4}')
+	t0=$(date +%s%N)
+	timeout 10 sh -c 'for i in 1 2 3 4 5; do /bin/true; done' || fail "the host did not stay responsive"
+	t1=$(date +%s%N)
+	[ $(( (t1 - t0) / 1000000 )) -lt 5000 ] || fail "5 host commands took $(( (t1 - t0) / 1000000 )) ms"
+	jails_down
+	kill $bomb 2>/dev/null; wait $bomb 2>/dev/null
+	[ -n "$n" ] && [ "$n" -le 64 ] || fail "the jail holds '$n' processes (limit 64): $("$VJ" ps)"
+	[ "$n" -ge 50 ] || fail "the bomb did not get near the limit ($n processes): $(head -3 bomb.txt)"
+	grep -qiE "fork|resource|again" bomb.txt || fail "no fork failure seen: $(head -3 bomb.txt)"
+}
+
+test_jail_reaches_only_the_host_services_allowed() {
+	need_root || return; need_ip || return; need_nft || return
+	command -v python3 > /dev/null || { echo "    skipped: no python3"; return $SKIP_RC; }
+	# A host-only address, and a listener on two of its ports and on
+	# the host's 127.0.0.1.
+	local a=10.9.99.$(( $$ % 200 + 20 ))
+	ip addr add $a/32 dev lo || { fail "cannot add $a to lo"; return; }
+	: > conns
+	python3 - "$a" > ports.txt 2> listener.err <<'PY' &
+import socket, sys, threading
+def serve(s, name):
+    while True:
+        c, _ = s.accept()
+        with open("conns", "a") as f:
+            f.write(name + "\n")
+        c.close()
+ports = []
+for host, name in ((sys.argv[1], "denied"), (sys.argv[1], "allowed"), ("127.0.0.1", "loopback")):
+    s = socket.socket(); s.bind((host, 0)); s.listen()
+    ports.append(s.getsockname()[1])
+    threading.Thread(target=serve, args=(s, name), daemon=True).start()
+print(*ports, flush=True)
+threading.Event().wait(60)
+PY
+	lst=$!
+	for _ in $(seq 50); do [ -s ports.txt ] && break; sleep 0.1; done
+	read -r denied allowed loop < ports.txt
+	setup 1
+	sed -i 's/10\.9\.0\./10.9.6./' hosts.txt
+	echo "host_access = $a:$allowed" >> vjbuild.conf
+	"$VJ" hosts.txt > build.txt 2>&1 && "$VJ" start web1 > start.txt 2>&1 || fail "start: $(cat start.txt)"
+	"$VJ" exec web1 nc -w 2 $a $denied < /dev/null > /dev/null 2>&1 && fail "reached the host's $a:$denied"
+	"$VJ" exec web1 nc -w 2 127.0.0.1 $loop < /dev/null > /dev/null 2>&1 && fail "reached the host's 127.0.0.1:$loop"
+	"$VJ" exec web1 nc -w 2 $a $allowed < /dev/null > /dev/null 2>&1 || fail "host_access $a:$allowed was not reachable"
+	jails_down
+	kill $lst 2>/dev/null
+	ip addr del $a/32 dev lo
+	[ "$(sort conns | tr '\n' ' ')" = "allowed " ] || fail "the listener saw: $(sort conns | tr '\n' ' ')"
+}
+
+# j75988 and j285402 have one 32-bit FNV-1a hash (0x522008e8): interface
+# names made from a hash of the name gave both the same veth.
+test_two_jails_get_their_own_interface_and_ids() {
+	need_root || return; need_ip || return; need_nft || return
+	setup 2
+	printf 'j75988 10.9.6.1\nj285402 10.9.6.2\n' > hosts.txt
+	"$VJ" hosts.txt > build.txt 2>&1 || { fail "provision: $(tail -3 build.txt)"; return; }
+	"$VJ" start j75988 > s1.txt 2>&1 && "$VJ" start j285402 > s2.txt 2>&1 || fail "start: $(cat s1.txt s2.txt)"
+	read -r _ if1 _ ids1 _ < state/run/j75988
+	read -r _ if2 _ ids2 _ < state/run/j285402
+	[ "$if1" != "$if2" ] || fail "both jails on $if1"
+	[ "$ids1" != "$ids2" ] || fail "both jails map to ids $ids1"
+	busybox ping -c1 -W2 10.9.6.1 > /dev/null || fail "j75988 does not answer"
+	busybox ping -c1 -W2 10.9.6.2 > /dev/null || fail "j285402 does not answer"
+	"$VJ" stop j285402 > /dev/null
+	busybox ping -c1 -W2 10.9.6.1 > /dev/null || fail "stopping j285402 cut j75988 off"
+	"$VJ" ps | grep -q '^j75988 ' || fail "ps: $("$VJ" ps)"
+	jails_down
+}
+
+test_address_taken_by_the_host_is_refused_and_nothing_changes() {
+	need_root || return; need_ip || return; need_nft || return
+	setup 2
+	sed -i 's/10\.9\.0\.1/10.9.6.201/; s/10\.9\.0\.2/10.9.6.202/' hosts.txt
+	"$VJ" hosts.txt > build.txt 2>&1 || { fail "provision"; return; }
+	ip route add 10.9.6.201/32 dev lo || { fail "cannot add a route"; return; }
+	ip addr add 10.9.6.202/32 dev lo
+	links=$(ip -o link | wc -l)
+	"$VJ" start web1 > s1.txt 2>&1 && fail "web1 started over the host's route"
+	grep -q "overlaps the host's route 10.9.6.201/32 dev lo" s1.txt || fail "web1: $(cat s1.txt)"
+	"$VJ" start web2 > s2.txt 2>&1 && fail "web2 started on the host's address"
+	grep -q "10.9.6.202 is the host's address on lo" s2.txt || fail "web2: $(cat s2.txt)"
+	[ "$(ip route show 10.9.6.201/32)" = "10.9.6.201 dev lo scope link " ] || fail "the host's route changed: $(ip route show 10.9.6.201/32)"
+	[ "$(ip -o link | wc -l)" = "$links" ] || fail "links were made"
+	[ -z "$(ls state/run 2>/dev/null | grep -v '^\.')" ] || fail "run files: $(ls state/run)"
+	ip route del 10.9.6.201/32 dev lo
+	ip addr del 10.9.6.202/32 dev lo
+	jails_down
+}
+
 run_tests "$@"

@@ -151,7 +151,7 @@ test_started_jails_serve_on_their_own_address() {
 	[ "$("$VJ" exec web2 hostname)" = web2.example.org ] || fail "hostname"
 	echo secret > "$PWD/host-only.txt"
 	"$VJ" exec web2 cat "$PWD/host-only.txt" > cat.txt 2>&1 && fail "a host file was read: $(cat cat.txt)"
-	"$VJ" exec web2 grep CapBnd /proc/self/status | grep -q 00000000a80425fb || fail "capabilities: $("$VJ" exec web2 grep Cap /proc/self/status)"
+	"$VJ" exec web2 grep CapBnd /proc/self/status | grep -q 00000000a00425fb || fail "capabilities: $("$VJ" exec web2 grep Cap /proc/self/status)"
 	"$VJ" exec web2 grep NoNewPrivs /proc/self/status | grep -q '1$' || fail "no_new_privs"
 	"$VJ" stop web1 web2 web3 > stop.txt 2>&1 || fail "stop: $(cat stop.txt)"
 	"$VJ" ps | grep -q "no jail is running" || fail "still running: $("$VJ" ps)"
