@@ -37,6 +37,7 @@ static const struct {
 	[CONF_LIMIT_CPU] = { "limit.cpu_weight", 0 },
 	[CONF_LIMIT_SHM] = { "limit.shm", 0 },
 	[CONF_HOST_ACCESS] = { "host_access", 0 },
+	[CONF_BUILD_ROOT] = { "build_root", 1 },
 };
 
 /* The default: more than any base system or package, less than a disk. */
@@ -232,6 +233,30 @@ parse_count(const char *s, unsigned long lo, unsigned long hi)
 	return p == s || *p != '\0' || n < lo ? 0 : n;
 }
 
+/* build_root: a root (debootstrap's, say) whose /usr, /etc and top-level
+ * links builds see instead of the host's. */
+static int
+build_root(const struct conf *c, struct vj_err *err)
+{
+	const char *r = c->val[CONF_BUILD_ROOT];
+	char *bin;
+	struct stat st;
+	int ok;
+
+	if (r == NULL)
+		return 0;
+	bin = fs_join(r, "usr/bin");
+	ok = stat(bin, &st) == 0 && S_ISDIR(st.st_mode);
+	free(bin);
+	if (!ok) {
+		vj_errf(err, "%s: build_root %s has no usr/bin (a root with a "
+		    "toolchain, as debootstrap makes)",
+		    c->where[CONF_BUILD_ROOT], r);
+		return -1;
+	}
+	return 0;
+}
+
 /* limit.* with their defaults. */
 static int
 limits(struct conf *c, struct vj_err *err)
@@ -377,17 +402,20 @@ host_access(struct conf *c, struct vj_err *err)
 			goto bad;
 		if (colon != NULL && (a[0] == '[' || strchr(colon + 1, ':') ==
 		    NULL)) {
-			char *end;
-			*colon = '\0';
-			if (a[0] == '[')
-				a++;
-			port = strtoul(colon + (colon[0] == ']' ? 2 : 1), &end,
-			    10);
-			if (*end != '\0' || port == 0 || port > 65535)
+			char *end, *digits = colon + (a[0] == '[' ? 2 : 1);
+			port = strtoul(digits, &end, 10);
+			if (*digits < '0' || *digits > '9' || *end != '\0' ||
+			    port == 0 || port > 65535)
 				goto bad;
-		}
-		if (!conf_parse_address(a, canon, sizeof(canon), &family))
+			a = xstrndup(a + (a[0] == '['),
+			    (size_t)(colon - a) - (a[0] == '['));
+		} else
+			a = xstrdup(a);
+		if (!conf_parse_address(a, canon, sizeof(canon), &family)) {
+			free(a);
 			goto bad;
+		}
+		free(a);
 		c->access[c->naccess].address = xstrdup(canon);
 		c->access[c->naccess].port = (unsigned)port;
 		c->access[c->naccess++].family = family;
@@ -476,7 +504,7 @@ conf_finish(struct conf *c, const char *dir, int need_base, struct vj_err *err)
 		    c->val[CONF_UNPACK_LIMIT]);
 		return -1;
 	}
-	if (limits(c, err) == -1)
+	if (limits(c, err) == -1 || build_root(c, err) == -1)
 		return -1;
 	if (c->val[CONF_RESOLVER] != NULL && c->resolvers == NULL &&
 	    split_list(c, CONF_RESOLVER, 1, &c->resolvers, &c->nresolvers,

@@ -60,6 +60,8 @@ struct jail_bind {
 
 /* A build sandbox (sandbox.c says what it is made of besides binds). */
 struct jail_sandbox {
+	const char *sysroot;	/* whose /usr, /etc, /bin... it shows (NULL:
+				 * the host's) */
 	const struct jail_bind *binds;	/* in order: a later one may be
 					 * inside an earlier one */
 	size_t nbinds;

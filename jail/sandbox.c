@@ -8,32 +8,37 @@
  * (namespaces, id maps, mounts, capabilities, no_new_privs, seccomp, exec):
  *
  *  1. The caller (host root, in a task's child) checks that no host user
- *     or group has an id in the sandbox's range, and forks S.
- *  2. S unshares the six namespaces. The caller writes S's uid_map and
- *     gid_map: ids 0..count-1 inside are base..base+count-1 on the host,
- *     so `chown daemon` and setuid bits in `make install` work, while on
- *     the host they are an unprivileged range. Host root (uid 0) is not
- *     mapped: the build has no capability over a file a host user owns
- *     beyond what its mode gives everyone (a 0600 file of the host's is
+ *     or group has an id in the sandbox's range, loads libseccomp, and
+ *     forks S.
+ *  2. S unshares the six namespaces (from a chroot whose / is not a mount
+ *     point the kernel refuses a user namespace: S first goes to the root
+ *     of a mount namespace of its own, jail_mnt_private, and comes back
+ *     into the chroot as a mount point of its own once in the sandbox's,
+ *     jail_mnt_enter). The caller writes S's uid_map and gid_map: ids
+ *     0..count-1 inside are base..base+count-1 on the host, so `chown
+ *     daemon` and setuid bits in `make install` work, while on the host
+ *     they are an unprivileged range. Host root (uid 0) is not mapped:
+ *     the build has no capability over a file a host user owns beyond
+ *     what its mode gives everyone (a 0600 file of the host's is
  *     unreadable, /usr unwritable, whatever the mounts say).
- *  3. S becomes uid and gid 0 of the namespace and forks I, PID 1 of the
- *     new PID namespace: the build sees no host process, and when I ends,
- *     the kernel kills everything left in the namespace.
- *  4. I builds the new root on a tmpfs mounted on sb->root: the host's
- *     /usr, /etc and the top-level links (/bin -> usr/bin) read-only;
- *     an empty tmpfs at sb->prefix (sb->setup installs the dependencies
- *     there); a private /tmp, /var/tmp and /dev (null, zero, full, random,
- *     urandom, tty bound from the host; its own pts and shm); /proc of the
- *     new PID namespace; sb->ro read-only and sb->rw writable, each at its
- *     own path (so paths the build records, like debug info, are the ones
- *     it would have had without the sandbox). Nothing else of the host's
- *     tree: not the cache, the state, the jails, /root, /home, /run, /var,
- *     other builds. The tmpfs is made read-only, and I moves into it
- *     (pivot_root, the host's tree detached). Where vjbuild itself runs in
- *     a chroot whose / is not a mount point, pivot_root cannot be used:
- *     the root is moved onto / and entered with chroot instead, and the
- *     build (which has no CAP_SYS_CHROOT and may not call chroot) cannot
- *     climb out of it.
+ *  3. S, still the host's uid 0, opens everything the sandbox will show
+ *     (struct sources): as the owner it may pass a 0700 directory of
+ *     root's above a cache made by `mktemp -d`, which the sandbox's ids
+ *     may not. Then it becomes uid and gid 0 of the namespace and forks
+ *     I, PID 1 of the new PID namespace: the build sees no host process,
+ *     and when I ends, the kernel kills everything left in the namespace.
+ *  4. I builds the new root on a tmpfs mounted over /tmp (in its own mount
+ *     namespace): the host's /usr, /etc and the top-level links (/bin ->
+ *     usr/bin) read-only, or those of sb->sysroot (build_root); a private /tmp, /var/tmp and /dev (null, zero,
+ *     full, random, urandom, tty bound from the host; its own pts and
+ *     shm); /proc of the new PID namespace; and sb->binds, each read-only
+ *     or writable, each at its own path unless it names another (so paths
+ *     the build records, like debug info, are the ones it would have had
+ *     without the sandbox). Nothing else of the host's tree: not the
+ *     cache, the state, the jails, /root, /home, /run, /var, other
+ *     builds. It closes what S opened, makes the tmpfs read-only, and
+ *     moves into it (pivot_root, the host's tree detached). I is not
+ *     dumpable: the build, with the same ids, cannot look into /proc/1.
  *  5. I forks B, which keeps only the capabilities a `make install` needs
  *     (chown, file modes and owners, setuid/setgid, kill, binding low
  *     ports in its own network), loads the seccomp filter (seccomp.c,
@@ -189,7 +194,9 @@ sources_open(const struct jail_sandbox *sb, struct sources *src, int report)
 	size_t i;
 
 	for (i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++) {
-		char *host = xasprintf("/%s", system_dirs[i]);
+		char *host = xasprintf("%s/%s", sb->sysroot != NULL &&
+		    strcmp(sb->sysroot, "/") != 0 ? sb->sysroot : "",
+		    system_dirs[i]);
 		src->sys[i] = -1;
 		src->syslink[i] = NULL;
 		if (lstat(host, &st) == -1) {

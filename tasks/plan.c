@@ -182,6 +182,10 @@ task_port_keys(struct task_env *env, struct vj_err *err)
 		for (k = 0; k < cp->ndepends; k++)
 			sha256_update(&c, env->tports[cp->dep[k]].key, 64);
 		build_env(&c);
+		/* The toolchain's root: the host's, or build_root. */
+		if (env->conf->val[CONF_BUILD_ROOT] != NULL)
+			sha256_update(&c, env->conf->val[CONF_BUILD_ROOT],
+			    strlen(env->conf->val[CONF_BUILD_ROOT]) + 1);
 		sha256_hex(&c, tp->key);
 		tp->srcdir = xasprintf("%s/src/%s-%.16s", env->cache, cp->name,
 		    tp->srcdigest);

@@ -264,7 +264,8 @@ build_run(const struct task *t, struct vj_err *err)
 			{ wdir, NULL, 1 },
 			{ prefix, PREFIX, 1 },
 		};
-		const struct jail_sandbox sb = { binds,
+		const struct jail_sandbox sb = {
+		    t->env->conf->val[CONF_BUILD_ROOT], binds,
 		    sizeof(binds) / sizeof(binds[0]), JAIL_BUILD_IDBASE,
 		    JAIL_BUILD_IDCOUNT };
 		rc = jail_sandbox_run(&sb, argv, envp, src, &status, err);

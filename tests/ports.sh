@@ -259,4 +259,37 @@ echo /usr/local/lib > $STAGEDIR/etc/ld.so.conf'
 	    grep -aq libanswer.so.1 jails/web1/etc/ld.so.cache || fail "libanswer not in the cache"
 }
 
+test_build_root_from_the_config_is_what_builds_see() {
+	need_root || return
+	command -v unshare > /dev/null || { echo "    skipped: no unshare(1)"; return $SKIP_RC; }
+	setup 1
+	# A build root: the host's /usr (bound in a mount namespace of the
+	# test's own) and an /etc of its own, with a marker.
+	mkdir -p broot/usr broot/etc
+	echo "build-root-$$" > broot/etc/marker
+	for l in bin sbin lib lib32 lib64 libx32; do
+		[ -L /$l ] && ln -s "$(readlink /$l)" broot/$l
+		[ -d /$l ] && [ ! -L /$l ] && mkdir broot/$l
+	done
+	printf 'ports = ports\npackages = probe\nbuild_root = broot\n' >> vjbuild.conf
+	make_port probe 'mkdir -p $STAGEDIR$PREFIX/share
+cat /etc/marker > $STAGEDIR$PREFIX/share/marker
+if test -e /etc/hostname; then echo yes > $STAGEDIR$PREFIX/share/host-etc; fi'
+	unshare -m --propagation private sh -c '
+		for d in usr bin sbin lib lib32 lib64 libx32; do
+			[ -d /$d ] && [ ! -L /$d ] && mount --bind /$d broot/$d
+		done
+		exec "$0" hosts.txt' "$VJ" > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
+	[ "$(cat jails/web1/usr/local/share/marker)" = "build-root-$$" ] || fail "the build did not see the build root's /etc"
+	[ ! -e jails/web1/usr/local/share/host-etc ] || fail "the build saw the host's /etc"
+	# A root without a toolchain is refused, naming the line.
+	rm -rf jails state cache
+	mkdir empty
+	sed -i 's/^build_root = broot$/build_root = empty/' vjbuild.conf
+	"$VJ" hosts.txt > out.txt 2> err.txt; rc=$?
+	[ $rc = 2 ] || fail "empty build root: exit $rc"
+	grep -q "vjbuild.conf:[0-9]*: build_root .*/empty has no usr/bin" err.txt || fail "message: $(cat err.txt)"
+	[ ! -e state ] || fail "something was created"
+}
+
 run_tests "$@"

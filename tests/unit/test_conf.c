@@ -228,6 +228,65 @@ TEST(huge_counts_and_numbers_are_refused)
 	    "vjbuild.conf:2:");
 }
 
+TEST(jail_limits_and_host_access)
+{
+	struct vj_err err;
+	char *base = write_file("base.tgz", "x", 1);
+	const char *text = "base = base.tgz\nresolver = 10.0.0.53 fd00::53\n"
+	    "limit.pids = 200\nlimit.memory = 512M\nlimit.shm = 8M\n";
+	char *path = write_file("vjbuild.conf", text, strlen(text));
+	struct conf *c = conf_read(path, &err);
+
+	REQUIRE(c != NULL);
+	CHECK(conf_finish(c, t_tmpdir(), 1, &err) == 0);
+	CHECK(c->limits.pids == 200);
+	CHECK(c->limits.memory == 512ULL << 20);
+	CHECK(c->limits.cpu_weight == 100);	/* the default */
+	CHECK(c->limits.shm == 8ULL << 20);
+	/* host_access unset: each resolver's port 53. */
+	REQUIRE(c->naccess == 2);
+	CHECK_STR(c->access[0].address, "10.0.0.53");
+	CHECK(c->access[0].port == 53);
+	CHECK_STR(c->access[1].address, "fd00::53");
+	conf_free(c);
+	free(path);
+	text = "base = base.tgz\nhost_access = 10.0.0.5 10.0.0.6:5432 "
+	    "[fd00::1]:80 fd00::2\n";
+	path = write_file("vjbuild.conf", text, strlen(text));
+	c = conf_read(path, &err);
+	REQUIRE(c != NULL);
+	CHECK(conf_finish(c, t_tmpdir(), 1, &err) == 0);
+	REQUIRE(c->naccess == 4);
+	CHECK(c->access[0].port == 0);
+	CHECK_STR(c->access[1].address, "10.0.0.6");
+	CHECK(c->access[1].port == 5432);
+	CHECK_STR(c->access[2].address, "fd00::1");
+	CHECK(c->access[2].port == 80);
+	CHECK_STR(c->access[3].address, "fd00::2");
+	CHECK(c->access[3].port == 0);
+	conf_free(c);
+	free(path);
+	free(base);
+	config_error("base = /etc/hostname\nlimit.pids = 10\n",
+	    "vjbuild.conf:2: limit.pids '10' is not a number of processes");
+	config_error("base = /etc/hostname\nlimit.pids = 99999999999999999999\n",
+	    "vjbuild.conf:2: limit.pids");
+	config_error("base = /etc/hostname\nlimit.memory = 1M\n",
+	    "vjbuild.conf:2: limit.memory '1M' is not a size of 16M or more");
+	config_error("base = /etc/hostname\nlimit.cpu_weight = 0\n",
+	    "vjbuild.conf:2: limit.cpu_weight '0'");
+	config_error("base = /etc/hostname\nlimit.shm = lots\n",
+	    "vjbuild.conf:2: limit.shm 'lots' is not a size");
+	config_error("base = /etc/hostname\nhost_access = 10.0.0.1:99999\n",
+	    "vjbuild.conf:2: host_access: '10.0.0.1:99999' is not ADDRESS");
+	config_error("base = /etc/hostname\nhost_access = [fd00::1\n",
+	    "vjbuild.conf:2: host_access: '[fd00::1'");
+	config_error("base = /etc/hostname\nhost_access = example.org:53\n",
+	    "vjbuild.conf:2: host_access: 'example.org:53'");
+	config_error("base = /etc/hostname\nlimit.nosuch = 1\n",
+	    "vjbuild.conf:2: unknown key 'limit.nosuch'");
+}
+
 TEST(crypt_hashes_only)
 {
 	struct conf_user u;
