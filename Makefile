@@ -133,6 +133,22 @@ bench-sched: $(BIN)
 	VJBUILD=$(abspath $(BIN)) python3 bench/sched.py \
 	    --json $(BENCH_OUT)/sched.json
 
+# What the isolation costs: a build and a jail start with the binary
+# before it (BENCH_SANDBOX_WITHOUT, say one built from 9254409) and this
+# one, rounds alternating.
+BENCH_SANDBOX_WITHOUT =
+bench-sandbox: $(BIN)
+	@test -n "$(BENCH_SANDBOX_WITHOUT)" || { echo "set BENCH_SANDBOX_WITHOUT=a vjbuild binary to compare with"; exit 2; }
+	python3 bench/sandbox.py $(BENCH_SANDBOX_WITHOUT) $(abspath $(BIN))
+
+# The benchmark's eight Debian ports built into one jail by two binaries
+# (PAPER_TREES="FIRST SECOND"), the trees compared (tests/paper_trees.py;
+# about half an hour).
+PAPER_TREES =
+paper-trees:
+	@test -n "$(PAPER_TREES)" || { echo "set PAPER_TREES=\"FIRST SECOND\" (two vjbuild binaries)"; exit 2; }
+	python3 tests/paper_trees.py --work $(BENCH_WORK) --runs-of-first 2 $(PAPER_TREES)
+
 bench-paper: $(BIN)
 	mkdir -p $(BENCH_OUT)
 	VJBUILD=$(abspath $(BIN)) python3 bench/paper.py --work $(BENCH_WORK) \
@@ -148,6 +164,6 @@ clean:
 	rm -rf build build-san build-fuzz vjbuild
 
 .PHONY: all check torture fuzz fuzzers demo bench bench-core bench-sched \
-    bench-paper install clean
+    bench-paper bench-sandbox paper-trees install clean
 
 -include $(DEPS)
