@@ -43,8 +43,8 @@ if command -v ip > /dev/null; then
 	"$vj" -f "$ex/vjbuild.conf" start www mail
 	"$vj" -f "$ex/vjbuild.conf" ps
 	sleep 0.5
-	echo "-- the host asks http://192.0.2.10/ :"
-	timeout 5 busybox wget -q -O - http://192.0.2.10/ || echo "(no answer)"
+	echo "-- the host asks http://198.51.100.10/ :"
+	timeout 5 busybox wget -q -O - http://198.51.100.10/ || echo "(no answer)"
 	echo "-- inside www, ps sees only the jail:"
 	"$vj" -f "$ex/vjbuild.conf" exec www ps
 	"$vj" -f "$ex/vjbuild.conf" stop www mail

@@ -477,7 +477,7 @@ int
 jail_start(const struct jail_spec *s, struct vj_err *err)
 {
 	int go[2] = { -1, -1 }, report[2] = { -1, -1 }, status, rc = -1;
-	int lock = -1, veth = 0, cg = 0;
+	int lock = -1, veth = 0, cg = 1;	/* cg: 1 none made */
 	char host_if[16], jail_if[16], msg[512], *addr = NULL, *text = NULL;
 	char pidbuf[32];
 	struct jail_spec spec = *s;
@@ -605,7 +605,7 @@ out:
 	if (rc == -1 && init > 0) {
 		while (waitpid(init, NULL, 0) == -1 && errno == EINTR)
 			;
-		if (cg == 0)
+		if (cg != 1)	/* made, or made in part */
 			jail_cgroup_remove(s->name);
 	}
 	if (lock != -1) close(lock);
