@@ -250,6 +250,10 @@ jail_init(const struct jail_spec *s, int go, int report)
 	if (read(go, &c, 1) != 1)	/* our network is made */
 		_exit(1);
 	close(go);
+	/* Not dumpable (a change of ids did it already; said here): the
+	 * jail's root may not look into its init through /proc/1. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		init_fail(report, "prctl(PR_SET_DUMPABLE)");
 	if (sethostname(s->hostname, strlen(s->hostname)) == -1)
 		init_fail(report, "sethostname");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
