@@ -100,4 +100,28 @@ test_corrupt_database_is_refused_then_resumes() {
 	grep -q '0 ran' out.txt || fail "after restoring the database something ran: $(tail -1 out.txt)"
 }
 
+# kill -9 of vjbuild in the middle of a build: nothing of the build is
+# left running (its sandbox's PID namespace dies with it), and the next
+# run builds it once.
+test_kill9_during_a_build_leaves_none_of_it_running() {
+	need_root || return
+	setup 1
+	printf 'ports = ports\npackages = slow\n' >> vjbuild.conf
+	make_port slow "sleep 4242 & sleep 4243; mkdir -p \$STAGEDIR\$PREFIX/share; echo slow > \$STAGEDIR\$PREFIX/share/slow"
+	"$VJ" hosts.txt > out.txt 2>&1 &
+	vj=$!
+	for _ in $(seq 100); do pgrep -f "sleep 424[3]" > /dev/null && break; sleep 0.1; done
+	pgrep -f "sleep 424[3]" > /dev/null || { fail "the build did not start: $(cat out.txt)"; kill -9 $vj; return; }
+	kill -9 $vj
+	wait $vj 2>/dev/null
+	for _ in $(seq 50); do pgrep -f "sleep 424[23]" > /dev/null || break; sleep 0.1; done
+	if pgrep -f "sleep 424[23]" > /dev/null; then
+		fail "the build's processes outlived vjbuild: $(pgrep -af 'sleep 424[23]')"
+		pkill -9 -f "sleep 424[23]"
+	fi
+	sed -i 's/sleep 4242 & sleep 4243; //' ports/slow/build
+	"$VJ" hosts.txt > out2.txt 2>&1 || fail "resume: $(tail -5 out2.txt)"
+	[ "$(cat jails/web1/usr/local/share/slow)" = slow ] || fail "not installed after the resume"
+}
+
 run_tests "$@"
