@@ -147,7 +147,8 @@ void jail_link_del(const char *name);
 /* Adds a veth pair with names no link has: vjNh and vjNj. 0 or -1. */
 int jail_veth_add(char host[16], char jail[16], struct vj_err *err);
 /* In pid's network namespace: lo up, jail_if renamed eth0 with address,
- * up, the default route through it. 0 or -1 with err. */
+ * up, the default route through it (IPv6: via fe80::1, the host's end).
+ * 0 or -1 with err. */
 int jail_net_inside(pid_t pid, const char *jail_if, const char *address,
     struct vj_err *err);
 /* 0 when address may be a jail's (net.c says when it may not); -1 with

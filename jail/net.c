@@ -131,8 +131,9 @@ jail_net_inside(pid_t pid, const char *jail_if, const char *address,
 		    jail_ip(v6 ? "-6" : "-4", "addr", "add", addr, "dev", "eth0",
 		    v6 ? "nodad" : NULL, NULL) == -1 ||
 		    jail_ip("link", "set", "eth0", "up", NULL) == -1 ||
-		    jail_ip(v6 ? "-6" : "-4", "route", "add", "default", "dev",
-		    "eth0", NULL, NULL) == -1);
+		    (v6 ? jail_ip("-6", "route", "add", "default", "via",
+		    "fe80::1", "dev", "eth0", NULL) : jail_ip("-4", "route",
+		    "add", "default", "dev", "eth0", NULL)) == -1);
 	}
 	while (waitpid(child, &status, 0) == -1 && errno == EINTR)
 		;

@@ -560,7 +560,12 @@ jail_start(const struct jail_spec *s, struct vj_err *err)
 		    "limit.cpu_weight are not enforced\n", s->name, cgerr.msg);
 	snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)init);
 	addr = xasprintf("%s/%d", s->address, strchr(s->address, ':') ? 128 : 32);
+	/* IPv6: the host's end answers at fe80::1, the jail's router (a
+	 * host answers neighbour solicitation only for its addresses on the
+	 * interface asked, and the host's global ones are elsewhere). */
 	if (jail_ip("link", "set", jail_if, "netns", pidbuf, NULL) == -1 ||
+	    (strchr(s->address, ':') != NULL && jail_ip("-6", "addr", "add",
+	    "fe80::1/64", "dev", host_if, "nodad", NULL) == -1) ||
 	    jail_ip("link", "set", host_if, "up", NULL) == -1 ||
 	    jail_ip(strchr(s->address, ':') ? "-6" : "-4", "route", "add", addr,
 	    "dev", host_if, NULL) == -1) {

@@ -159,6 +159,27 @@ test_started_jails_serve_on_their_own_address() {
 	ip -o link | grep -q ' vj[0-9a-f]*h' && fail "veth left: $(ip -o link | grep ' vj')" || true
 }
 
+# An IPv6 jail answers the host (its default route is the host's end of
+# the veth, fe80::1: the host's global addresses are on other links).
+test_ipv6_jail_serves_on_its_own_address() {
+	need_root || return
+	command -v ip > /dev/null || { echo "    skipped: no ip(8) (iproute2)"; return $SKIP_RC; }
+	[ -e /proc/net/if_inet6 ] || { echo "    skipped: no IPv6 on this host"; return $SKIP_RC; }
+	setup 1
+	echo "web1 fd42:9:6::1" > hosts.txt
+	cp -r "$here/../examples/ports" "$here/../examples/distfiles" .
+	printf 'ports = ports\ndistfiles = distfiles\npackages = vjhttpd\nvar.http_port = 80\n' >> vjbuild.conf
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "provisioning: $(tail -3 out.txt)"; return; }
+	"$VJ" start web1 > start.txt 2>&1 || { fail "start: $(cat start.txt)"; return; }
+	page=""
+	for _ in $(seq 1 50); do
+		page=$(timeout 3 busybox wget -q -O - "http://[fd42:9:6::1]/" 2>/dev/null) && break
+		sleep 0.1
+	done
+	echo "$page" | grep -q "<h1>web1.example.org</h1>" || fail "web1 page over IPv6: '$page'"
+	"$VJ" stop web1 > /dev/null 2>&1
+}
+
 test_destroy_says_first_then_removes_everything() {
 	need_root || return
 	command -v tinydns-get > /dev/null || { echo "    skipped: tinydns-get is not installed (Debian package tinydns)"; return $SKIP_RC; }
