@@ -566,6 +566,7 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 		fmt_time(t, sizeof(t), ran ? last - first : 0);
 		sj.name = name;
 		sj.address = h->v[j].address;
+		sj.limits = h->v[j].limits;
 		sj.root = root = fs_join(c->val[CONF_JAILS], name);
 		sj.run = r->run;
 		sj.updated = vj_wall();
@@ -1196,6 +1197,7 @@ out:
 struct found {
 	const char *name;
 	char *address, *root, *hostname, *rundir;
+	char *limits;			/* the line's limit.* words, or NULL */
 	struct jail_access *access;	/* borrowed from the conf */
 	struct jail_spec spec;
 };
@@ -1207,6 +1209,7 @@ found_clear(struct found *f)
 	free(f->root);
 	free(f->hostname);
 	free(f->rundir);
+	free(f->limits);
 	free(f->access);
 	memset(f, 0, sizeof(*f));
 }
@@ -1219,6 +1222,7 @@ find_jail(const struct state_jail *j, void *arg)
 	if (strcmp(j->name, f->name) == 0 && f->address == NULL) {
 		f->address = xstrdup(j->address ? j->address : "");
 		f->root = xstrdup(j->root ? j->root : "");
+		f->limits = j->limits ? xstrdup(j->limits) : NULL;
 	}
 }
 
@@ -1240,6 +1244,7 @@ jail_of(const struct conf *c, struct state *st, const char *name,
 	struct jail_spec *s = &f->spec;
 	struct vj_err err;
 	const char *domain = c->val[CONF_DOMAIN];
+	struct conf_limits l;
 	size_t i;
 
 	memset(f, 0, sizeof(*f));
@@ -1263,10 +1268,28 @@ jail_of(const struct conf *c, struct state *st, const char *name,
 	s->address = f->address;
 	s->start = JAIL_EXEC_START;
 	s->rundir = f->rundir;
-	s->limits.pids = c->limits.pids;
-	s->limits.memory = c->limits.memory;
-	s->limits.cpu_weight = c->limits.cpu_weight;
-	s->limits.shm = c->limits.shm;
+	/* vjbuild.conf's limits, and over them the jail's line's, as its
+	 * last provisioning recorded them. */
+	l = c->limits;
+	if (f->limits != NULL) {
+		char *copy = xstrdup(f->limits), *w, *save = NULL, *eq;
+		for (w = strtok_r(copy, " ", &save); w != NULL;
+		    w = strtok_r(NULL, " ", &save)) {
+			if ((eq = strchr(w, '=')) == NULL)
+				continue;
+			*eq = '\0';
+			if (conf_limit_set(&l, w, eq + 1, &err) == -1) {
+				fprintf(stderr, "%s: %s: recorded %s\n",
+				    progname, name, err.msg);
+				exit(EXIT_STATE);
+			}
+		}
+		free(copy);
+	}
+	s->limits.pids = l.pids;
+	s->limits.memory = l.memory;
+	s->limits.cpu_weight = l.cpu_weight;
+	s->limits.shm = l.shm;
 	f->access = xcalloc(c->naccess + 1, sizeof(*f->access));
 	for (i = 0; i < c->naccess; i++) {
 		f->access[i].address = c->access[i].address;

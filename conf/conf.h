@@ -46,6 +46,7 @@ struct conf_host {
 	size_t nvars;
 	struct conf_user *users;	/* user.NAME=... words of the line */
 	size_t nusers;
+	char *limits;		/* its limit.KEY=VALUE words, checked, or NULL */
 	int line;
 };
 
@@ -72,7 +73,8 @@ struct conf_access {
 	int family;			/* AF_INET or AF_INET6 */
 };
 
-/* What a started jail may use (limit.* in vjbuild.conf); 0: no limit. */
+/* What a started jail may use (limit.* in vjbuild.conf, or on its line
+ * in hosts.txt); 0: no limit. */
 struct conf_limits {
 	unsigned long pids;		/* processes at once (default 1024) */
 	unsigned long long memory;	/* bytes of memory (default none) */
@@ -111,6 +113,12 @@ void conf_hosts_free(struct conf_hosts *h);
  * new struct conf or NULL with err naming file:line.
  */
 struct conf *conf_read(const char *path, struct vj_err *err);
+/* The limits of a jail that nothing set. */
+void conf_limits_default(struct conf_limits *l);
+/* Sets limit.KEY (key without "limit.") to the text v: 0, or -1 with why
+ * saying what is wrong with it. */
+int conf_limit_set(struct conf_limits *l, const char *key, const char *v,
+    struct vj_err *why);
 /* Sets key from a command-line flag (which wins over the file). */
 void conf_set(struct conf *c, enum conf_key k, const char *value,
     const char *where);

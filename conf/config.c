@@ -257,43 +257,62 @@ build_root(const struct conf *c, struct vj_err *err)
 	return 0;
 }
 
-/* limit.* with their defaults. */
-static int
-limits(struct conf *c, struct vj_err *err)
+void
+conf_limits_default(struct conf_limits *l)
 {
-	struct conf_limits *l = &c->limits;
-	const char *v;
-
 	l->pids = 1024;
 	l->memory = 0;
 	l->cpu_weight = 100;
 	l->shm = 64ULL << 20;
-	if ((v = c->val[CONF_LIMIT_PIDS]) != NULL &&
-	    (l->pids = parse_count(v, 16, 4194304)) == 0) {
-		vj_errf(err, "%s: limit.pids '%.32s' is not a number of "
-		    "processes from 16 to 4194304", c->where[CONF_LIMIT_PIDS],
-		    v);
-		return -1;
-	}
-	if ((v = c->val[CONF_LIMIT_MEMORY]) != NULL &&
-	    ((l->memory = parse_size(v)) < (16ULL << 20))) {
-		vj_errf(err, "%s: limit.memory '%.32s' is not a size of 16M or "
-		    "more (like 512M or 2G)", c->where[CONF_LIMIT_MEMORY], v);
-		return -1;
-	}
-	if ((v = c->val[CONF_LIMIT_CPU]) != NULL &&
-	    (l->cpu_weight = parse_count(v, 1, 10000)) == 0) {
-		vj_errf(err, "%s: limit.cpu_weight '%.32s' is not a weight from "
-		    "1 to 10000 (100 is a fair share)", c->where[CONF_LIMIT_CPU],
-		    v);
-		return -1;
-	}
-	if ((v = c->val[CONF_LIMIT_SHM]) != NULL &&
-	    (l->shm = parse_size(v)) == 0) {
-		vj_errf(err, "%s: limit.shm '%.32s' is not a size (like 64M)",
-		    c->where[CONF_LIMIT_SHM], v);
-		return -1;
-	}
+}
+
+int
+conf_limit_set(struct conf_limits *l, const char *key, const char *v,
+    struct vj_err *why)
+{
+	if (strcmp(key, "pids") == 0) {
+		if ((l->pids = parse_count(v, 16, 4194304)) != 0)
+			return 0;
+		vj_errf(why, "limit.pids '%.32s' is not a number of processes "
+		    "from 16 to 4194304", v);
+	} else if (strcmp(key, "memory") == 0) {
+		if ((l->memory = parse_size(v)) >= (16ULL << 20))
+			return 0;
+		vj_errf(why, "limit.memory '%.32s' is not a size of 16M or more "
+		    "(like 512M or 2G)", v);
+	} else if (strcmp(key, "cpu_weight") == 0) {
+		if ((l->cpu_weight = parse_count(v, 1, 10000)) != 0)
+			return 0;
+		vj_errf(why, "limit.cpu_weight '%.32s' is not a weight from 1 "
+		    "to 10000 (100 is a fair share)", v);
+	} else if (strcmp(key, "shm") == 0) {
+		if ((l->shm = parse_size(v)) != 0)
+			return 0;
+		vj_errf(why, "limit.shm '%.32s' is not a size (like 64M)", v);
+	} else
+		vj_errf(why, "unknown limit 'limit.%.32s' (pids, memory, "
+		    "cpu_weight, shm)", key);
+	return -1;
+}
+
+/* limit.* with their defaults. */
+static int
+limits(struct conf *c, struct vj_err *err)
+{
+	static const struct { enum conf_key k; const char *name; } ks[] = {
+		{ CONF_LIMIT_PIDS, "pids" }, { CONF_LIMIT_MEMORY, "memory" },
+		{ CONF_LIMIT_CPU, "cpu_weight" }, { CONF_LIMIT_SHM, "shm" },
+	};
+	struct vj_err why;
+	size_t i;
+
+	conf_limits_default(&c->limits);
+	for (i = 0; i < sizeof(ks) / sizeof(ks[0]); i++)
+		if (c->val[ks[i].k] != NULL && conf_limit_set(&c->limits,
+		    ks[i].name, c->val[ks[i].k], &why) == -1) {
+			vj_errf(err, "%s: %s", c->where[ks[i].k], why.msg);
+			return -1;
+		}
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * hosts.txt: one host per line, "NAME ADDRESS [PACKAGE...] [var.KEY=VALUE...]",
+ * hosts.txt: one host per line, "NAME ADDRESS [PACKAGE...] [var.KEY=VALUE...]
+ * [user.NAME=...] [limit.KEY=VALUE...]",
  * '#' comments and blank lines allowed. Names are compared without regard to case (DNS does
  * not see case); addresses by their binary value, so 10.0.0.1 and ::1 are
  * compared as the kernel would.
@@ -31,6 +32,7 @@ host_clear(struct conf_host *c)
 	for (k = 0; k < c->nusers; k++)
 		conf_user_clear(&c->users[k]);
 	free(c->users);
+	free(c->limits);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -147,6 +149,20 @@ parse_line(struct conf_hosts *h, char *line, int lineno, struct vj_err *err)
 		char *eq = strchr(w[i], '=');
 		if (strncmp(w[i], "user.", 5) == 0 && eq != NULL)
 			continue;	/* parsed below, once the line is known good */
+		if (strncmp(w[i], "limit.", 6) == 0 && eq != NULL) {
+			struct conf_limits l;
+			struct vj_err why;
+			int bad;
+			*eq = '\0';
+			bad = conf_limit_set(&l, w[i] + 6, eq + 1, &why);
+			*eq = '=';
+			if (bad) {
+				vj_errf(err, "%s:%d: %s", h->path, lineno,
+				    why.msg);
+				return -1;
+			}
+			continue;
+		}
 		if (strncmp(w[i], "var.", 4) == 0 && eq != NULL) {
 			*eq = '\0';
 			if (!conf_valid_varkey(w[i] + 4)) {
@@ -173,6 +189,13 @@ parse_line(struct conf_hosts *h, char *line, int lineno, struct vj_err *err)
 	c.family = family;
 	for (i = 2; i < n; i++) {
 		char *eq = strchr(w[i], '=');
+		if (eq != NULL && strncmp(w[i], "limit.", 6) == 0) {
+			char *was = c.limits;
+			c.limits = was == NULL ? xstrdup(w[i] + 6) :
+			    xasprintf("%s %s", was, w[i] + 6);
+			free(was);
+			continue;
+		}
 		if (eq != NULL && strncmp(w[i], "user.", 5) == 0) {
 			struct conf_user u;
 			struct vj_err why;

@@ -32,6 +32,8 @@ struct state_jail {
 	const char *name, *address, *root, *status;
 	int64_t run;
 	double updated;
+	const char *limits;	/* its line's limit.* words ("pids=64 ..."),
+				 * or NULL */
 };
 
 /*

@@ -313,6 +313,29 @@ test_fork_bomb_stops_at_the_jails_pids_limit() {
 	grep -qiE "fork|resource|again" bomb.txt || fail "no fork failure seen: $(head -3 bomb.txt)"
 }
 
+# A host's line may set its own limits; they win over vjbuild.conf's for
+# that jail, as its last provisioning recorded them.
+test_a_hosts_line_sets_its_jails_limits() {
+	need_root || return; need_ip || return; need_nft || return
+	setup 2
+	echo "limit.pids = 300" >> vjbuild.conf
+	printf 'web1 10.9.6.1 limit.pids=40 limit.shm=4M\nweb2 10.9.6.2\n' > hosts.txt
+	"$VJ" hosts.txt > build.txt 2>&1 || { fail "provision: $(tail -3 build.txt)"; return; }
+	"$VJ" start web1 web2 > start.txt 2>&1 || { fail "start: $(cat start.txt)"; jails_down; return; }
+	[ "$("$VJ" exec web1 sh -c 'ulimit -u')" = 40 ] || fail "web1 processes: $("$VJ" exec web1 sh -c 'ulimit -u')"
+	[ "$("$VJ" exec web2 sh -c 'ulimit -u')" = 300 ] || fail "web2 processes: $("$VJ" exec web2 sh -c 'ulimit -u')"
+	shm=$("$VJ" exec web1 df -k /dev/shm | awk 'NR == 2 {print $2}')
+	[ "$shm" = 4096 ] || fail "web1 /dev/shm: ${shm}K"
+	jails_down
+	# A bad one names the line, and nothing is made.
+	rm -rf jails state
+	printf 'web1 10.9.6.1\nweb2 10.9.6.2 limit.pids=5\n' > hosts.txt
+	"$VJ" hosts.txt > out.txt 2> err.txt; rc=$?
+	[ $rc = 2 ] || fail "exit $rc"
+	grep -q "hosts.txt:2: limit.pids '5' is not a number of processes" err.txt || fail "message: $(cat err.txt)"
+	[ ! -e state ] || fail "something was made"
+}
+
 test_jail_reaches_only_the_host_services_allowed() {
 	need_root || return; need_ip || return; need_nft || return
 	command -v python3 > /dev/null || { echo "    skipped: no python3"; return $SKIP_RC; }
