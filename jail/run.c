@@ -635,14 +635,17 @@ jail_stop(const struct jail_spec *s, struct vj_err *err)
 	struct run_rec r;
 	int i;
 
+	if (run_read(s, &r) == -1)
+		r.iface[0] = '\0';
 	if (pid == 0) {
+		/* Its init died by itself: what start made for it goes. */
+		jail_link_del(r.iface);
+		jail_cgroup_remove(s->name);
 		unlink(run);
 		free(run);
 		vj_errf(err, "%s is not running", s->name);
 		return -1;
 	}
-	if (run_read(s, &r) == -1)
-		r.iface[0] = '\0';
 	kill(pid, SIGTERM);
 	for (i = 0; i < 200 && kill(pid, 0) == 0; i++)
 		usleep(50000);

@@ -232,6 +232,27 @@ migrate(struct state *s, struct vj_err *err)
 	return 0;
 }
 
+/* 1, with err, when the database's schema is older than this vjbuild's:
+ * a read-only open cannot upgrade it (a run does, at its start). */
+static int
+older_schema(struct state *s, struct vj_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int version = NMIGRATIONS;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) ==
+	    SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (version >= NMIGRATIONS)
+		return 0;
+	vj_errf(err, "%s/vjbuild.db: schema version %d is older than this "
+	    "vjbuild's (%d): provision once (vjbuild HOSTS, which changes "
+	    "nothing that is up to date) to upgrade it", s->dir, version,
+	    NMIGRATIONS);
+	return 1;
+}
+
 static void
 make_uuid(char out[37])
 {
@@ -462,6 +483,8 @@ state_open(const char *dir, const char *jails_dir, int readonly,
 	if (!readonly && (exec(s, "PRAGMA journal_mode = WAL", err) == -1 ||
 	    exec(s, "PRAGMA synchronous = FULL", err) == -1 ||
 	    migrate(s, err) == -1))
+		goto fail;
+	if (readonly && older_schema(s, err))
 		goto fail;
 	if (identity(s, jails_dir, readonly, err) == -1)
 		goto fail;
