@@ -16,9 +16,11 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../util/util.h"
 #include "jail.h"
@@ -109,4 +111,29 @@ jail_ids_pick(const char *name, unsigned long *base, struct vj_err *err)
 	vj_errf(err, "%s: every one of the %lu id ranges for jails is in use",
 	    name, (unsigned long)JAIL_IDS_SLOTS);
 	return -1;
+}
+
+int
+jail_ids_map(pid_t pid, unsigned long base, unsigned long count,
+    struct vj_err *err)
+{
+	static const char *const files[] = { "uid_map", "gid_map" };
+	char path[64], map[64];
+	int fd, n;
+	size_t i;
+
+	n = snprintf(map, sizeof(map), "0 %lu %lu\n", base, count);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid,
+		    files[i]);
+		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1 ||
+		    write(fd, map, (size_t)n) != n) {
+			vj_errno(err, "writing %s", path);
+			if (fd != -1)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
 }

@@ -50,6 +50,10 @@ int jail_ids_unused(unsigned long base, unsigned long count,
 /* A free range of JAIL_IDS_COUNT host ids for jail name: *base. 0, or -1
  * with err. */
 int jail_ids_pick(const char *name, unsigned long *base, struct vj_err *err);
+/* Maps ids 0..count-1 of pid's new user namespace (users and groups) to
+ * base..base+count-1 on the host. 0, or -1 with err. */
+int jail_ids_map(pid_t pid, unsigned long base, unsigned long count,
+    struct vj_err *err);
 
 /* A host path shown inside a build sandbox. */
 struct jail_bind {

@@ -324,25 +324,6 @@ jail_init(const struct jail_spec *s, int go, int report)
 	_exit(0);
 }
 
-/* Writes the map of pid's user namespace (file: uid_map or gid_map). */
-static int
-write_map(pid_t pid, const char *file, unsigned long base, struct vj_err *err)
-{
-	char path[64], map[64];
-	int fd, n, rc = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
-	n = snprintf(map, sizeof(map), "0 %lu %lu\n", base, JAIL_IDS_COUNT);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1 ||
-	    write(fd, map, (size_t)n) != n) {
-		vj_errno(err, "writing %s", path);
-		rc = -1;
-	}
-	if (fd != -1)
-		close(fd);
-	return rc;
-}
-
 /* Mounts root over itself, idmapped through pid's user namespace. */
 static int
 idmap_root(const char *root, pid_t pid, struct vj_err *err)
@@ -446,8 +427,7 @@ jail_helper(const struct jail_spec *s, unsigned long idbase, int go,
 	close(unshared[1]);
 	close(mapped[0]);
 	if (read(unshared[0], &c, 1) == 1) {
-		if (write_map(m, "uid_map", idbase, &err) == -1 ||
-		    write_map(m, "gid_map", idbase, &err) == -1 ||
+		if (jail_ids_map(m, idbase, JAIL_IDS_COUNT, &err) == -1 ||
 		    idmap_root(root, m, &err) == -1) {
 			dprintf(report, "%s", err.msg);
 			kill(m, SIGKILL);

@@ -117,25 +117,6 @@ die(int fd, const char *fmt, ...)
 	_exit(SETUP_FAILED);
 }
 
-static int
-write_map(pid_t pid, const char *file, unsigned long base,
-    unsigned long count, struct vj_err *err)
-{
-	char path[64], map[64];
-	int fd, n, rc = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
-	n = snprintf(map, sizeof(map), "0 %lu %lu\n", base, count);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1 ||
-	    write(fd, map, (size_t)n) != n) {
-		vj_errno(err, "build sandbox: writing %s", path);
-		rc = -1;
-	}
-	if (fd != -1)
-		close(fd);
-	return rc;
-}
-
 /* The mount flags path has now (statvfs), so that a remount keeps the
  * ones the kernel locks for a less privileged namespace (atime, nosuid,
  * nodev, noexec, rdonly) and adds to them. */
@@ -560,11 +541,8 @@ jail_sandbox_run(const struct jail_sandbox *sb, char *const argv[],
 	 * writing to it stops S. */
 	if (read(unshared[0], &c, 1) == 1) {
 		struct vj_err merr = { "" };
-		if (write_map(pid, "uid_map", sb->idbase, sb->idcount,
-		    &merr) == -1 || write_map(pid, "gid_map", sb->idbase,
-		    sb->idcount, &merr) == -1)
-			;
-		else if (write(mapped[1], "m", 1) != 1)
+		if (jail_ids_map(pid, sb->idbase, sb->idcount, &merr) == 0 &&
+		    write(mapped[1], "m", 1) != 1)
 			vj_errno(&merr, "build sandbox: starting it");
 		if (merr.msg[0] != '\0') {
 			vj_errf(err, "%s", merr.msg);
