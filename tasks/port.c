@@ -202,7 +202,7 @@ build_run(const struct task *t, struct vj_err *err)
 	long n;
 
 	/* CACHE/work/P/{src,stage,root}, made anew and given to the
-	 * sandbox's root; root/usr/local (PREFIX) holds the dependencies. */
+	 * sandbox's ids; root/usr/local (PREFIX) holds the dependencies. */
 	if ((fd = fresh_dir(work, tp->workname, &wfd, err)) == -1)
 		goto out;
 	close(fd);
@@ -222,8 +222,11 @@ build_run(const struct task *t, struct vj_err *err)
 		goto out;
 	close(fd);
 	fd = -1;
-	if (fs_chown_tree_at(wfd, tp->workname, JAIL_BUILD_IDBASE,
-	    JAIL_BUILD_IDBASE) == -1) {
+	/* The sources' owners as the archive gave them, moved into the
+	 * sandbox's ids: a root `make install` that copies with their
+	 * owners (cp -p) packs what it would have without the sandbox. */
+	if (fs_shift_owners_at(wfd, tp->workname, JAIL_BUILD_IDBASE,
+	    JAIL_BUILD_IDCOUNT) == -1) {
 		vj_errno(err, "%s: giving it to the build's ids", wdir);
 		goto out;
 	}

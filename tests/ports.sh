@@ -168,6 +168,20 @@ echo "meta=1" > $STAGEDIR/etc/meta.conf'
 	grep -q '^etc/meta.conf$' $r/var/db/vjbuild/pkg/meta || fail "file list"
 }
 
+# A root make install that copies with owners (cp -p, as apache2's does)
+# packs the sources' owners, as it did before builds had a sandbox: the
+# sandbox sees them moved into its ids, the package has them back.
+test_sources_owners_survive_a_copy_with_owners() {
+	need_root || return
+	setup 1
+	printf 'ports = ports\npackages = keep\n' >> vjbuild.conf
+	make_port keep 'mkdir -p $STAGEDIR$PREFIX/share; cp -p doc.txt $STAGEDIR$PREFIX/share/'
+	echo doc > ports/keep/src/doc.txt
+	chown 501:20 ports/keep/src/doc.txt
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
+	[ "$(stat -c %u:%g jails/web1/usr/local/share/doc.txt)" = 501:20 ] || fail "owner: $(stat -c %u:%g jails/web1/usr/local/share/doc.txt)"
+}
+
 test_hostile_package_touches_nothing_outside() {
 	need_root || return
 	setup_ports 1

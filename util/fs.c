@@ -255,9 +255,10 @@ fs_rmtree_at(int dirfd, const char *name)
 	    -1 : 0;
 }
 
-/* Gives dirfd's tree to uid:gid, links themselves not followed. */
+/* Moves the owners of dirfd's tree into [base, base + count), links
+ * themselves not followed. */
 static int
-chown_fd(int fd, uid_t uid, gid_t gid)
+shift_fd(int fd, unsigned long base, unsigned long count)
 {
 	struct dirent *de;
 	DIR *d;
@@ -272,7 +273,7 @@ chown_fd(int fd, uid_t uid, gid_t gid)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (fs_chown_tree_at(fd, de->d_name, uid, gid) == -1)
+		if (fs_shift_owners_at(fd, de->d_name, base, count) == -1)
 			rc = -1;
 	}
 	closedir(d);
@@ -280,21 +281,31 @@ chown_fd(int fd, uid_t uid, gid_t gid)
 }
 
 int
-fs_chown_tree_at(int dirfd, const char *name, uid_t uid, gid_t gid)
+fs_shift_owners_at(int dirfd, const char *name, unsigned long base,
+    unsigned long count)
 {
 	struct stat st;
+	uid_t uid;
+	gid_t gid;
 	int fd, rc;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return -1;
+	uid = (uid_t)(base + (st.st_uid < count ? st.st_uid : 0));
+	gid = (gid_t)(base + (st.st_gid < count ? st.st_gid : 0));
 	if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	/* chown cleared them; the owner they belong to is the same. */
+	if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode) &&
+	    (st.st_mode & (S_ISUID | S_ISGID)) != 0 &&
+	    fchmodat(dirfd, name, st.st_mode & 07777, 0) == -1)
 		return -1;
 	if (!S_ISDIR(st.st_mode))
 		return 0;
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
-	rc = chown_fd(fd, uid, gid);
+	rc = shift_fd(fd, base, count);
 	close(fd);
 	return rc;
 }

@@ -100,9 +100,12 @@ char *fs_read(const char *path, size_t max, size_t *lenp);
 /* Removes name (a file or a whole tree) inside dirfd without following
  * links. A missing name is success. Returns 0 or -1 with errno. */
 int fs_rmtree_at(int dirfd, const char *name);
-/* Gives name (a file or a whole tree) inside dirfd to uid:gid without
- * following links (lchown). 0 or -1 with errno. */
-int fs_chown_tree_at(int dirfd, const char *name, uid_t uid, gid_t gid);
+/* Moves the owner and group of name (a file or a whole tree) inside dirfd
+ * into [base, base + count): id N becomes base + N, an id past count
+ * base (a namespace's root); links are not followed, setuid and setgid
+ * bits kept. 0 or -1 with errno. */
+int fs_shift_owners_at(int dirfd, const char *name, unsigned long base,
+    unsigned long count);
 /* Creates every missing directory of path (like mkdir -p). 0 or -1/errno. */
 int fs_mkdirs(const char *path, mode_t mode);
 /* Joins a and b with one '/'; malloc'd. */
