@@ -104,8 +104,10 @@ def main():
     print("%d files differ in contents%s" % (
         len(content), "" if not content else ": " + " ".join(content[:20])))
     if a.runs_of_first > 1:
-        print("of which %d also differ between two runs of %s" % (
-            len(set(content) & varying), a.first))
+        left = [p for p in content if p not in varying]
+        print("of which %d also differ between two runs of %s; the "
+              "others: %s" % (len(set(content) & varying), a.first,
+                              " ".join(left) if left else "none"))
     sys.exit(1 if bad else 0)
 
 
