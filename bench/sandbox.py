@@ -60,12 +60,15 @@ def prepare(d, base):
 
 
 def run(argv, d):
-    t0 = time.perf_counter()
-    p = subprocess.run(argv, cwd=d, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True)
-    t = time.perf_counter() - t0
-    if p.returncode != 0:
-        sys.exit("%s failed in %s:\n%s" % (" ".join(argv), d, p.stdout))
+    # Output to a file, not a pipe: the jail's init of the binary before
+    # the isolation issue kept start's output open, and a pipe never ends.
+    with open(os.path.join(d, "out.txt"), "w+") as out:
+        t0 = time.perf_counter()
+        p = subprocess.run(argv, cwd=d, stdout=out, stderr=subprocess.STDOUT)
+        t = time.perf_counter() - t0
+        if p.returncode != 0:
+            out.seek(0)
+            sys.exit("%s failed in %s:\n%s" % (" ".join(argv), d, out.read()))
     return t
 
 

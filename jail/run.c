@@ -243,10 +243,15 @@ jail_init(const struct jail_spec *s, int go, int report)
 	time_t deadline;
 	int status, fd;
 
-	/* The jail keeps nothing of vjbuild's: no database, no log. */
+	/* The jail keeps nothing of vjbuild's: no database, no log, not
+	 * the standard output of the start (a pipe would never end). */
 	for (fd = 3; fd < 1024; fd++)
 		if (fd != go && fd != report)
 			(void)close(fd);
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
+	    dup2(fd, 0) == -1 || dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
+		init_fail(report, "/dev/null");
+	close(fd);
 	if (read(go, &c, 1) != 1)	/* our network is made */
 		_exit(1);
 	close(go);

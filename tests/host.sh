@@ -180,6 +180,19 @@ test_ipv6_jail_serves_on_its_own_address() {
 	"$VJ" stop web1 > /dev/null 2>&1
 }
 
+# The jail's init keeps nothing of the start's: its output through a pipe
+# ends when start does (the init held it open, and a pipe never ended).
+test_start_through_a_pipe_ends() {
+	need_root || return
+	command -v ip > /dev/null || { echo "    skipped: no ip(8) (iproute2)"; return $SKIP_RC; }
+	setup 1
+	sed -i 's/10\.9\.0\./10.9.8./' hosts.txt
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "provisioning: $(tail -3 out.txt)"; return; }
+	timeout 20 sh -c '"$0" start web1 | cat' "$VJ" > start.txt 2>&1 || fail "start | cat did not end: $(cat start.txt)"
+	grep -q "started web1" start.txt || fail "start: $(cat start.txt)"
+	"$VJ" stop web1 > /dev/null 2>&1
+}
+
 test_destroy_says_first_then_removes_everything() {
 	need_root || return
 	command -v tinydns-get > /dev/null || { echo "    skipped: tinydns-get is not installed (Debian package tinydns)"; return $SKIP_RC; }
