@@ -540,8 +540,8 @@ jail_start(const struct jail_spec *s, struct vj_err *err)
 		goto out;
 	}
 	if (cg == 1)
-		fprintf(stderr, "vjbuild: %s: %s: its processes are limited by "
-		    "RLIMIT_NPROC a user only; limit.memory and "
+		fprintf(stderr, "vjbuild: %s: %s: its processes are limited "
+		    "only by RLIMIT_NPROC, for each user; limit.memory and "
 		    "limit.cpu_weight are not enforced\n", s->name, cgerr.msg);
 	snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)init);
 	addr = xasprintf("%s/%d", s->address, strchr(s->address, ':') ? 128 : 32);
