@@ -146,8 +146,11 @@ struct jail_spec {
 /* Runs the host's ip(8) with the NULL-terminated arguments; 0 when it
  * exits 0. */
 int jail_ip(const char *first, ...) __attribute__((sentinel));
-/* Deletes link name if it exists (a veth's peer goes with it). */
-void jail_link_del(const char *name);
+/* The ifindex of link name, or 0 when there is none. */
+long jail_link_index(const char *name);
+/* Deletes link name if it is there with ifindex index (a veth's peer goes
+ * with it). */
+void jail_link_del(const char *name, long index);
 /* Adds a veth pair with names no link has: vjNh and vjNj. 0 or -1. */
 int jail_veth_add(char host[16], char jail[16], struct vj_err *err);
 /* In pid's network namespace: lo up, jail_if renamed eth0 with address,

@@ -4,10 +4,12 @@
  * names, and the check of the jail's address against the host's.
  *
  * Names: vjNh on the host and vjNj (eth0 inside) for the lowest N whose
- * names no link has, recorded in the jail's run file, so that stop
- * deletes the pair that start made; two jails never share one (the names
- * of an earlier hash of the jail's name could collide, and a second jail
- * then took the first one's link).
+ * names no link has, recorded in the jail's run file with the host end's
+ * ifindex; two jails never share one (the names of an earlier hash of the
+ * jail's name could collide, and a second jail then took the first one's
+ * link). The pair goes with the jail's network namespace; stop deletes
+ * what is left of it only when the name still has the recorded index
+ * (names are reused: by then it may be another jail's).
  *
  * Address: before anything changes, refused when it is loopback,
  * multicast, link-local or unspecified; when a host interface has it;
@@ -77,10 +79,27 @@ link_exists(const char *name)
 	return rc;
 }
 
-void
-jail_link_del(const char *name)
+long
+jail_link_index(const char *name)
 {
-	if (*name != '\0' && link_exists(name))
+	char *path = xasprintf("/sys/class/net/%s/ifindex", name), buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd == -1 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd != -1)
+		close(fd);
+	free(path);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+void
+jail_link_del(const char *name, long index)
+{
+	/* By name and index: the name may be another jail's by now. */
+	if (*name != '\0' && index > 0 && jail_link_index(name) == index)
 		(void)jail_ip("link", "del", name, NULL);
 }
 

@@ -38,7 +38,7 @@
  *     only reaps children until it is told to stop (SIGTERM), when it
  *     stops everything in the jail.
  *
- * STATE/run/NAME records "PID IFACE ADDRESS IDBASE PIDNS".
+ * STATE/run/NAME records "PID IFACE ADDRESS IDBASE PIDNS IFINDEX".
  *
  * exec joins the jail's cgroups, enters its user namespace first and then
  * the others (setns), becomes the jail's root, and enters its root
@@ -139,10 +139,10 @@ pidns(pid_t pid, char *buf, size_t n)
 	return 0;
 }
 
-/* What STATE/run/NAME says ("PID IFACE ADDRESS IDBASE PIDNS"), if it is
- * there; 0 or -1. */
+/* What STATE/run/NAME says ("PID IFACE ADDRESS IDBASE PIDNS IFINDEX"),
+ * if it is there; 0 or -1. */
 struct run_rec {
-	long pid;
+	long pid, ifindex;
 	char iface[16], address[64], ns[64];
 	unsigned long idbase;
 };
@@ -156,10 +156,10 @@ run_read(const struct jail_spec *s, struct run_rec *r)
 	free(path);
 	if (text == NULL)
 		return -1;
-	n = sscanf(text, "%ld %15s %63s %lu %63s", &r->pid, r->iface,
-	    r->address, &r->idbase, r->ns);
+	n = sscanf(text, "%ld %15s %63s %lu %63s %ld", &r->pid, r->iface,
+	    r->address, &r->idbase, r->ns, &r->ifindex);
 	free(text);
-	return n == 5 ? 0 : -1;
+	return n == 6 ? 0 : -1;
 }
 
 /* The jail's pid, or 0 when it is not running: the pid must be alive and
@@ -231,6 +231,41 @@ mount_proc(int report)
 	}
 }
 
+/*
+ * The init is a fork of vjbuild: its command line, which every process in
+ * the jail can read in /proc/1/cmdline, would be the host's (the paths of
+ * vjbuild and its config). It is its own memory (arg_start to arg_end in
+ * /proc/self/stat, fields 48 and 49): written over with a title, which is
+ * also its name (comm).
+ */
+static void
+retitle(const char *title)
+{
+	char buf[2048], *p;
+	unsigned long start = 0, end = 0;
+	size_t n, i;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t r = fd == -1 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd != -1)
+		close(fd);
+	if (r <= 0)
+		return;
+	buf[r] = '\0';
+	/* After "(comm)", fields 3 on; arg_start is field 48. */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return;
+	for (i = 2; i < 48 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	(void)prctl(PR_SET_NAME, title, 0, 0, 0);
+	if (p == NULL || sscanf(p, " %lu %lu", &start, &end) != 2 ||
+	    end <= start || end - start > 65536)
+		return;
+	n = end - start;
+	memset((void *)start, 0, n);
+	memcpy((void *)start, title, strlen(title) < n ? strlen(title) : n - 1);
+}
+
 /* PID 1 of the jail, in its root (the idmapped mount: the working
  * directory M gave it). */
 static void __attribute__((noreturn))
@@ -252,6 +287,7 @@ jail_init(const struct jail_spec *s, int go, int report)
 	    dup2(fd, 0) == -1 || dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
 		init_fail(report, "/dev/null");
 	close(fd);
+	retitle("init");
 	if (read(go, &c, 1) != 1)	/* our network is made */
 		_exit(1);
 	close(go);
@@ -472,6 +508,7 @@ jail_start(const struct jail_spec *s, struct vj_err *err)
 	struct jail_spec spec = *s;
 	struct vj_err cgerr;
 	unsigned long idbase;
+	long ifindex = 0;
 	pid_t h, init = 0;
 	ssize_t n = 0;
 	size_t got;
@@ -494,6 +531,12 @@ jail_start(const struct jail_spec *s, struct vj_err *err)
 	if (jail_veth_add(host_if, jail_if, err) == -1)
 		goto out;
 	veth = 1;
+	if ((ifindex = jail_link_index(host_if)) <= 0) {
+		vj_errf(err, "%s: no ifindex for %s", s->name, host_if);
+		(void)jail_ip("link", "del", host_if, NULL);	/* just made */
+		veth = 0;
+		goto out;
+	}
 	spec.jail_if = jail_if;
 	if (pipe2(go, O_CLOEXEC) == -1 || pipe2(report, O_CLOEXEC) == -1) {
 		vj_errno(err, "pipe");
@@ -582,8 +625,8 @@ jail_start(const struct jail_spec *s, struct vj_err *err)
 		kill(init, SIGKILL);
 		goto out;
 	}
-	text = xasprintf("%ld %s %s %lu %s\n", (long)init, host_if, s->address,
-	    idbase, msg);
+	text = xasprintf("%ld %s %s %lu %s %ld\n", (long)init, host_if,
+	    s->address, idbase, msg, ifindex);
 	{
 		int dfd = open(s->rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		rc = dfd == -1 ? -1 : fs_write_beneath(dfd, s->name, text,
@@ -595,7 +638,7 @@ jail_start(const struct jail_spec *s, struct vj_err *err)
 		kill(init, SIGKILL);
 out:
 	if (rc == -1 && veth)
-		jail_link_del(host_if);
+		jail_link_del(host_if, ifindex);
 	if (rc == -1 && init > 0) {
 		while (waitpid(init, NULL, 0) == -1 && errno == EINTR)
 			;
@@ -620,11 +663,14 @@ jail_stop(const struct jail_spec *s, struct vj_err *err)
 	struct run_rec r;
 	int i;
 
-	if (run_read(s, &r) == -1)
+	if (run_read(s, &r) == -1) {
 		r.iface[0] = '\0';
+		r.ifindex = 0;
+	}
 	if (pid == 0) {
-		/* Its init died by itself: what start made for it goes. */
-		jail_link_del(r.iface);
+		/* Its init died by itself: what start made for it goes (the
+		 * pair went with its network namespace). */
+		jail_link_del(r.iface, r.ifindex);
 		jail_cgroup_remove(s->name);
 		unlink(run);
 		free(run);
@@ -636,7 +682,7 @@ jail_stop(const struct jail_spec *s, struct vj_err *err)
 		usleep(50000);
 	if (kill(pid, 0) == 0)
 		kill(pid, SIGKILL);
-	jail_link_del(r.iface);
+	jail_link_del(r.iface, r.ifindex);
 	jail_cgroup_remove(s->name);
 	unlink(run);
 	free(run);
