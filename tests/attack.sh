@@ -332,6 +332,12 @@ test_a_hosts_line_sets_its_jails_limits() {
 	[ "$("$VJ" exec web2 sh -c 'ulimit -u')" = 300 ] || fail "web2 processes: $("$VJ" exec web2 sh -c 'ulimit -u')"
 	shm=$("$VJ" exec web1 df -k /dev/shm | awk 'NR == 2 {print $2}')
 	[ "$shm" = 4096 ] || fail "web1 /dev/shm: ${shm}K"
+	# The issue's 1 GiB in /dev/shm: 8M past web1's 4M, 1G past web2's
+	# default 64M; what did get written is within the limit.
+	"$VJ" exec web1 dd if=/dev/zero of=/dev/shm/big bs=1M count=8 > dd1.txt 2>&1 && fail "8M written to web1's 4M /dev/shm"
+	"$VJ" exec web2 dd if=/dev/zero of=/dev/shm/big bs=1M count=1024 > dd2.txt 2>&1 && fail "1G written to web2's /dev/shm"
+	kb=$("$VJ" exec web2 du -k /dev/shm/big | awk '{print $1}')
+	[ "${kb:-0}" -le 65536 ] || fail "web2 /dev/shm holds ${kb}K"
 	jails_down
 	# A bad one names the line, and nothing is made.
 	rm -rf jails state
