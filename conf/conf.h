@@ -113,8 +113,6 @@ void conf_hosts_free(struct conf_hosts *h);
  * new struct conf or NULL with err naming file:line.
  */
 struct conf *conf_read(const char *path, struct vj_err *err);
-/* The limits of a jail that nothing set. */
-void conf_limits_default(struct conf_limits *l);
 /* Sets limit.KEY (key without "limit.") to the text v: 0, or -1 with why
  * saying what is wrong with it. */
 int conf_limit_set(struct conf_limits *l, const char *key, const char *v,

@@ -257,8 +257,9 @@ build_root(const struct conf *c, struct vj_err *err)
 	return 0;
 }
 
-void
-conf_limits_default(struct conf_limits *l)
+/* The limits of a jail that nothing set. */
+static void
+limits_default(struct conf_limits *l)
 {
 	l->pids = 1024;
 	l->memory = 0;
@@ -306,7 +307,7 @@ limits(struct conf *c, struct vj_err *err)
 	struct vj_err why;
 	size_t i;
 
-	conf_limits_default(&c->limits);
+	limits_default(&c->limits);
 	for (i = 0; i < sizeof(ks) / sizeof(ks[0]); i++)
 		if (c->val[ks[i].k] != NULL && conf_limit_set(&c->limits,
 		    ks[i].name, c->val[ks[i].k], &why) == -1) {
