@@ -228,25 +228,28 @@ cache_extract(const char *path, int destfd, struct vj_err *err)
 	return cache_extract_filtered(path, destfd, NULL, NULL, NULL, err);
 }
 
-/* The entry's owner and group moved into ids' range: id + base, for an
- * id below count. -1 with err for an id the range has not. */
+/*
+ * Moves e's owner and group from [from, from + count) to [to, to +
+ * count): into a build's ids when extracting for it (from 0), out of them
+ * when packing what it made (to 0). -1 with err for an id outside: on a
+ * package, more than a build's ids; on a stage, one only a process outside
+ * the build's namespace could have given.
+ */
 static int
-shift_ids(struct archive_entry *e, const char *src,
-    const struct cache_ids *ids, struct vj_err *err)
+move_ids(struct archive_entry *e, const char *src, unsigned long from,
+    unsigned long to, unsigned long count, struct vj_err *err)
 {
 	la_int64_t uid = la.archive_entry_uid(e), gid = la.archive_entry_gid(e);
+	la_int64_t lo = (la_int64_t)from, hi = (la_int64_t)(from + count);
 
-	if (ids == NULL)
-		return 0;
-	if (uid < 0 || uid >= (la_int64_t)ids->count || gid < 0 ||
-	    gid >= (la_int64_t)ids->count) {
-		vj_errf(err, "%s: %s: owner %lld:%lld is outside the %lu ids "
-		    "of a build", src, relname(e), (long long)uid,
-		    (long long)gid, ids->count);
+	if (uid < lo || uid >= hi || gid < lo || gid >= hi) {
+		vj_errf(err, "%s: %s: owner %lld:%lld is outside the ids "
+		    "%lu-%lu of a build", src, relname(e), (long long)uid,
+		    (long long)gid, from, from + count - 1);
 		return -1;
 	}
-	la.archive_entry_set_uid(e, uid + (la_int64_t)ids->base);
-	la.archive_entry_set_gid(e, gid + (la_int64_t)ids->base);
+	la.archive_entry_set_uid(e, uid - lo + (la_int64_t)to);
+	la.archive_entry_set_gid(e, gid - lo + (la_int64_t)to);
 	return 0;
 }
 
@@ -282,8 +285,8 @@ cache_extract_filtered(const char *path, int destfd, const char *prefix,
 		const char *name = relname(e);
 		if (prefix != NULL && strncmp(name, prefix, plen) != 0)
 			continue;
-		if (allowed(path, e, &total, err) == -1 ||
-		    shift_ids(e, path, ids, err) == -1) {
+		if (allowed(path, e, &total, err) == -1 || (ids != NULL &&
+		    move_ids(e, path, 0, ids->base, ids->count, err) == -1)) {
 			n = -1;
 			goto out;
 		}
@@ -498,31 +501,6 @@ cache_tree_digest(const char *dir, char hex[65], struct vj_err *err)
 	return rc;
 }
 
-/* The entry's owner and group as the build saw them: host ids in
- * [base, base + count) less base. -1 with err for an id outside: only a
- * process outside the build's namespace could have given it. */
-static int
-unshift_ids(struct archive_entry *e, const char *stagedir,
-    const struct cache_ids *ids, struct vj_err *err)
-{
-	la_int64_t uid = la.archive_entry_uid(e), gid = la.archive_entry_gid(e);
-
-	if (ids == NULL)
-		return 0;
-	if (uid < (la_int64_t)ids->base || uid - (la_int64_t)ids->base >=
-	    (la_int64_t)ids->count || gid < (la_int64_t)ids->base ||
-	    gid - (la_int64_t)ids->base >= (la_int64_t)ids->count) {
-		vj_errf(err, "%s: %s: owned by %lld:%lld, outside the build's "
-		    "ids %lu-%lu", stagedir, la.archive_entry_pathname(e),
-		    (long long)uid, (long long)gid, ids->base,
-		    ids->base + ids->count - 1);
-		return -1;
-	}
-	la.archive_entry_set_uid(e, uid - (la_int64_t)ids->base);
-	la.archive_entry_set_gid(e, gid - (la_int64_t)ids->base);
-	return 0;
-}
-
 long
 cache_pack(const char *stagedir, const char *out, const struct cache_ids *ids,
     struct sbuf *names, struct vj_err *err)
@@ -575,7 +553,8 @@ cache_pack(const char *stagedir, const char *out, const struct cache_ids *ids,
 		/* Owners travel as numbers only. */
 		la.archive_entry_set_uname(e, NULL);
 		la.archive_entry_set_gname(e, NULL);
-		if (unshift_ids(e, stagedir, ids, err) == -1) {
+		if (ids != NULL && move_ids(e, stagedir, ids->base, 0,
+		    ids->count, err) == -1) {
 			n = -1;
 			goto out;
 		}

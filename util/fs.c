@@ -208,9 +208,10 @@ fs_read(const char *path, size_t max, size_t *lenp)
 	return fd == -1 ? NULL : read_fd(fd, max, lenp);
 }
 
-/* Empties the directory open as fd. */
+/* Calls fn(fd, name, arg) for each entry of the directory open as fd
+ * (not . and ..), all of them even when one fails; 0 or -1. */
 static int
-rmtree_fd(int fd)
+each_entry(int fd, int (*fn)(int, const char *, void *), void *arg)
 {
 	DIR *d;
 	struct dirent *de;
@@ -225,11 +226,18 @@ rmtree_fd(int fd)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (fs_rmtree_at(fd, de->d_name) == -1)
+		if (fn(fd, de->d_name, arg) == -1)
 			rc = -1;
 	}
 	closedir(d);
 	return rc;
+}
+
+static int
+rmtree_entry(int fd, const char *name, void *arg)
+{
+	(void)arg;
+	return fs_rmtree_at(fd, name);
 }
 
 int
@@ -247,7 +255,7 @@ fs_rmtree_at(int dirfd, const char *name)
 		return -1;
 	/* A directory we cannot enter may still be emptied once made 0700. */
 	(void)fchmod(fd, 0700);
-	rc = rmtree_fd(fd);
+	rc = each_entry(fd, rmtree_entry, NULL);
 	close(fd);
 	if (rc == -1)
 		return -1;
@@ -255,29 +263,17 @@ fs_rmtree_at(int dirfd, const char *name)
 	    -1 : 0;
 }
 
-/* Moves the owners of dirfd's tree into [base, base + count), links
- * themselves not followed. */
-static int
-shift_fd(int fd, unsigned long base, unsigned long count)
-{
-	struct dirent *de;
-	DIR *d;
-	int sub, rc = 0;
+/* The range of fs_shift_owners_at, for each_entry. */
+struct shift {
+	unsigned long base, count;
+};
 
-	if ((sub = dup(fd)) == -1)
-		return -1;
-	if ((d = fdopendir(sub)) == NULL) {
-		close(sub);
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fs_shift_owners_at(fd, de->d_name, base, count) == -1)
-			rc = -1;
-	}
-	closedir(d);
-	return rc;
+static int
+shift_entry(int fd, const char *name, void *arg)
+{
+	const struct shift *sh = arg;
+
+	return fs_shift_owners_at(fd, name, sh->base, sh->count);
 }
 
 int
@@ -305,7 +301,10 @@ fs_shift_owners_at(int dirfd, const char *name, unsigned long base,
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
-	rc = shift_fd(fd, base, count);
+	{
+		struct shift sh = { base, count };
+		rc = each_entry(fd, shift_entry, &sh);
+	}
 	close(fd);
 	return rc;
 }
