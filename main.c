@@ -801,9 +801,12 @@ cmd_build(const struct opts *o)
 		conf_free(c);
 		return rc;
 	}
-	/* Its tasks read and write archives in processes of their own:
-	 * loaded here once, they inherit it. */
-	if (cache_archive_load(&err) == -1) {
+	/* Its tasks read and write archives, and builds load a seccomp
+	 * filter, in processes of their own: loaded here once, they inherit
+	 * the libraries (and a missing one stops the run before anything is
+	 * made). */
+	if (cache_archive_load(&err) == -1 ||
+	    (ports->n > 0 && jail_seccomp_preload(&err) == -1)) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_TASKS;
 		goto out;

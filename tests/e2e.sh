@@ -82,6 +82,22 @@ test_without_libarchive_a_build_says_so_and_changes_nothing() {
 	[ -e a.out ] || fail "run-graph did not run its command"
 }
 
+# Without libseccomp a run with ports says so before anything is made.
+test_without_libseccomp_a_build_says_so_and_changes_nothing() {
+	need_root || return
+	unlinked_lib libseccomp.so.2 libseccomp2 || return
+	setup 1
+	mkdir -p ports/p/src
+	printf 'version = 1.0\nsource = none\n' > ports/p/recipe
+	echo 'mkdir -p $STAGEDIR$PREFIX' > ports/p/build
+	printf 'ports = ports\npackages = p\n' >> vjbuild.conf
+	unshare -m sh -c 'mount --bind /dev/null "$1" && "$2" hosts.txt; echo "exit $?" >&2' \
+	    sh "$lib" "$VJ" > out.txt 2>&1
+	grep -q "the seccomp filter: cannot load libseccomp.so.2 .*libseccomp2" out.txt || fail "no clear message: $(tail -3 out.txt)"
+	grep -qx "exit 1" out.txt || fail "exit status: $(tail -3 out.txt)"
+	[ ! -e jails ] && [ ! -e state ] || fail "something was created"
+}
+
 test_config_errors_name_file_and_line() {
 	setup 1
 	printf 'base = base.tar.gz\njail = x\n' > vjbuild.conf
