@@ -806,7 +806,8 @@ cmd_build(const struct opts *o)
 	 * the libraries (and a missing one stops the run before anything is
 	 * made). */
 	if (cache_archive_load(&err) == -1 ||
-	    (ports->n > 0 && jail_seccomp_preload(&err) == -1)) {
+	    (ports != NULL && ports->n > 0 &&
+	    jail_seccomp_preload(&err) == -1)) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_TASKS;
 		goto out;
