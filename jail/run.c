@@ -6,8 +6,8 @@
  * the host's. Start, in the order bubblewrap and nspawn take:
  *
  *  1. The jail's address is checked against the host's (net.c) and a
- *     range of host ids is picked for it (ids.c), under a lock on the run
- *     directory so that two starts do not pick the same one.
+ *     range of host ids is picked for it (ids.c), under a host-wide lock
+ *     (ids_lock) so that two starts, of any states, do not pick the same.
  *  2. H, a child in a mount namespace of its own (private; from a chroot
  *     through jail_mnt_private), forks M, which unshares a user namespace.
  *     H maps M's ids 0..65535 to the range, and mounts the jail's root
@@ -481,13 +481,37 @@ jail_helper(const struct jail_spec *s, unsigned long idbase, int go,
 	_exit(0);
 }
 
-/* A lock on the run directory while a jail's ids are picked and taken. */
+/*
+ * A lock while a jail's ids and interfaces are picked and taken. Both are
+ * the host's, whichever vjbuild state starts the jail (two states starting
+ * same-named jails at once took one id range): the lock is in /run/vjbuild,
+ * a directory of root's alone (in /run/lock, which everyone may write, any
+ * user could hold it and stop every start), or in the state's run
+ * directory where there is no /run (a bare chroot).
+ */
 static int
 ids_lock(const struct jail_spec *s, struct vj_err *err)
 {
-	char *path = fs_join(s->rundir, ".ids.lock");
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	struct stat st;
+	char *path;
+	int fd;
 
+	if (stat("/run", &st) == 0 && S_ISDIR(st.st_mode)) {
+		if ((mkdir("/run/vjbuild", 0700) == -1 && errno != EEXIST) ||
+		    lstat("/run/vjbuild", &st) == -1) {
+			vj_errno(err, "/run/vjbuild");
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+		    (st.st_mode & 022) != 0) {
+			vj_errf(err, "/run/vjbuild is not a directory that only "
+			    "root may write: remove it");
+			return -1;
+		}
+		path = xstrdup("/run/vjbuild/jails.lock");
+	} else
+		path = fs_join(s->rundir, ".ids.lock");
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1 || flock(fd, LOCK_EX) == -1) {
 		vj_errno(err, "%s", path);
 		if (fd != -1)

@@ -408,6 +408,52 @@ test_two_jails_get_their_own_interface_and_ids() {
 	jails_down
 }
 
+# Two vjbuild states starting jails of the same names at once: id ranges
+# and interfaces are the host's, and no two jails share one (with a lock
+# per state, two same-named jails took one id range).
+test_two_states_starting_at_once_share_no_range_or_interface() {
+	need_root || return; need_ip || return; need_nft || return
+	local s i
+	for s in a b; do
+		mkdir $s
+		cp "$BASE" $s/base.tar.gz
+		printf 'base = base.tar.gz\ndomain = example.org\n' > $s/vjbuild.conf
+		for i in 1 2 3; do echo "web$i 10.9.3$([ $s = a ] && echo 1 || echo 2).$i"; done > $s/hosts.txt
+		(cd $s && "$VJ" hosts.txt > build.txt 2>&1) || { fail "provision $s"; return; }
+	done
+	for i in 1 2 3; do
+		(cd a && "$VJ" start web$i > start$i.txt 2>&1) &
+		(cd b && "$VJ" start web$i > start$i.txt 2>&1) &
+	done
+	wait
+	for s in a b; do
+		for i in 1 2 3; do
+			[ -e $s/state/run/web$i ] || fail "$s web$i did not start: $(cat $s/start$i.txt)"
+		done
+	done
+	dup=$(cat a/state/run/web* b/state/run/web* 2>/dev/null | awk '{print $4}' | sort | uniq -d)
+	[ -z "$dup" ] || fail "two jails share the id range $dup"
+	dup=$(cat a/state/run/web* b/state/run/web* 2>/dev/null | awk '{print $2}' | sort | uniq -d)
+	[ -z "$dup" ] || fail "two jails share the interface $dup"
+	for s in a b; do (cd $s && "$VJ" stop web1 web2 web3 > /dev/null 2>&1); done
+	# The race is narrow; the lock that closes it is not: while the
+	# host's lock is held, a start of either state waits for it.
+	command -v flock > /dev/null || return 0
+	[ -d /run/vjbuild ] || { fail "no /run/vjbuild after a start"; return; }
+	flock /run/vjbuild/jails.lock sleep 2 &
+	holder=$!
+	sleep 0.3
+	(cd b && "$VJ" start web1 > late.txt 2>&1) &
+	late=$!
+	sleep 1
+	[ ! -e b/state/run/web1 ] || fail "b started web1 while the host's lock was held"
+	wait $holder
+	wait $late
+	[ -e b/state/run/web1 ] || fail "b did not start web1 once the lock was free: $(cat b/late.txt)"
+	(cd b && "$VJ" stop web1 > /dev/null 2>&1)
+	true
+}
+
 test_address_taken_by_the_host_is_refused_and_nothing_changes() {
 	need_root || return; need_ip || return; need_nft || return
 	setup 2
