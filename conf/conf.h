@@ -178,6 +178,14 @@ struct conf_ports {
 };
 
 /*
+ * Sets want[i] and want[k] for every port k that port i depends on, all the
+ * way down (without recursion). v is in dependency order (a port after
+ * what it depends on), so walking want[] upwards installs each once, in an
+ * order that works.
+ */
+void conf_ports_closure(const struct conf_ports *p, int i, char *want);
+
+/*
  * Reads the ports named in want[0..n-1] and every port they depend on,
  * from portsdir, checking each recipe: known keys, a version, known
  * dependencies, no cycle (the message names it), a source that exists in

@@ -70,6 +70,28 @@ conf_ports_find(const struct conf_ports *p, const char *name)
 	return -1;
 }
 
+void
+conf_ports_closure(const struct conf_ports *p, int i, char *want)
+{
+	int *stack, top = 0;
+	size_t k;
+
+	if (want[i])
+		return;
+	stack = xmalloc(p->n * sizeof(*stack));
+	want[i] = 1;
+	stack[top++] = i;
+	while (top > 0) {
+		const struct conf_port *cp = &p->v[stack[--top]];
+		for (k = 0; k < cp->ndepends; k++)
+			if (!want[cp->dep[k]]) {
+				want[cp->dep[k]] = 1;
+				stack[top++] = cp->dep[k];
+			}
+	}
+	free(stack);
+}
+
 /* Lists the regular files under dir (relative, sorted) into the port. */
 static int
 list_files(struct conf_port *port, const char *dir, const char *rel,

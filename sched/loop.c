@@ -24,7 +24,7 @@
  *  - vjbuild is the GNU make jobserver of the run (jobserver_open).
  *  - SIGCHLD is a libevent signal event; the handler reaps in a
  *    waitpid(WNOHANG) loop and dispatches by pid.
- *  - SIGINT or SIGTERM: nothing more starts, every running group gets
+ *  - SIGINT, SIGTERM or SIGHUP: nothing more starts, every running group gets
  *    SIGTERM, then SIGKILL after five seconds; the tasks are recorded as
  *    interrupted and the run ends with the signal in the result.
  */
@@ -99,7 +99,7 @@ struct loop {
 	 * js_nb a non-blocking reading end of vjbuild's own. */
 	int js[2], js_nb, implicit_free;
 	struct event *ev_js;
-	struct event *ev_chld, *ev_int, *ev_term, *ev_tick, *ev_kill;
+	struct event *ev_chld, *ev_int, *ev_term, *ev_hup, *ev_tick, *ev_kill;
 };
 
 /* The hex digest of the stamps of task i's dependencies. */
@@ -233,6 +233,7 @@ child(struct loop *l, int i, int logfd)
 	(void)setpgid(0, 0);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
@@ -389,7 +390,8 @@ pend(struct loop *l, int i, const char *status, int exit_status,
 static pid_t
 spawn_argv(struct loop *l, struct task *t, int logfd, int *errnum)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGCHLD, SIGPIPE };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD,
+	    SIGPIPE };
 	volatile int child_errno = 0;
 	struct sigaction dfl;
 	sigset_t all, old;
@@ -407,6 +409,9 @@ spawn_argv(struct loop *l, struct task *t, int logfd, int *errnum)
 	pid = vfork();
 	if (pid == 0) {
 		(void)setpgid(0, 0);
+		/* It dies with vjbuild, even by kill -9 (a vfork child may
+		 * make system calls; compat_die_with_parent only _exits). */
+		(void)compat_die_with_parent();
 		for (k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
 			(void)sigaction(sigs[k], &dfl, NULL);
 		sigemptyset(&all);
@@ -939,10 +944,14 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	l.ev_chld = evsignal_new(base, SIGCHLD, on_chld, &l);
 	l.ev_int = evsignal_new(base, SIGINT, on_signal, &l);
 	l.ev_term = evsignal_new(base, SIGTERM, on_signal, &l);
+	/* A closed terminal (or `kill -HUP`) is a stop like SIGTERM: its
+	 * default would end vjbuild with its tasks still running. */
+	l.ev_hup = evsignal_new(base, SIGHUP, on_signal, &l);
 	l.ev_kill = evtimer_new(base, on_kill, &l);
 	evsignal_add(l.ev_chld, NULL);
 	evsignal_add(l.ev_int, NULL);
 	evsignal_add(l.ev_term, NULL);
+	evsignal_add(l.ev_hup, NULL);
 	if (o->tick > 0) {
 		struct timeval tv = { (time_t)o->tick,
 		    (suseconds_t)((o->tick - (long)o->tick) * 1e6) };
@@ -975,6 +984,7 @@ out:
 	if (l.ev_chld) event_free(l.ev_chld);
 	if (l.ev_int) event_free(l.ev_int);
 	if (l.ev_term) event_free(l.ev_term);
+	if (l.ev_hup) event_free(l.ev_hup);
 	if (l.ev_kill) event_free(l.ev_kill);
 	if (l.ev_tick) event_free(l.ev_tick);
 	sched_free(l.s);

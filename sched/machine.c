@@ -19,6 +19,7 @@ struct sched {
 	enum sched_status *st;
 	size_t *unmade;
 	int *cause;
+	int *stack;		/* skip_below's, made at the first failure */
 	struct heap ready;
 	size_t n, running, counts[SCHED_INTERRUPTED + 1];
 	int keep_going, stopped;
@@ -82,6 +83,7 @@ sched_free(struct sched *s)
 	free(s->st);
 	free(s->unmade);
 	free(s->cause);
+	free(s->stack);
 	heap_free(&s->ready);
 	free(s);
 }
@@ -105,19 +107,27 @@ sched_next(struct sched *s)
 	return id;
 }
 
-/* Marks every waiting node below id as skipped because of cause. */
+/* Marks every waiting node below id as skipped because of cause: a walk
+ * with a stack of its own (a node is pushed once, when it is marked), not
+ * recursion, which a long chain would take past the C stack. */
 static void
 skip_below(struct sched *s, int id, int cause)
 {
-	size_t k;
+	size_t k, top = 0;
 
-	for (k = 0; k < graph_nrdeps(s->g, id); k++) {
-		int r = graph_rdep(s->g, id, k);
-		if (s->st[r] != SCHED_WAITING)
-			continue;
-		set(s, r, SCHED_SKIPPED);
-		s->cause[r] = cause;
-		skip_below(s, r, cause);
+	if (s->stack == NULL)
+		s->stack = xmalloc(s->n * sizeof(*s->stack));
+	s->stack[top++] = id;
+	while (top > 0) {
+		id = s->stack[--top];
+		for (k = 0; k < graph_nrdeps(s->g, id); k++) {
+			int r = graph_rdep(s->g, id, k);
+			if (s->st[r] != SCHED_WAITING)
+				continue;
+			set(s, r, SCHED_SKIPPED);
+			s->cause[r] = cause;
+			s->stack[top++] = r;
+		}
 	}
 }
 

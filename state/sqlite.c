@@ -405,29 +405,41 @@ load_tasks(struct state *s, struct vj_err *err)
 	return rc == SQLITE_DONE ? 0 : fail(s, err, "SELECT tasks");
 }
 
-/* Takes DIR/lock; refuses, naming the holder's pid, when it is held. */
+/*
+ * Locks the state directory itself (flock on its descriptor): a directory
+ * that holds the database cannot be deleted away as a "stale lock" file
+ * can, so a second vjbuild is refused even after `rm DIR/lock`. DIR/lock
+ * only tells who holds it (a pid, for the message); it is never what is
+ * locked.
+ */
 static int
 lock(struct state *s, struct vj_err *err)
 {
 	char *path = fs_join(s->dir, "lock"), buf[32];
 	ssize_t n;
+	int fd;
 
-	s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	s->lockfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->lockfd == -1) {
-		vj_errno(err, "%s", path);
+		vj_errno(err, "%s", s->dir);
 		free(path);
 		return -1;
 	}
 	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno == EWOULDBLOCK) {
-			n = pread(s->lockfd, buf, sizeof(buf) - 1, 0);
+			n = -1;
+			if ((fd = open(path, O_RDONLY | O_CLOEXEC |
+			    O_NOFOLLOW)) != -1) {
+				n = pread(fd, buf, sizeof(buf) - 1, 0);
+				close(fd);
+			}
 			buf[n > 0 ? n : 0] = '\0';
 			buf[strcspn(buf, "\n")] = '\0';
 			vj_errf(err, "%s is in use by another vjbuild (pid %s); "
 			    "wait for it to finish or stop it", s->dir,
 			    *buf ? buf : "unknown");
 		} else
-			vj_errno(err, "%s: flock", path);
+			vj_errno(err, "%s: flock", s->dir);
 		free(path);
 		return -1;
 	}
@@ -435,12 +447,16 @@ lock(struct state *s, struct vj_err *err)
 	 * truncation to 0 first would free the file's block and write the
 	 * journal at every start (0.4 ms here). */
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (pwrite(s->lockfd, buf, (size_t)n, 0) != n ||
-	    ftruncate(s->lockfd, n) == -1) {
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0644)) == -1 || pwrite(fd, buf, (size_t)n, 0) != n ||
+	    ftruncate(fd, n) == -1) {
 		vj_errno(err, "%s", path);
+		if (fd != -1)
+			close(fd);
 		free(path);
 		return -1;
 	}
+	close(fd);
 	free(path);
 	return 0;
 }

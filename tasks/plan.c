@@ -226,18 +226,6 @@ task_env_free_ports(struct task_env *env)
 	env->tports = NULL;
 }
 
-static void
-mark(const struct conf_ports *ports, int i, char *want)
-{
-	size_t k;
-
-	if (want[i])
-		return;
-	want[i] = 1;
-	for (k = 0; k < ports->v[i].ndepends; k++)
-		mark(ports, ports->v[i].dep[k], want);
-}
-
 size_t
 task_jail_ports(const struct task_env *env, const struct conf_host *h,
     int **out)
@@ -254,7 +242,7 @@ task_jail_ports(const struct task_env *env, const struct conf_host *h,
 	want = xcalloc(ports->n, 1);
 	for (; *names != NULL; names++)
 		if ((idx = conf_ports_find(ports, *names)) != -1)
-			mark(ports, idx, want);
+			conf_ports_closure(ports, idx, want);
 	*out = xcalloc(ports->n, sizeof(**out));
 	for (i = 0; i < ports->n; i++)
 		if (want[i])

@@ -161,27 +161,37 @@ manifest_path(const struct task_port *tp)
 	return xasprintf("%s.files", tp->archive);
 }
 
-/* Installs the packages of p's dependencies, all the way down, into the
- * build root's PREFIX (only entries under it), their owners moved into
- * the sandbox's ids. */
+/* Installs the packages of tp's dependencies, all the way down and each
+ * once, into the build root's PREFIX (only entries under it), their owners
+ * moved into the sandbox's ids. */
 static int
-install_deps(const struct task_port *tp, int rootfd, struct vj_err *err)
+install_deps(const struct task *t, const struct task_port *tp, int rootfd,
+    struct vj_err *err)
 {
 	static const struct cache_ids ids = { JAIL_BUILD_IDBASE,
 	    JAIL_BUILD_IDCOUNT };
+	const struct conf_ports *ports = t->env->ports;
+	int self = (int)(tp->port - ports->v), rc = 0;
+	/* tp's array is indexed as ports->v: tp->dep[k] is base + dep[k]. */
+	const struct task_port *base = tp - self;
+	char *want = xcalloc(ports->n, 1);
 	size_t i;
 
-	for (i = 0; i < tp->port->ndepends; i++) {
-		const struct task_port *d = tp->dep[i];
-		if (install_deps(d, rootfd, err) == -1)
-			return -1;
+	conf_ports_closure(ports, self, want);
+	want[self] = 0;
+	for (i = 0; i < ports->n && rc == 0; i++) {
+		const struct task_port *d = &base[i];
+		if (!want[i])
+			continue;
 		if (cache_extract_filtered(d->archive, rootfd, PREFIX_REL,
 		    &ids, NULL, err) == -1)
-			return -1;
-		printf("build root: %s %s from %s\n", d->port->name,
-		    d->port->version, d->archive);
+			rc = -1;
+		else
+			printf("build root: %s %s from %s\n", d->port->name,
+			    d->port->version, d->archive);
 	}
-	return 0;
+	free(want);
+	return rc;
 }
 
 static int
@@ -234,7 +244,7 @@ build_run(const struct task *t, struct vj_err *err)
 		vj_errno(err, "%s", root);
 		goto out;
 	}
-	if (install_deps(tp, rootfd, err) == -1)
+	if (install_deps(t, tp, rootfd, err) == -1)
 		goto out;
 
 	script = fs_join(p->dir, "build");

@@ -182,7 +182,7 @@ test_second_vjbuild_refuses() {
 	need_root || return
 	setup 1
 	mkdir -p state
-	(flock state/lock sleep 3) &
+	(flock state sleep 3) &
 	sleep 0.3
 	"$VJ" hosts.txt > out.txt 2> err.txt; rc=$?
 	wait

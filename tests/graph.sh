@@ -205,6 +205,56 @@ test_processes_left_behind_are_killed_and_named() {
 	! pgrep -f 'sleep 313' > /dev/null || { fail "the daemon still runs"; pkill -f 'sleep 313'; }
 }
 
+# No recursion proportional to the graph (issue 15): the first task of a
+# 500,000-task chain, and the root of a 500,000-task fan-out, fail; the rest
+# is skipped, exit 1, no crash (the recursive skip ended in SIGSEGV).
+test_half_a_million_chain_and_fanout_fail_and_skip() {
+	awk 'BEGIN { print "t0: | false"; for (i = 1; i < 500000; i++) printf "t%d: t%d | true\n", i, i - 1 }' > chain.txt
+	awk 'BEGIN { print "r: | false"; for (i = 1; i < 500000; i++) printf "f%d: r | true\n", i }' > fan.txt
+	local g rc
+	for g in chain fan; do
+		"$VJ" run-graph -q -k -j2 $g.txt > $g.out 2>&1; rc=$?
+		[ $rc = 1 ] || { fail "$g: exit $rc, want 1: $(tail -3 $g.out)"; continue; }
+		grep -q '^500000 tasks: 1 ran, 0 up to date, 1 failed, 499999 skipped' $g.out || fail "$g: $(tail -1 $g.out)"
+	done
+}
+
+# SIGHUP (a closed terminal) is a stop like SIGTERM: the running commands
+# and what they started die, the tasks are recorded as interrupted, and
+# the next run runs them again, once.
+test_sighup_stops_the_run_and_its_commands() {
+	printf 'a: | sh -c "sleep 4721 & sleep 4722; echo a >> ran.txt"\nb: a | sh -c "echo b >> ran.txt"\n' > g.txt
+	"$VJ" run-graph -q g.txt > out.txt 2>&1 & local vj=$!
+	for _ in $(seq 100); do pgrep -f "sleep 472[2]" > /dev/null && break; sleep 0.05; done
+	kill -HUP $vj
+	wait $vj; local rc=$?
+	[ $rc = 129 ] || fail "exit $rc after SIGHUP, want 129"
+	sleep 1
+	if pgrep -f "sleep 472[12]" > /dev/null; then
+		fail "left running a second after SIGHUP: $(pgrep -af 'sleep 472[12]')"
+		pkill -9 -f "sleep 472[12]"
+	fi
+	"$VJ" status --state g.txt.state 2>&1 | grep -q '^a  *interrupted' || fail "status: $("$VJ" status --state g.txt.state 2>&1)"
+	sed -i 's/sleep 4721 & sleep 4722; //' g.txt
+	"$VJ" run-graph -q g.txt || fail "the run after failed"
+	[ "$(tr '\n' ' ' < ran.txt)" = "a b " ] || fail "ran: $(cat ran.txt)"
+}
+
+# kill -9 of vjbuild: the command it was running dies with it (a vfork
+# child asks for its parent's death signal before execve).
+test_kill9_takes_the_running_command_with_it() {
+	printf 'a: | sleep 4731\n' > g.txt
+	"$VJ" run-graph -q g.txt > out.txt 2>&1 & local vj=$!
+	for _ in $(seq 100); do pgrep -f "sleep 473[1]" > /dev/null && break; sleep 0.05; done
+	pgrep -f "sleep 473[1]" > /dev/null || { fail "the command did not start"; kill -9 $vj; return; }
+	kill -9 $vj; wait $vj 2>/dev/null
+	sleep 1
+	if pgrep -f "sleep 473[1]" > /dev/null; then
+		fail "the command outlived vjbuild by a second"
+		pkill -9 -f "sleep 473[1]"
+	fi
+}
+
 test_valgrind_run_graph_has_no_leaks() {
 	command -v valgrind > /dev/null || { echo "    skipped: valgrind is not installed"; return $SKIP_RC; }
 	[ "${SANITIZED:-0}" = 1 ] && { echo "    skipped: valgrind cannot run a sanitizer build (the plain build's run covers this)"; return $SKIP_RC; }
