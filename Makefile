@@ -53,7 +53,7 @@ LIB_SRCS = compat/os.c \
 	tasks/devfs.c tasks/hostconf.c tasks/jailconf.c tasks/port.c \
 	tasks/install.c tasks/configure.c tasks/users.c tasks/register.c \
 	tasks/cmd.c \
-	sched/machine.c sched/loop.c
+	sched/machine.c sched/loop.c sched/logtail.c
 TEST_SRCS = tests/unit/t.c tests/unit/test_util.c tests/unit/test_graph.c \
 	tests/unit/test_conf.c tests/unit/test_sched.c tests/unit/test_state.c
 

@@ -749,6 +749,7 @@ run_plan(const struct opts *o, struct plan *p, struct state *st,
 	so.event = on_event;
 	so.arg = &u;
 	so.tick = u.tty ? 1.0 : 0;
+	so.log_limit = c != NULL ? c->log_limit : 0;
 	rc = sched_run(base, p, st, &so, &r, &err);
 	if (rc == -1) {
 		clear_line(&u);
@@ -890,24 +891,33 @@ show_jail(const struct state_jail *j, void *arg)
 	    j->status ? j->status : "", when);
 }
 
+struct show {
+	int first, live;
+};
+
 static void
 show_task(const struct state_task *t, void *arg)
 {
 	char d[32] = "-", when[32] = "-";
 	time_t ts = (time_t)t->started;
-	int *first = arg;
+	struct show *sh = arg;
+	const char *status = t->status;
 
-	if (*first) {
+	/* No vjbuild holds the state: what it left "running" was stopped
+	 * (kill -9, a power cut) before it could say so. */
+	if (!sh->live && strcmp(status, "running") == 0)
+		status = "interrupted";
+	if (sh->first) {
 		printf("\n%-30s %-12s %5s %-19s %8s\n", "TASK", "STATUS", "RUN",
 		    "STARTED", "TIME");
-		*first = 0;
+		sh->first = 0;
 	}
 	if (t->duration >= 0 && strcmp(t->status, "ok") == 0)
 		fmt_time(d, sizeof(d), t->duration);
 	if (t->started > 0)
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
 		    localtime(&ts));
-	printf("%-30s %-12s %5lld %-19s %8s\n", t->name, t->status,
+	printf("%-30s %-12s %5lld %-19s %8s\n", t->name, status,
 	    (long long)t->run, when, d);
 	if (strcmp(t->status, "ok") != 0 && t->log != NULL)
 		printf("%-30s log: %s\n", "", t->log);
@@ -920,15 +930,17 @@ cmd_status(const struct opts *o)
 	char *db = fs_join(c->val[CONF_STATE], "vjbuild.db");
 	struct state *st = NULL;
 	struct vj_err err;
-	int first = 1, rc = 0;
+	struct show sh = { 1, 0 };
+	int rc = 0;
 
 	if (access(db, F_OK) == -1) {
 		fprintf(stderr, "%s: no state at %s: nothing was built there "
 		    "yet\n", progname, c->val[CONF_STATE]);
 		rc = EXIT_STATE;
-	} else if (state_open(c->val[CONF_STATE], NULL, 1, &st, &err) == -1 ||
+	} else if ((sh.live = state_in_use(c->val[CONF_STATE]),
+	    state_open(c->val[CONF_STATE], NULL, 1, &st, &err)) == -1 ||
 	    (printf("%-20s %-16s %-12s %s\n", "JAIL", "ADDRESS", "STATUS",
-	    "UPDATED"), state_list(st, show_jail, show_task, &first,
+	    "UPDATED"), state_list(st, show_jail, show_task, &sh,
 	    &err) == -1)) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_STATE;

@@ -38,10 +38,14 @@ static const struct {
 	[CONF_LIMIT_SHM] = { "limit.shm", 0 },
 	[CONF_HOST_ACCESS] = { "host_access", 0 },
 	[CONF_BUILD_ROOT] = { "build_root", 1 },
+	[CONF_LOG_LIMIT] = { "log_limit", 0 },
 };
 
 /* The default: more than any base system or package, less than a disk. */
 #define UNPACK_LIMIT_DEFAULT (16ULL << 30)
+/* What a build's log keeps (its tail): more than a build says when it
+ * works, much less than a disk. As SCHED_LOG_LIMIT. */
+#define LOG_LIMIT_DEFAULT (32ULL << 20)
 
 /* "N", "NK", "NM" or "NG" (powers of 1024); 0 when it is not one. */
 static unsigned long long
@@ -522,6 +526,14 @@ conf_finish(struct conf *c, const char *dir, int need_base, struct vj_err *err)
 		vj_errf(err, "%s: unpack_limit '%.32s' is not a size (like "
 		    "512M or 16G)", c->where[CONF_UNPACK_LIMIT],
 		    c->val[CONF_UNPACK_LIMIT]);
+		return -1;
+	}
+	c->log_limit = LOG_LIMIT_DEFAULT;
+	if (c->val[CONF_LOG_LIMIT] != NULL &&
+	    ((c->log_limit = parse_size(c->val[CONF_LOG_LIMIT])) < 4096)) {
+		vj_errf(err, "%s: log_limit '%.32s' is not a size of 4K or more "
+		    "(like 512K or 32M)", c->where[CONF_LOG_LIMIT],
+		    c->val[CONF_LOG_LIMIT]);
 		return -1;
 	}
 	if (limits(c, err) == -1 || build_root(c, err) == -1)

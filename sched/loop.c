@@ -222,6 +222,53 @@ emit(struct loop *l, enum sched_event_kind kind, int task,
 	l->o->event(&ev, l->o->arg);
 }
 
+/*
+ * In the child of a task whose output is not vjbuild's: the task goes on
+ * in a process of its own writing into a pipe, and this one stays to copy
+ * the pipe into the log with its bound, then ends as the task did. It is
+ * in the task's process group but outlives a SIGTERM to it (it ends when
+ * the task has); SIGKILL, or vjbuild's death, ends both.
+ */
+static void
+bounded(struct loop *l, int i)
+{
+	int p[2], status = 0, rw;
+	pid_t pid;
+
+	/* Read and written: the tail is put in order at the end. */
+	rw = open(l->logs[i], O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (rw == -1 || pipe(p) == -1)
+		return;		/* unbounded, as before */
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		close(rw);
+		return;
+	}
+	if (pid == 0) {
+		(void)compat_die_with_parent();
+		close(rw);
+		close(p[0]);
+		if (dup2(p[1], 1) == -1 || dup2(p[1], 2) == -1)
+			_exit(127);
+		close(p[1]);
+		return;
+	}
+	close(p[1]);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (sched_log_copy(p[0], rw, l->o->log_limit ? l->o->log_limit :
+	    SCHED_LOG_LIMIT, pid, &status) == -1)
+		dprintf(rw, "vjbuild: this log could not be written whole: "
+		    "%s\n", strerror(errno));
+	if (WIFSIGNALED(status)) {
+		signal(WTERMSIG(status), SIG_DFL);
+		(void)kill(getpid(), WTERMSIG(status));
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
+}
+
 static void
 child(struct loop *l, int i, int logfd)
 {
@@ -243,6 +290,8 @@ child(struct loop *l, int i, int logfd)
 	if (devnull == -1 || dup2(devnull, 0) == -1 || dup2(logfd, 1) == -1 ||
 	    dup2(logfd, 2) == -1)
 		_exit(127);
+	if (t->ops->foreign_output)
+		bounded(l, i);
 	rc = t->ops->run(t, &err);
 	fflush(stdout);
 	if (rc != 0)
@@ -432,13 +481,16 @@ spawn_argv(struct loop *l, struct task *t, int logfd, int *errnum)
 }
 
 /*
- * A command's output (a memfd) becomes its log file when it said anything;
- * when it said nothing, a log of an earlier run is removed. Closes out.
+ * A command's output (a memfd) becomes its log file when it said anything
+ * (its last log_limit bytes, after a line saying what was cut); when it
+ * said nothing, a log of an earlier run is removed. Closes out.
  * (state_task_get is the record loaded at open: from before this run.)
  */
 static void
 keep_output(struct loop *l, int i, int out)
 {
+	unsigned long long limit = l->o->log_limit ? l->o->log_limit :
+	    SCHED_LOG_LIMIT;
 	struct stat st;
 	off_t off = 0;
 	int fd;
@@ -446,6 +498,13 @@ keep_output(struct loop *l, int i, int out)
 	if (fstat(out, &st) == 0 && st.st_size > 0) {
 		fd = open(l->logs[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 		    O_NOFOLLOW, 0644);
+		if (fd != -1 && (unsigned long long)st.st_size > limit) {
+			dprintf(fd, "vjbuild: %llu bytes of this log were cut "
+			    "(log_limit %llu); the last %llu follow\n",
+			    (unsigned long long)st.st_size - limit, limit,
+			    limit);
+			off = st.st_size - (off_t)limit;
+		}
 		if (fd != -1) {
 			while (off < st.st_size && sendfile(fd, out, &off,
 			    (size_t)(st.st_size - off)) > 0)

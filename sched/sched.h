@@ -85,7 +85,21 @@ struct sched_opts {
 	void (*event)(const struct sched_event *ev, void *arg);
 	void *arg;
 	double tick;			/* seconds between TICKs; 0: none */
+	unsigned long long log_limit;	/* bytes a log keeps (its tail);
+					 * 0: SCHED_LOG_LIMIT */
 };
+
+#define SCHED_LOG_LIMIT (32ULL << 20)
+
+/*
+ * In a task's child: copies what the task (process pid) writes into the
+ * pipe in to the log out, keeping at most limit bytes: past it, the last
+ * limit, after a line saying how much was cut. Returns when pid has ended
+ * (its wait status in *status), not at end of file; 0, or -1 when the log
+ * could not be written (the task still ran to its end).
+ */
+int sched_log_copy(int in, int out, unsigned long long limit, pid_t pid,
+    int *status);
 
 struct sched_result {
 	enum sched_status *status;	/* per task; malloc'd */

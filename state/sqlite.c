@@ -417,7 +417,7 @@ lock(struct state *s, struct vj_err *err)
 {
 	char *path = fs_join(s->dir, "lock"), buf[32];
 	ssize_t n;
-	int fd;
+	int fd, i;
 
 	s->lockfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->lockfd == -1) {
@@ -425,7 +425,12 @@ lock(struct state *s, struct vj_err *err)
 		free(path);
 		return -1;
 	}
-	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
+	/* A few tries: state_in_use's probe holds it for a moment. */
+	for (i = 0; flock(s->lockfd, LOCK_EX | LOCK_NB) == -1; i++) {
+		if (errno == EWOULDBLOCK && i < 20) {
+			(void)usleep(10000);
+			continue;
+		}
 		if (errno == EWOULDBLOCK) {
 			n = -1;
 			if ((fd = open(path, O_RDONLY | O_CLOEXEC |
@@ -459,6 +464,19 @@ lock(struct state *s, struct vj_err *err)
 	close(fd);
 	free(path);
 	return 0;
+}
+
+int
+state_in_use(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), busy = 0;
+
+	if (fd == -1)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) == -1)
+		busy = errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
 }
 
 int

@@ -3,7 +3,9 @@
  * The one record of what vjbuild did: runs, tasks and jails, in a SQLite
  * database inside the state directory (DIR/vjbuild.db, logs in DIR/logs).
  * One vjbuild at a time holds a state directory: state_open takes an
- * exclusive lock and refuses, naming the holder, when another has it.
+ * exclusive lock on the directory itself (not on a file in it, which a
+ * "stale lock" clean-up would delete) and refuses, naming the holder, when
+ * another has it.
  *
  * A task's record says with which fingerprint it last ran, how it ended, and
  * its stamp: a number that changes each time the task really runs. A task
@@ -45,6 +47,9 @@ struct state_jail {
 int state_open(const char *dir, const char *jails_dir, int readonly,
     struct state **out, struct vj_err *err);
 void state_close(struct state *s);
+/* 1 when a vjbuild holds the state directory dir now (its tasks recorded
+ * "running" are running), 0 when none does (they were interrupted). */
+int state_in_use(const char *dir);
 /* A random identity made when the database was created; borrowed. */
 const char *state_uuid(const struct state *s);
 /* DIR/logs; borrowed. */

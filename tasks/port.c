@@ -417,6 +417,7 @@ const struct task_ops task_build_ops = {
 	.exists = build_exists,
 	.run = build_run,
 	.finish = build_finish,
+	.foreign_output = 1,
 };
 
 /* ---- clean:J, --no-cache only ---- */

@@ -89,6 +89,9 @@ struct task_ops {
 	/* In the parent after run succeeded (may be NULL): records what the
 	 * child made; -1 with err turns the task into a failure. */
 	int (*finish)(const struct task *t, struct vj_err *err);
+	/* Runs code that is not vjbuild's (a build): its output goes
+	 * through a pipe into a log of at most log_limit bytes. */
+	int foreign_output;
 };
 
 struct task {

@@ -124,4 +124,47 @@ test_kill9_during_a_build_leaves_none_of_it_running() {
 	[ "$(cat jails/web1/usr/local/share/slow)" = slow ] || fail "not installed after the resume"
 }
 
+# A build that prints 299 MB, its state on a 64 MiB disk: the log keeps
+# its tail (log_limit), says what it cut, and the disk never fills; a
+# failing one as loud ends "failed" with its last words in its log.
+test_loud_build_keeps_the_tail_of_its_log() {
+	need_root || return
+	setup 1
+	printf 'ports = ports\npackages = loud\nlog_limit = 1M\n' >> vjbuild.conf
+	make_port loud 'yes "a line of a loud build" | head -n 13000000; echo "the last words"; mkdir -p $STAGEDIR$PREFIX/share; echo loud > $STAGEDIR$PREFIX/share/loud'
+	mkdir state
+	mount_tmpfs state 64m || { echo "    skipped: cannot mount tmpfs"; return $SKIP_RC; }
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; cleanup_mounts; return; }
+	local log=state/logs/build:loud.log size
+	size=$(stat -c %s $log)
+	[ "$size" -le $((1024 * 1024 + 4096)) ] || fail "the log is $size bytes, with log_limit 1M"
+	head -1 $log | grep -q '^vjbuild: [0-9]* bytes of this log were cut (log_limit 1048576)' || fail "no line saying what was cut: $(head -c 200 $log)"
+	grep -q '^the last words$' $log || fail "the tail is not kept: $(tail -c 300 $log)"
+	sed -n 2p $log | grep -q 'loud build$' || fail "the tail does not start at a line of the build: $(sed -n 2p $log | head -c 100)"
+	[ "$(cat jails/web1/usr/local/share/loud)" = loud ] || fail "not installed"
+	# As loud, and failing: recorded failed, its last words in the log.
+	sed -i 's/echo "the last words";/echo "the last words"; exit 3;/' ports/loud/build
+	"$VJ" hosts.txt > out.txt 2>&1; local rc=$?
+	[ $rc = 1 ] || fail "a failing build: exit $rc, want 1"
+	"$VJ" status | grep -q '^build:loud  *failed' || fail "status: $("$VJ" status | grep build:)"
+	grep -q '^the last words$' $log || fail "the failing build's tail is not kept"
+	[ "$(stat -c %s $log)" -le $((1024 * 1024 + 8192)) ] || fail "the failing log is $(stat -c %s $log) bytes"
+	cleanup_mounts
+}
+
+# kill -9 of vjbuild: its tasks are recorded "running"; status, seeing no
+# vjbuild holding the state, shows them as interrupted.
+test_status_after_kill9_says_interrupted() {
+	need_root || return
+	setup 1
+	printf 'ports = ports\npackages = slow\n' >> vjbuild.conf
+	make_port slow "sleep 4251; mkdir -p \$STAGEDIR\$PREFIX/share"
+	"$VJ" hosts.txt > out.txt 2>&1 &
+	local vj=$!
+	for _ in $(seq 100); do pgrep -f "sleep 425[1]" > /dev/null && break; sleep 0.1; done
+	"$VJ" status | grep -q '^build:slow  *running' || fail "while it runs: $("$VJ" status | grep build:)"
+	kill -9 $vj; wait $vj 2>/dev/null
+	"$VJ" status | grep -q '^build:slow  *interrupted' || fail "after kill -9: $("$VJ" status | grep build:)"
+}
+
 run_tests "$@"

@@ -255,6 +255,17 @@ test_kill9_takes_the_running_command_with_it() {
 	fi
 }
 
+# A command's log keeps its last 32 MiB (SCHED_LOG_LIMIT), after a line
+# saying what was cut.
+test_loud_command_keeps_the_tail_of_its_log() {
+	printf 'loud: | sh -c "yes a-loud-line | head -n 3000000; echo the-end"\n' > g.txt
+	"$VJ" run-graph -q g.txt || { fail "run failed"; return; }
+	local log=g.txt.state/logs/loud.log
+	[ "$(stat -c %s $log)" -le $((32 * 1024 * 1024 + 4096)) ] || fail "the log is $(stat -c %s $log) bytes"
+	head -1 $log | grep -q '^vjbuild: [0-9]* bytes of this log were cut' || fail "first line: $(head -c 100 $log)"
+	[ "$(tail -1 $log)" = the-end ] || fail "last line: $(tail -1 $log)"
+}
+
 test_valgrind_run_graph_has_no_leaks() {
 	command -v valgrind > /dev/null || { echo "    skipped: valgrind is not installed"; return $SKIP_RC; }
 	[ "${SANITIZED:-0}" = 1 ] && { echo "    skipped: valgrind cannot run a sanitizer build (the plain build's run covers this)"; return $SKIP_RC; }
