@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1035,15 +1036,45 @@ kept(const struct cache_walk *w, const char *path)
 	return 0;
 }
 
+/*
+ * CACHE/locks/NAME, taken without waiting: what another vjbuild is
+ * building or unpacking now (tasks/port.c) is not removed under it. The
+ * fd, or -1 when it is held.
+ */
+static int
+try_cache_lock(const char *cache, const char *name)
+{
+	char *dir = fs_join(cache, "locks"), *path = fs_join(dir, name);
+	int fd = -1;
+
+	if (fs_mkdirs(dir, 0755) == 0 && (fd = open(path, O_RDWR | O_CREAT |
+	    O_CLOEXEC | O_NOFOLLOW, 0644)) != -1 &&
+	    flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		close(fd);
+		fd = -1;
+	}
+	free(dir);
+	free(path);
+	return fd;
+}
+
 static void
 cache_gc_one(const struct state_package *p, void *arg)
 {
 	struct cache_walk *w = arg;
 	struct vj_err err;
-	char *files;
+	char *files, *name;
+	int lk;
 
 	if (kept(w, p->path))
 		return;
+	name = xasprintf("%s-%.16s", p->port, p->key);
+	lk = try_cache_lock(w->c->val[CONF_CACHE], name);
+	free(name);
+	if (lk == -1) {
+		printf("in use by another vjbuild, kept: %s\n", p->path);
+		return;
+	}
 	files = xasprintf("%s.files", p->path);
 	if ((unlink(p->path) == -1 && errno != ENOENT) ||
 	    (unlink(files) == -1 && errno != ENOENT))
@@ -1056,6 +1087,64 @@ cache_gc_one(const struct state_package *p, void *arg)
 		w->bytes += p->size;
 	}
 	free(files);
+	close(lk);
+}
+
+/* Removes the entries of dir (CACHE/src or CACHE/work) that filter keeps
+ * and whose lock (prefix + name) no other vjbuild holds. */
+static void
+gc_dir(struct cache_walk *w, const char *sub, const char *prefix,
+    int (*filter)(struct cache_walk *, const char *, const char *))
+{
+	char *dir = fs_join(w->c->val[CONF_CACHE], sub);
+	struct dirent **ents = NULL;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), m, k, lk;
+
+	m = fd == -1 ? -1 : scandir(dir, &ents, NULL, alphasort);
+	for (k = 0; k < m; k++) {
+		const char *d = ents[k]->d_name;
+		/* A fetch's temporary is locked under its output's name. */
+		const char *base = strncmp(d, ".tmp.", 5) == 0 ? d + 5 : d;
+		char *path = fs_join(dir, d), *lname;
+		if (strcmp(d, ".") != 0 && strcmp(d, "..") != 0 &&
+		    filter(w, d, path)) {
+			lname = xasprintf("%s%s", prefix, base);
+			if ((lk = try_cache_lock(w->c->val[CONF_CACHE],
+			    lname)) == -1)
+				printf("in use by another vjbuild, kept: %s\n",
+				    path);
+			else {
+				if (fs_rmtree_at(fd, d) == 0)
+					printf("removed  %s\n", path);
+				close(lk);
+			}
+			free(lname);
+		}
+		free(path);
+		free(ents[k]);
+	}
+	free(ents);
+	if (fd != -1)
+		close(fd);
+	free(dir);
+}
+
+/* Unpacked sources no current port uses, and fetches' leftovers. */
+static int
+gc_src(struct cache_walk *w, const char *name, const char *path)
+{
+	return (name[0] != '.' || strncmp(name, ".tmp.", 5) == 0) &&
+	    !kept(w, path);
+}
+
+/* Every build's work directory (a finished build removes its own). */
+static int
+gc_work(struct cache_walk *w, const char *name, const char *path)
+{
+	(void)w;
+	(void)name;
+	(void)path;
+	return 1;
 }
 
 /* The names of every port in the ports tree (directories with a recipe). */
@@ -1090,9 +1179,9 @@ cache_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
 	const struct conf *c = w->c;
 	struct conf_ports *ports = NULL;
 	struct task_env env;
-	char **names, *srcdir = fs_join(c->val[CONF_CACHE], "src");
+	char **names;
 	size_t n, i;
-	int rc = -1, fd;
+	int rc = -1;
 
 	names = all_ports(c->val[CONF_PORTS], &n);
 	memset(&env, 0, sizeof(env));
@@ -1116,31 +1205,8 @@ cache_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
 	w->st = st;
 	if (state_packages(st, cache_gc_one, w, err) == -1)
 		goto out;
-	/* Unpacked sources no current port uses, and build leftovers. */
-	if ((fd = open(srcdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		struct dirent **ents = NULL;
-		int m = scandir(srcdir, &ents, NULL, alphasort), k;
-		for (k = 0; k < m; k++) {
-			char *path = fs_join(srcdir, ents[k]->d_name);
-			if (ents[k]->d_name[0] != '.' || strncmp(ents[k]->d_name,
-			    ".tmp.", 5) == 0) {
-				if (strcmp(ents[k]->d_name, ".") != 0 &&
-				    strcmp(ents[k]->d_name, "..") != 0 &&
-				    !kept(w, path) &&
-				    fs_rmtree_at(fd, ents[k]->d_name) == 0)
-					printf("removed  %s\n", path);
-			}
-			free(path);
-			free(ents[k]);
-		}
-		free(ents);
-		close(fd);
-	}
-	if ((fd = open(c->val[CONF_CACHE], O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) != -1) {
-		(void)fs_rmtree_at(fd, "work");
-		close(fd);
-	}
+	gc_dir(w, "src", "src-", gc_src);
+	gc_dir(w, "work", "", gc_work);
 	rc = 0;
 out:
 	for (i = 0; i < n; i++)
@@ -1149,7 +1215,6 @@ out:
 	free(w->keep);
 	task_env_free_ports(&env);
 	conf_ports_free(ports);
-	free(srcdir);
 	return rc;
 }
 

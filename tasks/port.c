@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +58,56 @@ fresh_dir(const char *dir, const char *name, int *dirfd, struct vj_err *err)
 	return fd;
 }
 
+/*
+ * Locks CACHE/locks/NAME (made if missing, never deleted: a lock that can
+ * be deleted away is no lock) with how (LOCK_EX or LOCK_SH), saying so
+ * when another vjbuild holds it and waiting for it. The cache may be
+ * shared by many states and many vjbuilds: a key is built, and a source
+ * unpacked, by one at a time. Returns the fd (its close unlocks) or -1.
+ */
+static int
+cache_lock(const struct task *t, const char *name, int how,
+    struct vj_err *err)
+{
+	char *dir = fs_join(t->env->cache, "locks"), *path = fs_join(dir, name);
+	int fd = -1;
+
+	if (fs_mkdirs(dir, 0755) == -1 ||
+	    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0644)) == -1) {
+		vj_errno(err, "%s", path);
+		goto out;
+	}
+	if (flock(fd, how | LOCK_NB) == -1) {
+		double t0 = vj_now();
+		printf("waiting for another vjbuild (%s is locked)\n", path);
+		fflush(stdout);
+		while (flock(fd, how) == -1)
+			if (errno != EINTR) {
+				vj_errno(err, "%s: flock", path);
+				close(fd);
+				fd = -1;
+				goto out;
+			}
+		printf("waited %.1fs\n", vj_now() - t0);
+	}
+out:
+	free(dir);
+	free(path);
+	return fd;
+}
+
+/* The lock of fetch:P's output, CACHE/src/NAME-SRC16. */
+static int
+src_lock(const struct task *t, int how, struct vj_err *err)
+{
+	char *name = xasprintf("src-%s", strrchr(t->port->srcdir, '/') + 1);
+	int fd = cache_lock(t, name, how, err);
+
+	free(name);
+	return fd;
+}
+
 static void
 fetch_inputs(const struct task *t, struct sha256 *c)
 {
@@ -77,7 +128,7 @@ fetch_run(const struct task *t, struct vj_err *err)
 	const struct conf_port *p = t->port->port;
 	char *dir = fs_dirname(t->port->srcdir), *base = NULL, *tmp = NULL;
 	char hex[65];
-	int dfd = -1, fd = -1, rc = -1;
+	int dfd = -1, fd = -1, lk = -1, rc = -1;
 	long n;
 
 	if (p->source != NULL) {
@@ -89,6 +140,10 @@ fetch_run(const struct task *t, struct vj_err *err)
 			goto out;
 		}
 	}
+	/* One unpacking of a source at a time, and none while a build
+	 * copies it (src_lock shared, in build_run). */
+	if ((lk = src_lock(t, LOCK_EX, err)) == -1)
+		goto out;
 	base = strrchr(t->port->srcdir, '/') + 1;
 	tmp = xasprintf(".tmp.%s", base);
 	if ((fd = fresh_dir(dir, tmp, &dfd, err)) == -1)
@@ -119,6 +174,8 @@ out:
 		(void)fs_rmtree_at(dfd, tmp);
 	if (dfd != -1)
 		close(dfd);
+	if (lk != -1)
+		close(lk);
 	free(dir);
 	free(tmp);
 	return rc;
@@ -194,6 +251,60 @@ install_deps(const struct task *t, const struct task_port *tp, int rootfd,
 	return rc;
 }
 
+/*
+ * The manifest beside an archive: the build's seconds, "sha256 HEX" of the
+ * archive, a blank line, the files. The digest lets another state on the
+ * same cache use a package it did not build: the archive is the one whose
+ * digest its manifest names, or it is built again.
+ */
+static int
+read_manifest(const struct task_port *tp, double *seconds, char hex[65],
+    char **files, struct vj_err *err)
+{
+	char *mpath = manifest_path(tp), *text, *p;
+	size_t len;
+
+	text = fs_read(mpath, 64u << 20, &len);
+	if (text == NULL) {
+		vj_errno(err, "%s", mpath);
+		free(mpath);
+		return -1;
+	}
+	*seconds = strtod(text, &p);
+	if (strncmp(p, "\nsha256 ", 8) != 0 || strlen(p + 8) < 66 ||
+	    strncmp(p + 8 + 64, "\n\n", 2) != 0) {
+		vj_errf(err, "%s: not a manifest", mpath);
+		free(text);
+		free(mpath);
+		return -1;
+	}
+	memcpy(hex, p + 8, 64);
+	hex[64] = '\0';
+	*files = xstrdup(p + 8 + 64 + 2);
+	free(text);
+	free(mpath);
+	return 0;
+}
+
+/* 1 when the cache holds tp's package whole, made by another vjbuild (or
+ * by this one's build whose record was lost). */
+static int
+cached(const struct task_port *tp)
+{
+	struct vj_err err;
+	char want[65], got[65], *files = NULL;
+	double secs;
+	int ok;
+
+	if (tp->nocache || access(tp->archive, F_OK) == -1 ||
+	    read_manifest(tp, &secs, want, &files, &err) == -1)
+		return 0;
+	free(files);
+	ok = sha256_file(tp->archive, got, &err) == 0 &&
+	    strcmp(got, want) == 0;
+	return ok;
+}
+
 static int
 build_run(const struct task *t, struct vj_err *err)
 {
@@ -209,15 +320,32 @@ build_run(const struct task *t, struct vj_err *err)
 	double took = 0;
 	struct sbuf names = { 0 };
 	int wfd = -1, pfd = -1, fd = -1, rootfd = -1, status, rc = -1;
+	int klk = -1, slk = -1;
+	char *wname = xasprintf("%s-%.16s", tp->workname, tp->key);
 	long n;
 
-	/* CACHE/work/P/{src,stage,root}, made anew and given to the
-	 * sandbox's ids; root/usr/local (PREFIX) holds the dependencies. */
-	if ((fd = fresh_dir(work, tp->workname, &wfd, err)) == -1)
+	/* One build of a key at a time, whichever vjbuild or state asks:
+	 * the second waits, then uses what the first packed. */
+	if ((klk = cache_lock(t, wname, LOCK_EX, err)) == -1)
+		goto out;
+	if (cached(tp)) {
+		printf("%s %s (key %.16s) is in the cache already, whole: "
+		    "built by another vjbuild; using it\n", p->name, p->version,
+		    tp->key);
+		/* A build of this key killed after it packed left this. */
+		if ((wfd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
+			(void)fs_rmtree_at(wfd, wname);
+		rc = 0;
+		goto out;
+	}
+	/* CACHE/work/NAME-KEY16/{src,stage,root}, made anew (it is this
+	 * key's, and the key is locked) and given to the sandbox's ids;
+	 * root/usr/local (PREFIX) holds the dependencies. */
+	if ((fd = fresh_dir(work, wname, &wfd, err)) == -1)
 		goto out;
 	close(fd);
 	fd = -1;
-	wdir = fs_join(work, tp->workname);
+	wdir = fs_join(work, wname);
 	src = fs_join(wdir, "src");
 	stage = fs_join(wdir, "stage");
 	root = fs_join(wdir, "root");
@@ -228,14 +356,17 @@ build_run(const struct task *t, struct vj_err *err)
 		vj_errno(err, "%s", wdir);
 		goto out;
 	}
-	if (cache_copy_tree(tp->srcdir, fd, err) == -1)
+	if ((slk = src_lock(t, LOCK_SH, err)) == -1 ||
+	    cache_copy_tree(tp->srcdir, fd, err) == -1)
 		goto out;
+	close(slk);
+	slk = -1;
 	close(fd);
 	fd = -1;
 	/* The sources' owners as the archive gave them, moved into the
 	 * sandbox's ids: a root `make install` that copies with their
 	 * owners (cp -p) packs what it would have without the sandbox. */
-	if (fs_shift_owners_at(wfd, tp->workname, JAIL_BUILD_IDBASE,
+	if (fs_shift_owners_at(wfd, wname, JAIL_BUILD_IDBASE,
 	    JAIL_BUILD_IDCOUNT) == -1) {
 		vj_errno(err, "%s: giving it to the build's ids", wdir);
 		goto out;
@@ -308,10 +439,15 @@ build_run(const struct task *t, struct vj_err *err)
 	tmp = xasprintf("%s/.tmp.%s", pkgdir, strrchr(tp->archive, '/') + 1);
 	if ((n = cache_pack(stage, tmp, &ids, &names, err)) == -1)
 		goto out;
-	/* The manifest: the build's seconds, a blank line, the files. */
+	/* The manifest (read_manifest), then the archive: a crash between
+	 * leaves a manifest whose digest no archive has. */
 	{
-		char *files = sbuf_take(&names);
-		list = xasprintf("%.3f\n\n%s", took, files);
+		char *files = sbuf_take(&names), hex[65];
+		if (sha256_file(tmp, hex, err) == -1) {
+			free(files);
+			goto out;
+		}
+		list = xasprintf("%.3f\nsha256 %s\n\n%s", took, hex, files);
 		free(files);
 	}
 	mpath = manifest_path(tp);
@@ -327,7 +463,7 @@ build_run(const struct task *t, struct vj_err *err)
 	}
 	(void)fsync(pfd);
 	printf("packed %ld entries into %s\n", n, tp->archive);
-	(void)fs_rmtree_at(wfd, tp->workname);
+	(void)fs_rmtree_at(wfd, wname);
 	rc = 0;
 out:
 	if (rc == -1 && tmp != NULL)
@@ -340,7 +476,12 @@ out:
 		close(pfd);
 	if (rootfd != -1)
 		close(rootfd);
+	if (slk != -1)
+		close(slk);
+	if (klk != -1)
+		close(klk);
 	sbuf_free(&names);
+	free(wname);
 	free(work);
 	free(wdir);
 	free(src);
@@ -363,27 +504,17 @@ build_finish(const struct task *t, struct vj_err *err)
 	struct task_port *tp = t->port;
 	struct state_package pkg;
 	struct stat st;
-	char *mpath = manifest_path(tp), *files, *p;
-	size_t len;
+	char hex[65], *files = NULL, *p;
 	int rc = -1;
 
-	files = fs_read(mpath, 64u << 20, &len);
-	if (files == NULL) {
-		vj_errno(err, "%s", mpath);
-		free(mpath);
-		return -1;
-	}
 	memset(&pkg, 0, sizeof(pkg));
+	if (read_manifest(tp, &pkg.build_seconds, hex, &files, err) == -1)
+		return -1;
 	memcpy(pkg.key, tp->key, 65);
 	pkg.port = (char *)tp->port->name;
 	pkg.version = (char *)tp->port->version;
 	pkg.path = tp->archive;
-	pkg.build_seconds = strtod(files, &p);
-	if (strncmp(p, "\n\n", 2) != 0) {
-		vj_errf(err, "%s: not a manifest", mpath);
-		goto out;
-	}
-	for (p += 2; *p; p++)
+	for (p = files; *p; p++)
 		pkg.nfiles += *p == '\n';
 	if (stat(tp->archive, &st) == -1) {
 		vj_errno(err, "%s", tp->archive);
@@ -399,14 +530,18 @@ build_finish(const struct task *t, struct vj_err *err)
 	if (state_file_digest(t->env->state, tp->archive, pkg.sha256,
 	    err) == -1)
 		goto out;
-	if (state_package_put(t->env->state, &pkg, strstr(files, "\n\n") + 2,
-	    err) == -1)
+	if (strcmp(pkg.sha256, hex) != 0) {
+		vj_errf(err, "%s: sha256 %s, but its manifest says %s: "
+		    "replaced while it was recorded?", tp->archive, pkg.sha256,
+		    hex);
+		goto out;
+	}
+	if (state_package_put(t->env->state, &pkg, files, err) == -1)
 		goto out;
 	memcpy(tp->sha256, pkg.sha256, 65);
 	rc = 0;
 out:
 	free(files);
-	free(mpath);
 	return rc;
 }
 

@@ -46,7 +46,7 @@ task_runs() { "$VJ" status | awk '/^TASK/{t=1;next} t && NF>=3 && $1 !~ /^log:/ 
 run_tests() {
 	local tests t dir rc passed=0 failed=0 skipped=0
 	BASE_DIR=$(mktemp -d /tmp/vjbuild-e2e.XXXXXX)
-	trap 'rm -rf "$BASE_DIR"' EXIT
+	trap '[ -n "${KEEP:-}" ] || rm -rf "$BASE_DIR"' EXIT	# KEEP=1: kept, to look at
 	BASE=$BASE_DIR/base.tar.gz
 	sh "$here/../examples/mkbase.sh" "$BASE" || { echo "cannot make a busybox base"; echo "0 passed, 1 failed"; exit 1; }
 	tests=${*:-$(declare -F | awk '$3 ~ /^test_/{print $3}')}
