@@ -1508,14 +1508,17 @@ cmd_destroy(const struct opts *o)
 	size_t i;
 	int rc = 0;
 
-	/* Read what we need first, then take the lock to change things. */
+	/* Every name is checked before any is touched (jail_of exits 2 on
+	 * one it does not know); then the lock is taken to change things. */
 	st = open_state_ro(c);
-	for (i = 0; i < o->noperands && !o->yes; i++) {
+	for (i = 0; i < o->noperands; i++) {
 		struct found f;
 		jail_of(c, st, o->operands[i], &f);
-		printf("would destroy %s: stop it if it runs, remove %s, its "
-		    "registry row%s and its records in %s\n", f.name, f.root,
-		    c->val[CONF_DNS] ? ", its DNS entry" : "", c->val[CONF_STATE]);
+		if (!o->yes)
+			printf("would destroy %s: stop it if it runs, remove "
+			    "%s, its registry row%s and its records in %s\n",
+			    f.name, f.root, c->val[CONF_DNS] ?
+			    ", its DNS entry" : "", c->val[CONF_STATE]);
 		found_clear(&f);
 	}
 	state_close(st);

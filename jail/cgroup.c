@@ -179,6 +179,71 @@ jail_cgroup_join(const char *name, pid_t pid, struct vj_err *err)
 	return rc;
 }
 
+/* Reads a file of the kernel's (its size says 0) into buf, at most
+ * size - 1 bytes, NUL-ended; the length or -1. */
+static ssize_t
+read_proc(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	ssize_t r;
+
+	if (fd == -1)
+		return -1;
+	while (len < size - 1 && ((r = read(fd, buf + len, size - 1 -
+	    len)) > 0 || (r == -1 && errno == EINTR)))
+		if (r > 0)
+			len += (size_t)r;
+	close(fd);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* 1 when pid is the init of a PID namespace below ours ("NSpid: N 1"). */
+static int
+ns_init(long pid)
+{
+	char path[64], text[4096], *line;
+	int yes = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if (read_proc(path, text, sizeof(text)) == -1)
+		return 0;
+	if ((line = strstr(text, "\nNSpid:")) != NULL) {
+		long outer, inner;
+		char more;
+		line[strcspn(line + 1, "\n") + 1] = '\0';
+		yes = sscanf(line + 8, "%ld %ld %c", &outer, &inner,
+		    &more) == 2 && inner == 1;
+	}
+	return yes;
+}
+
+pid_t
+jail_cgroup_init(const char *name)
+{
+	char *dir = group_dir(unified() ? "" : "pids", name);
+	char *path = fs_join(dir, "cgroup.procs"), *text, *p, *end;
+	size_t size = 1 << 20;	/* 8 bytes a process, any limit.pids */
+	pid_t found = 0;
+	long pid;
+
+	text = xmalloc(size);
+	if (read_proc(path, text, size) != -1) {
+		for (p = text; *p && found == 0; p = end) {
+			pid = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (pid > 1 && ns_init(pid))
+				found = (pid_t)pid;
+		}
+	}
+	free(text);
+	free(path);
+	free(dir);
+	return found;
+}
+
 void
 jail_cgroup_remove(const char *name)
 {

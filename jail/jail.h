@@ -172,6 +172,9 @@ int jail_cgroup_setup(const char *name, const struct jail_limits *l,
     pid_t pid, struct vj_err *err);
 /* Puts pid in the jail's cgroups, where they exist. 0 or -1 with err. */
 int jail_cgroup_join(const char *name, pid_t pid, struct vj_err *err);
+/* The init of the jail's PID namespace, found in its cgroup (what start
+ * recorded may be lost), or 0. */
+pid_t jail_cgroup_init(const char *name);
 /* Removes the jail's cgroups once empty. */
 void jail_cgroup_remove(const char *name);
 
@@ -188,7 +191,8 @@ int jail_stop(const struct jail_spec *s, struct vj_err *err);
  * jail; the caller stays outside. */
 int jail_exec(const struct jail_spec *s, char *const argv[], int *status,
     struct vj_err *err);
-/* The pid of the jail's init, or 0 when it is not running. */
+/* The pid of the jail's init, or 0 when it is not running; with its run
+ * file lost, found in its cgroup. */
 pid_t jail_pid(const struct jail_spec *s);
 /* How many processes its PID namespace holds. */
 int jail_nprocs(pid_t pid);

@@ -171,7 +171,9 @@ jail_pid(const struct jail_spec *s)
 	struct run_rec r;
 	char now[64];
 
-	if (run_read(s, &r) == -1 || r.pid <= 1 ||
+	if (run_read(s, &r) == -1)
+		return jail_cgroup_init(s->name);
+	if (r.pid <= 1 ||
 	    pidns((pid_t)r.pid, now, sizeof(now)) == -1 ||
 	    strcmp(now, r.ns) != 0)
 		return 0;

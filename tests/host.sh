@@ -217,4 +217,30 @@ test_destroy_says_first_then_removes_everything() {
 	[ -d jails/web3 ] || fail "web3 removed"
 }
 
+# destroy checks every name before it touches any (exit 2 changes
+# nothing), and finds a running jail by its cgroup when its run file is
+# lost: its init, interface and route go with it.
+test_destroy_checks_names_first_and_finds_a_jail_without_its_run_file() {
+	need_root || return
+	command -v ip > /dev/null || { echo "    skipped: no ip(8) (iproute2)"; return $SKIP_RC; }
+	setup_web || return
+	"$VJ" destroy web1 nosuch --yes > d.txt 2>&1; local rc=$?
+	[ $rc = 2 ] || fail "destroy with an unknown name: exit $rc, want 2"
+	grep -q "no jail nosuch" d.txt || fail "$(cat d.txt)"
+	[ -d jails/web1/bin ] || fail "web1 was removed though destroy said it changed nothing"
+	"$VJ" start web1 > start.txt 2>&1 || { fail "start: $(cat start.txt)"; return; }
+	local pid; pid=$(awk '{print $1}' state/run/web1)
+	[ -d /sys/fs/cgroup/pids/vjbuild/web1 ] || [ -d /sys/fs/cgroup/vjbuild/web1 ] || {
+		"$VJ" stop web1; echo "    skipped: no cgroup for the jail here (cgroups not writable)"; return $SKIP_RC; }
+	rm state/run/web1
+	"$VJ" ps | grep -q '^web1 ' || fail "ps does not find web1 without its run file: $("$VJ" ps)"
+	"$VJ" destroy web1 --yes > d.txt 2>&1 || fail "destroy: $(cat d.txt)"
+	sleep 0.2
+	kill -0 "$pid" 2>/dev/null && { fail "the jail's init ($pid) outlived destroy"; kill -9 "$pid"; }
+	ip -o link | grep -q ' vj[0-9a-f]*h' && fail "veth left: $(ip -o link | grep ' vj')"
+	ip route get 10.9.0.1 2>/dev/null | grep -q ' dev vj' && fail "route left: $(ip route get 10.9.0.1)"
+	[ ! -e jails/web1 ] || fail "root left"
+	( cd dnsdata && tinydns-get a web1.example.org ) 2>/dev/null | grep -q "^answer:" && fail "DNS still answers for web1" || true
+}
+
 run_tests "$@"
