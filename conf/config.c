@@ -177,6 +177,14 @@ parse_user(struct conf *c, const char *name, const char *val, const char *dir,
 		vj_errf(err, "%s:%d: %s", c->path, lineno, why.msg);
 		return -1;
 	}
+	/* Each home is its user's: the users task gives it to them. */
+	for (i = 0; i < c->nusers; i++)
+		if (strcmp(c->users[i].home, u.home) == 0) {
+			vj_errf(err, "%s:%d: user %s: home %s is user %s's",
+			    c->path, lineno, name, u.home, c->users[i].name);
+			conf_user_clear(&u);
+			return -1;
+		}
 	c->users = xreallocarray(c->users, c->nusers + 1, sizeof(*c->users));
 	c->users[c->nusers++] = u;
 	return 0;

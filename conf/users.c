@@ -104,6 +104,40 @@ read_hash(const char *path, struct vj_err *err)
 	return text;
 }
 
+/*
+ * A home is /home/DIR or /usr/home/DIR (FreeBSD's /home), one or more
+ * plain components below it: never /, /etc or another system directory
+ * that the users task would give to the user (no "." or ".." components,
+ * no empty ones).
+ */
+static int
+valid_home(const char *h)
+{
+	const char *p, *c;
+	size_t n;
+
+	if (strncmp(h, "/home/", 6) == 0)
+		p = h + 6;
+	else if (strncmp(h, "/usr/home/", 10) == 0)
+		p = h + 10;
+	else
+		return 0;
+	if (*p == '\0' || strlen(h) > 255)
+		return 0;
+	for (c = p; *c; c += n + (c[n] == '/')) {
+		n = strcspn(c, "/");
+		if (n == 0 || (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		if (c[n] == '/' && c[n + 1] == '\0')
+			return 0;	/* a trailing slash */
+	}
+	for (c = h; *c; c++)
+		if ((unsigned char)*c < 0x21 || *c == 0x7f || *c == ':')
+			return 0;	/* a passwd field holds it */
+	return 1;
+}
+
 int
 conf_user_parse(struct conf_user *u, const char *name, const char *spec,
     const char *dir, struct vj_err *err)
@@ -133,8 +167,15 @@ conf_user_parse(struct conf_user *u, const char *name, const char *spec,
 			have_gid = number(v, &u->gid);
 		else if (strcmp(f, "shell") == 0 && !u->shell && v[0] == '/')
 			u->shell = xstrdup(v);
-		else if (strcmp(f, "home") == 0 && !u->home && v[0] == '/')
+		else if (strcmp(f, "home") == 0 && !u->home) {
+			if (!valid_home(v)) {
+				vj_errf(err, "user %s: home '%.64s' is not a "
+				    "directory under /home (or /usr/home)",
+				    name, v);
+				goto out;
+			}
 			u->home = xstrdup(v);
+		}
 		else if (strcmp(f, "groups") == 0 && !u->groups) {
 			char *g;
 			u->groups = xcalloc(strlen(v) + 2, sizeof(char *));

@@ -19,6 +19,34 @@ jail_conf_name(const char *host)
 	return s;
 }
 
+/*
+ * s as a jail.conf(5) string: in double quotes, with what the parser reads
+ * specially there escaped (a backslash, the quote, "$" that starts a
+ * variable, and control characters, as C escapes or octal), so that no
+ * value (a jails directory may be any path) ends the string and adds a
+ * parameter such as exec.prestart, a command jail(8) runs on the host.
+ */
+static void
+quote(struct sbuf *b, const char *s)
+{
+	const unsigned char *p;
+
+	sbuf_puts(b, "\"");
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\\' || *p == '"' || *p == '$')
+			sbuf_printf(b, "\\%c", *p);
+		else if (*p == '\n')
+			sbuf_puts(b, "\\n");
+		else if (*p == '\t')
+			sbuf_puts(b, "\\t");
+		else if (*p < 0x20 || *p == 0x7f)
+			sbuf_printf(b, "\\%03o", *p);
+		else
+			sbuf_printf(b, "%c", *p);
+	}
+	sbuf_puts(b, "\"");
+}
+
 char *
 jail_conf_render(const struct conf_hosts *h, const char *jails,
     const char *domain)
@@ -32,15 +60,19 @@ jail_conf_render(const struct conf_hosts *h, const char *jails,
 		const struct conf_host *c = &h->v[i];
 		char *name = jail_conf_name(c->name);
 		char *path = fs_join(jails, c->name);
-		sbuf_printf(&b, "\n%s {\n", name);
-		sbuf_printf(&b, "\tpath = \"%s\";\n", path);
-		if (domain != NULL && strchr(c->name, '.') == NULL)
-			sbuf_printf(&b, "\thost.hostname = \"%s.%s\";\n",
-			    c->name, domain);
-		else
-			sbuf_printf(&b, "\thost.hostname = \"%s\";\n", c->name);
-		sbuf_printf(&b, "\t%s = \"%s\";\n", c->family == AF_INET6 ?
-		    "ip6.addr" : "ip4.addr", c->address);
+		char *host = domain != NULL && strchr(c->name, '.') == NULL ?
+		    xasprintf("%s.%s", c->name, domain) : xstrdup(c->name);
+		/* The name is a host name with its dots made "_": a word
+		 * jail.conf takes as it is. Every value is quoted. */
+		sbuf_printf(&b, "\n%s {\n\tpath = ", name);
+		quote(&b, path);
+		sbuf_puts(&b, ";\n\thost.hostname = ");
+		quote(&b, host);
+		sbuf_printf(&b, ";\n\t%s = ", c->family == AF_INET6 ?
+		    "ip6.addr" : "ip4.addr");
+		quote(&b, c->address);
+		sbuf_puts(&b, ";\n");
+		free(host);
 		sbuf_puts(&b, "\tmount.devfs;\n\tdevfs_ruleset = 4;\n");
 		sbuf_puts(&b, "\texec.start = \"" JAIL_EXEC_START "\";\n");
 		sbuf_puts(&b, "\texec.stop = \"/bin/sh /etc/rc.shutdown\";\n");

@@ -474,4 +474,29 @@ test_address_taken_by_the_host_is_refused_and_nothing_changes() {
 	jails_down
 }
 
+# A jails directory whose name ends jail.conf's string and adds
+# exec.prestart (a command jail(8) runs on the host): every value is
+# quoted and escaped, so jail.conf, read as jail(8) reads it, gives each
+# jail only vjbuild's parameters, its path the directory's real name.
+# Homes are under /home: `home=/` would have given the jail's / to a user.
+test_values_cannot_add_jail_conf_parameters_or_take_a_system_directory() {
+	need_root || return
+	setup 1
+	local jd='j"; exec.prestart = "touch /tmp/vjbuild-pwned'"'"'$x\'
+	printf 'jails = %s\n' "$jd" >> vjbuild.conf
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "run: $(tail -3 out.txt)"; return; }
+	python3 "$here/jailconf_params.py" state/jail.conf > params.txt || { fail "jail.conf does not parse: $(cat state/jail.conf)"; return; }
+	local names; names=$(sed 's/=.*//' params.txt | tr '\n' ' ')
+	[ "$names" = "web1 path web1 host.hostname web1 ip4.addr web1 mount.devfs web1 devfs_ruleset web1 exec.start web1 exec.stop web1 exec.clean " ] || fail "parameters: $(cat params.txt)"
+	grep -qxF "web1 path=$PWD/$jd/web1" params.txt || fail "path: $(grep path params.txt), want $PWD/$jd/web1"
+	# A home outside /home is refused, and nothing is changed.
+	setup 1
+	printf 'user.bob = uid=1002 home=/\n' >> vjbuild.conf
+	rm -rf jails state
+	"$VJ" hosts.txt > out.txt 2>&1; local rc=$?
+	[ $rc = 2 ] || fail "home=/: exit $rc, want 2"
+	grep -q "vjbuild.conf:4: user bob: home '/' is not a directory under /home" out.txt || fail "$(cat out.txt)"
+	[ ! -e jails ] && [ ! -e state ] || fail "something was made"
+}
+
 run_tests "$@"

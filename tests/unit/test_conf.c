@@ -314,4 +314,27 @@ TEST(crypt_hashes_only)
 	CHECK(conf_user_parse(&u, "bob", "gid=1", NULL, &err) == -1);
 	CHECK(strstr(err.msg, "no uid") != NULL);
 	CHECK(conf_user_parse(&u, "bob", "uid=-1", NULL, &err) == -1);
+	/* A home is a directory under /home: never / or a system one. */
+	CHECK(conf_user_parse(&u, "bob", "uid=1002 home=/home/bob/www", NULL,
+	    &err) == 0);
+	CHECK_STR(u.home, "/home/bob/www");
+	conf_user_clear(&u);
+	CHECK(conf_user_parse(&u, "bob", "uid=1002 home=/usr/home/bob", NULL,
+	    &err) == 0);
+	conf_user_clear(&u);
+	{
+		static const char *const bad[] = { "/", "/etc", "/home",
+		    "/home/", "/home/..", "/home/../etc", "/home/bob/../..",
+		    "/home//bob", "/home/./bob", "/home/bob/", "home/bob",
+		    "/usr/home", "/var/home/bob", "/home/b:ob", "/home/b\177ob",
+		};
+		size_t k;
+		for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+			char *spec = xasprintf("uid=1002 home=%s", bad[k]);
+			CHECK(conf_user_parse(&u, "bob", spec, NULL, &err) == -1);
+			CHECK(strstr(err.msg, "not a directory under /home") !=
+			    NULL || strstr(err.msg, "bad field") != NULL);
+			free(spec);
+		}
+	}
 }
