@@ -282,6 +282,7 @@ load_conf(const struct opts *o, int need_base)
 		die_input(&err);
 	free(dir);
 	cache_set_unpack_limit(c->unpack_limit);
+	registry_set_timeout(c->registry_timeout);
 	return c;
 }
 
@@ -1543,7 +1544,7 @@ cmd_destroy(const struct opts *o)
 		struct found f;
 		struct jail_spec s;
 		char *parent;
-		int fd;
+		int fd, del;
 		jail_of(c, st, o->operands[i], &f);
 		s = f.spec;
 		if (jail_pid(&s) != 0 && jail_stop(&s, &err) == -1)
@@ -1559,7 +1560,9 @@ cmd_destroy(const struct opts *o)
 			fprintf(stderr, "%s: removing %s: %s\n", progname,
 			    s.root, strerror(errno));
 			rc = EXIT_TASKS;
-		} else if (registry_delete(reg, s.name, &err) == -1 ||
+		} else if ((del = registry_delete(reg, s.name, state_uuid(st),
+		    &err)) == -1 || (del == 1 && (fprintf(stderr, "%s: kept "
+		    "the registry row: %s\n", progname, err.msg), 0)) ||
 		    state_forget_jail(st, s.name, &err) == -1) {
 			fprintf(stderr, "%s: %s\n", progname, err.msg);
 			rc = EXIT_TASKS;

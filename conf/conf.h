@@ -63,7 +63,7 @@ enum conf_key {
 	CONF_DOMAIN, CONF_PACKAGES, CONF_PORTS, CONF_DISTFILES, CONF_CACHE,
 	CONF_REGISTRY, CONF_DNS, CONF_UNPACK_LIMIT, CONF_LIMIT_PIDS,
 	CONF_LIMIT_MEMORY, CONF_LIMIT_CPU, CONF_LIMIT_SHM, CONF_HOST_ACCESS,
-	CONF_BUILD_ROOT, CONF_LOG_LIMIT, CONF_NKEYS
+	CONF_BUILD_ROOT, CONF_LOG_LIMIT, CONF_REGISTRY_TIMEOUT, CONF_NKEYS
 };
 
 /* A service of the host that started jails may reach (host_access). */
@@ -96,6 +96,7 @@ struct conf {
 	size_t nusers;
 	unsigned long long unpack_limit;	/* bytes an archive may unpack to */
 	unsigned long long log_limit;	/* bytes a build's log keeps */
+	int registry_timeout;		/* seconds a PostgreSQL round trip may take */
 	struct conf_limits limits;
 	struct conf_access *access;	/* default: each resolver, port 53 */
 	size_t naccess;

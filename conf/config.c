@@ -39,6 +39,7 @@ static const struct {
 	[CONF_HOST_ACCESS] = { "host_access", 0 },
 	[CONF_BUILD_ROOT] = { "build_root", 1 },
 	[CONF_LOG_LIMIT] = { "log_limit", 0 },
+	[CONF_REGISTRY_TIMEOUT] = { "registry_timeout", 0 },
 };
 
 /* The default: more than any base system or package, less than a disk. */
@@ -543,6 +544,21 @@ conf_finish(struct conf *c, const char *dir, int need_base, struct vj_err *err)
 		    "(like 512K or 32M)", c->where[CONF_LOG_LIMIT],
 		    c->val[CONF_LOG_LIMIT]);
 		return -1;
+	}
+	c->registry_timeout = 10;
+	if (c->val[CONF_REGISTRY_TIMEOUT] != NULL) {
+		char *end;
+		long v = strtol(c->val[CONF_REGISTRY_TIMEOUT], &end, 10);
+		if (*c->val[CONF_REGISTRY_TIMEOUT] < '0' ||
+		    *c->val[CONF_REGISTRY_TIMEOUT] > '9' || *end != '\0' ||
+		    v < 1 || v > 3600) {
+			vj_errf(err, "%s: registry_timeout '%.32s' is not a "
+			    "number of seconds from 1 to 3600",
+			    c->where[CONF_REGISTRY_TIMEOUT],
+			    c->val[CONF_REGISTRY_TIMEOUT]);
+			return -1;
+		}
+		c->registry_timeout = (int)v;
 	}
 	if (limits(c, err) == -1 || build_root(c, err) == -1)
 		return -1;

@@ -7,6 +7,14 @@
  * once against a new database do not race; its version is in
  * vjbuild_meta.
  *
+ * Rows are owned: each carries the identity (uuid) of the state that
+ * registered it, and a state neither overwrites nor deletes another's row,
+ * nor takes an address another's row holds; the refusal names the owner's
+ * host and root. Every round trip has a deadline (registry_timeout, 10 s
+ * by default): connect_timeout for the connection, the server's
+ * statement_timeout for a slow statement, and a poll on the socket for a
+ * server that does not answer at all (stopped, or its host gone).
+ *
  * libpq is loaded (dlopen) when a registry in PostgreSQL is first opened,
  * not by every start of vjbuild: with the TLS, Kerberos and LDAP
  * libraries it brings it is 21 of vjbuild's 40 shared libraries and about
@@ -15,6 +23,8 @@
  * through pq, each typed from libpq-fe.h, so the compiler checks every
  * call as before.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +39,11 @@
 #define SCHEMA_LOCK "7642913"	/* pg_advisory_xact_lock key */
 
 #define LIBPQ "libpq.so.5"	/* libpq's soname */
-#define PQ_FUNCS(X) X(PQclear) X(PQconnectdb) X(PQerrorMessage) \
-	X(PQexec) X(PQexecParams) X(PQfinish) X(PQgetvalue) X(PQntuples) \
-	X(PQresultStatus) X(PQsetNoticeProcessor) X(PQstatus)
+#define PQ_FUNCS(X) X(PQclear) X(PQconnectdbParams) X(PQerrorMessage) \
+	X(PQsendQuery) X(PQsendQueryParams) X(PQfinish) X(PQgetvalue) \
+	X(PQntuples) X(PQresultStatus) X(PQsetNoticeProcessor) X(PQstatus) \
+	X(PQsocket) X(PQconsumeInput) X(PQisBusy) X(PQgetResult) \
+	X(PQcmdTuples) X(PQresultErrorField)
 
 static struct {
 #define PQ_MEMBER(f) __typeof__(f) *f;
@@ -75,30 +87,121 @@ static const char *const migrations[] = {
 	"CREATE TABLE jail_packages(jail text NOT NULL REFERENCES jails(name) "
 	"  ON DELETE CASCADE, port text NOT NULL, version text NOT NULL, "
 	"  PRIMARY KEY (jail, port));",
+	/* Whose a row is: the registering state's uuid ('' for rows made
+	 * before owners, taken by the first state to register them). */
+	"ALTER TABLE jails ADD COLUMN owner text NOT NULL DEFAULT '';",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-/* Runs q with n text parameters; returns the result, or NULL with err
- * (and the result cleared) unless it has status ok. */
-static PGresult *
-run(PGconn *c, const char *q, int n, const char *const *params,
-    ExecStatusType ok, struct vj_err *err)
-{
-	PGresult *r = pq.PQexecParams(c, q, n, NULL, params, NULL, NULL, 0);
+static int timeout = 10;	/* seconds a round trip may take */
 
+void
+pg_set_timeout(int seconds)
+{
+	timeout = seconds > 0 ? seconds : 10;
+}
+
+/* A connection, and whether it can still be used: after a deadline
+ * passed nothing more is sent (a ROLLBACK would wait for ever too). */
+struct pgc {
+	PGconn *c;
+	int broken;
+};
+
+/*
+ * Waits for every result of what was sent, until the deadline: the last
+ * one (an error one, if any), or NULL with err.
+ */
+static PGresult *
+wait_results(struct pgc *k, const char *q, struct vj_err *err)
+{
+	double deadline = vj_now() + timeout;
+	PGresult *r, *keep = NULL;
+	struct pollfd p;
+	int ms;
+
+	for (;;) {
+		while (pq.PQisBusy(k->c)) {
+			p.fd = pq.PQsocket(k->c);
+			p.events = POLLIN;
+			ms = (int)((deadline - vj_now()) * 1000);
+			if (ms <= 0 || (ms = poll(&p, 1, ms)) == 0) {
+				vj_errf(err, "PostgreSQL registry: no answer "
+				    "within %d s (registry_timeout) to %.60s: "
+				    "is the server stopped or unreachable?",
+				    timeout, q);
+				goto broken;
+			}
+			if ((ms == -1 && errno != EINTR) ||
+			    pq.PQconsumeInput(k->c) == 0) {
+				vj_errf(err, "PostgreSQL registry: %.60s: %s",
+				    q, pq.PQerrorMessage(k->c));
+				goto broken;
+			}
+		}
+		if ((r = pq.PQgetResult(k->c)) == NULL)
+			return keep;
+		if (keep != NULL && (pq.PQresultStatus(keep) ==
+		    PGRES_FATAL_ERROR)) {
+			pq.PQclear(r);	/* the first error is the news */
+			continue;
+		}
+		pq.PQclear(keep);
+		keep = r;
+	}
+broken:
+	pq.PQclear(keep);
+	k->broken = 1;
+	return NULL;
+}
+
+/* Runs q with n text parameters; returns the result, or NULL with err
+ * (and the result cleared) unless it has status ok. A unique violation's
+ * SQLSTATE is left in *state when state is not NULL. */
+static PGresult *
+run_state(struct pgc *k, const char *q, int n, const char *const *params,
+    ExecStatusType ok, char state[6], struct vj_err *err)
+{
+	PGresult *r;
+	const char *code;
+
+	if (state != NULL)
+		state[0] = '\0';
+	if (k->broken) {
+		vj_errf(err, "PostgreSQL registry: the connection was given up");
+		return NULL;
+	}
+	if (!pq.PQsendQueryParams(k->c, q, n, NULL, params, NULL, NULL, 0)) {
+		vj_errf(err, "PostgreSQL: %.80s: %s", q,
+		    pq.PQerrorMessage(k->c));
+		return NULL;
+	}
+	if ((r = wait_results(k, q, err)) == NULL)
+		return NULL;
 	if (pq.PQresultStatus(r) != ok) {
-		vj_errf(err, "PostgreSQL: %.80s: %s", q, pq.PQerrorMessage(c));
+		if (state != NULL && (code = pq.PQresultErrorField(r,
+		    PG_DIAG_SQLSTATE)) != NULL)
+			snprintf(state, 6, "%s", code);
+		vj_errf(err, "PostgreSQL: %.80s: %s", q,
+		    pq.PQerrorMessage(k->c));
 		pq.PQclear(r);
 		return NULL;
 	}
 	return r;
 }
 
+static PGresult *
+run(struct pgc *k, const char *q, int n, const char *const *params,
+    ExecStatusType ok, struct vj_err *err)
+{
+	return run_state(k, q, n, params, ok, NULL, err);
+}
+
 static int
-cmd(PGconn *c, const char *q, int n, const char *const *params,
+cmd(struct pgc *k, const char *q, int n, const char *const *params,
     struct vj_err *err)
 {
-	PGresult *r = run(c, q, n, params, PGRES_COMMAND_OK, err);
+	PGresult *r = run(k, q, n, params, PGRES_COMMAND_OK, err);
 
 	if (r == NULL)
 		return -1;
@@ -107,14 +210,36 @@ cmd(PGconn *c, const char *q, int n, const char *const *params,
 }
 
 static int
-rollback(PGconn *c)
+rollback(struct pgc *k)
 {
-	pq.PQclear(pq.PQexec(c, "ROLLBACK"));
+	struct vj_err ignored;
+
+	(void)cmd(k, "ROLLBACK", 0, NULL, &ignored);
 	return -1;
 }
 
+/* Several statements without parameters (a schema step). */
 static int
-migrate(PGconn *c, struct vj_err *err)
+script(struct pgc *k, const char *q, struct vj_err *err)
+{
+	PGresult *r;
+	int ok;
+
+	if (!pq.PQsendQuery(k->c, q)) {
+		vj_errf(err, "PostgreSQL: %s", pq.PQerrorMessage(k->c));
+		return -1;
+	}
+	if ((r = wait_results(k, q, err)) == NULL)
+		return -1;
+	ok = pq.PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		vj_errf(err, "PostgreSQL: %s", pq.PQerrorMessage(k->c));
+	pq.PQclear(r);
+	return ok ? 0 : -1;
+}
+
+static int
+migrate(struct pgc *c, struct vj_err *err)
 {
 	PGresult *r;
 	int version = 0, i;
@@ -141,18 +266,14 @@ migrate(PGconn *c, struct vj_err *err)
 		    "vjbuild (%d)", version, NMIGRATIONS);
 		return rollback(c);
 	}
-	/* A step may hold several statements: PQexec, which takes no
-	 * parameters (the steps have none). */
-	for (i = version; i < NMIGRATIONS; i++) {
-		r = pq.PQexec(c, migrations[i]);
-		if (pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
+	/* A step may hold several statements: sent without parameters
+	 * (the steps have none). */
+	for (i = version; i < NMIGRATIONS; i++)
+		if (script(c, migrations[i], err) == -1) {
 			vj_errf(err, "PostgreSQL: registry schema step %d: %s",
-			    i + 1, pq.PQerrorMessage(c));
-			pq.PQclear(r);
+			    i + 1, pq.PQerrorMessage(c->c));
 			return rollback(c);
 		}
-		pq.PQclear(r);
-	}
 	snprintf(buf, sizeof(buf), "%d", NMIGRATIONS);
 	p[0] = buf;
 	if (cmd(c, "INSERT INTO vjbuild_meta(key, value) VALUES ('schema', $1) "
@@ -172,40 +293,95 @@ quiet(void *arg, const char *message)
 int
 pg_connect(const char *url, void **conn, struct vj_err *err)
 {
-	PGconn *c;
+	struct pgc *k;
+	char secs[16], opts[64];
+	/* The URL comes last: what it sets itself wins. */
+	const char *const keys[] = { "connect_timeout", "options", "dbname",
+	    NULL };
+	const char *vals[] = { secs, opts, url, NULL };
 
 	if (load_libpq(err) == -1)
 		return -1;
-	c = pq.PQconnectdb(url);
-	if (pq.PQstatus(c) != CONNECTION_OK) {
+	snprintf(secs, sizeof(secs), "%d", timeout);
+	snprintf(opts, sizeof(opts), "-c statement_timeout=%d", timeout * 1000);
+	k = xcalloc(1, sizeof(*k));
+	k->c = pq.PQconnectdbParams(keys, vals, 1);
+	if (pq.PQstatus(k->c) != CONNECTION_OK) {
 		/* The message names the server, not the URL's password. */
-		vj_errf(err, "PostgreSQL registry: %s", pq.PQerrorMessage(c));
-		pq.PQfinish(c);
+		vj_errf(err, "PostgreSQL registry: %s", pq.PQerrorMessage(k->c));
+		pg_close(k);
 		return -1;
 	}
-	pq.PQsetNoticeProcessor(c, quiet, NULL);
-	if (migrate(c, err) == -1) {
-		pq.PQfinish(c);
+	pq.PQsetNoticeProcessor(k->c, quiet, NULL);
+	if (migrate(k, err) == -1) {
+		pg_close(k);
 		return -1;
 	}
-	*conn = c;
+	*conn = k;
 	return 0;
+}
+
+/* Says whose row name (or the row holding address) is, into err. */
+static void
+whose(struct pgc *k, const char *where, const char *value, const char *what,
+    struct vj_err *err)
+{
+	char *q = xasprintf("SELECT name, host, root FROM jails WHERE %s = $1",
+	    where);
+	const char *p[1] = { value };
+	struct vj_err e2;
+	PGresult *r = run(k, q, 1, p, PGRES_TUPLES_OK, &e2);
+
+	if (r != NULL && pq.PQntuples(r) == 1)
+		vj_errf(err, "%s is jail %s's in the PostgreSQL registry, "
+		    "registered by another vjbuild state (on host %s, root %s); "
+		    "its row is left as it is", what, pq.PQgetvalue(r, 0, 0),
+		    pq.PQgetvalue(r, 0, 1), pq.PQgetvalue(r, 0, 2));
+	else
+		vj_errf(err, "%s is another vjbuild state's in the PostgreSQL "
+		    "registry", what);
+	pq.PQclear(r);
+	free(q);
 }
 
 int
 pg_put(void *conn, const struct registry_jail *j, struct vj_err *err)
 {
-	PGconn *c = conn;
-	const char *p[5] = { j->name, j->address, j->root, j->host, j->state };
+	struct pgc *c = conn;
+	const char *p[6] = { j->name, j->address, j->root, j->host, j->state,
+	    j->owner };
+	char state[6], *what;
+	PGresult *r;
 	size_t i;
+	int mine;
 
 	if (cmd(c, "BEGIN", 0, NULL, err) == -1)
 		return -1;
-	if (cmd(c, "INSERT INTO jails(name, address, root, host, state) "
-	    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET "
-	    "address = $2, root = $3, host = $4, state = $5, updated = now()",
-	    5, p, err) == -1)
-		return rollback(c);
+	/* Only a row of this state's (or one from before owners) is
+	 * updated: another's makes the update touch no row. */
+	r = run_state(c, "INSERT INTO jails(name, address, root, host, state, "
+	    "owner) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO "
+	    "UPDATE SET address = $2, root = $3, host = $4, state = $5, "
+	    "owner = $6, updated = now() WHERE jails.owner IN ($6, '')", 6, p,
+	    PGRES_COMMAND_OK, state, err);
+	if (r == NULL) {
+		rollback(c);
+		if (strcmp(state, "23505") == 0) {	/* the address */
+			what = xasprintf("address %s", j->address);
+			whose(c, "address", j->address, what, err);
+			free(what);
+		}
+		return -1;
+	}
+	mine = strcmp(pq.PQcmdTuples(r), "1") == 0;
+	pq.PQclear(r);
+	if (!mine) {
+		rollback(c);
+		what = xasprintf("name %s", j->name);
+		whose(c, "name", j->name, what, err);
+		free(what);
+		return -1;
+	}
 	if (cmd(c, "DELETE FROM jail_packages WHERE jail = $1", 1, p,
 	    err) == -1)
 		return rollback(c);
@@ -219,11 +395,31 @@ pg_put(void *conn, const struct registry_jail *j, struct vj_err *err)
 }
 
 int
-pg_del(void *conn, const char *name, struct vj_err *err)
+pg_del(void *conn, const char *name, const char *owner, struct vj_err *err)
 {
-	const char *p[1] = { name };
+	const char *p[2] = { name, owner };
+	PGresult *r = run(conn, "DELETE FROM jails WHERE name = $1 AND owner "
+	    "IN ($2, '')", 2, p, PGRES_COMMAND_OK, err);
+	char *what;
+	int gone;
 
-	return cmd(conn, "DELETE FROM jails WHERE name = $1", 1, p, err);
+	if (r == NULL)
+		return -1;
+	gone = strcmp(pq.PQcmdTuples(r), "0") != 0;
+	pq.PQclear(r);
+	if (gone)
+		return 0;
+	if ((r = run(conn, "SELECT 1 FROM jails WHERE name = $1", 1, p,
+	    PGRES_TUPLES_OK, err)) == NULL)
+		return -1;
+	gone = pq.PQntuples(r) == 0;
+	pq.PQclear(r);
+	if (gone)
+		return 0;	/* none to delete */
+	what = xasprintf("name %s", name);
+	whose(conn, "name", name, what, err);
+	free(what);
+	return 1;
 }
 
 int
@@ -256,5 +452,10 @@ pg_list(void *conn, void (*fn)(const struct registry_jail *, void *),
 void
 pg_close(void *conn)
 {
-	pq.PQfinish(conn);
+	struct pgc *k = conn;
+
+	if (k == NULL)
+		return;
+	pq.PQfinish(k->c);
+	free(k);
 }

@@ -9,7 +9,11 @@ struct vj_err;
 /* Connects to url and brings its schema up to date; *conn is a PGconn. */
 int pg_connect(const char *url, void **conn, struct vj_err *err);
 int pg_put(void *conn, const struct registry_jail *j, struct vj_err *err);
-int pg_del(void *conn, const char *name, struct vj_err *err);
+/* 0 deleted (or none), 1 another state's (err says whose), -1. */
+int pg_del(void *conn, const char *name, const char *owner,
+    struct vj_err *err);
+/* Seconds a connection or a statement may take (registry_timeout). */
+void pg_set_timeout(int seconds);
 int pg_list(void *conn, void (*fn)(const struct registry_jail *, void *),
     void *arg, struct vj_err *err);
 void pg_close(void *conn);

@@ -17,7 +17,8 @@
 struct registry_ops {
 	int (*put)(struct registry *, const struct registry_jail *,
 	    struct vj_err *);
-	int (*del)(struct registry *, const char *, struct vj_err *);
+	int (*del)(struct registry *, const char *, const char *,
+	    struct vj_err *);
 	int (*list)(struct registry *, void (*)(const struct registry_jail *,
 	    void *), void *, struct vj_err *);
 	void (*close)(struct registry *);
@@ -38,9 +39,16 @@ p_put(struct registry *r, const struct registry_jail *j, struct vj_err *err)
 }
 
 static int
-p_del(struct registry *r, const char *name, struct vj_err *err)
+p_del(struct registry *r, const char *name, const char *owner,
+    struct vj_err *err)
 {
-	return pg_del(r->pg, name, err);
+	return pg_del(r->pg, name, owner, err);
+}
+
+void
+registry_set_timeout(int seconds)
+{
+	pg_set_timeout(seconds);
 }
 
 static int
@@ -118,8 +126,10 @@ sq_put(struct registry *r, const struct registry_jail *j, struct vj_err *err)
 	return 0;
 }
 
+/* The state's own registry: every row is its own. */
 static int
-sq_del(struct registry *r, const char *name, struct vj_err *err)
+sq_del(struct registry *r, const char *name, const char *owner,
+    struct vj_err *err)
 {
 	static const char *const q[] = {
 		"DELETE FROM registry_packages WHERE jail = ?1",
@@ -128,6 +138,7 @@ sq_del(struct registry *r, const char *name, struct vj_err *err)
 	sqlite3_stmt *s = NULL;
 	size_t i;
 
+	(void)owner;
 	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return sq_fail(r, "BEGIN", err);
 	for (i = 0; i < 2; i++) {
@@ -232,9 +243,10 @@ registry_put(struct registry *r, const struct registry_jail *j,
 }
 
 int
-registry_delete(struct registry *r, const char *name, struct vj_err *err)
+registry_delete(struct registry *r, const char *name, const char *owner,
+    struct vj_err *err)
 {
-	return r->ops->del(r, name, err);
+	return r->ops->del(r, name, owner, err);
 }
 
 int

@@ -17,6 +17,7 @@ struct registry;
 
 struct registry_jail {
 	const char *name, *address, *root, *host, *state;
+	const char *owner;		/* the registering state's uuid */
 	const char *const *ports;	/* port names ... */
 	const char *const *versions;	/* ... and their versions */
 	size_t nports;
@@ -31,10 +32,17 @@ struct registry_jail {
 int registry_open(const char *url, const char *state_dir,
     struct registry **out, struct vj_err *err);
 void registry_close(struct registry *r);
-/* Adds or updates jail j (created is kept) with exactly its ports. */
+/* Adds or updates jail j (created is kept) with exactly its ports. In
+ * PostgreSQL, refused (-1, err naming the owner) when the name, or the
+ * address, is another state's. */
 int registry_put(struct registry *r, const struct registry_jail *j,
     struct vj_err *err);
-int registry_delete(struct registry *r, const char *name, struct vj_err *err);
+/* Deletes name's row: 0 (also when there is none), 1 when it is another
+ * state's (kept; err says whose), -1 with err. */
+int registry_delete(struct registry *r, const char *name, const char *owner,
+    struct vj_err *err);
+/* Seconds a PostgreSQL registry's connection or statement may take. */
+void registry_set_timeout(int seconds);
 /* Calls fn for every jail, by name (ports are not filled). */
 int registry_list(struct registry *r,
     void (*fn)(const struct registry_jail *, void *), void *arg,

@@ -87,6 +87,7 @@ register_run(const struct task *t, struct vj_err *err)
 	j.root = t->root;
 	j.host = host;
 	j.state = "ok";
+	j.owner = t->env->uuid;
 	j.nports = ports_of(t, (const char ***)&j.ports,
 	    (const char ***)&j.versions);
 	if ((rc = registry_open(url, t->env->state_dir, &r, err)) == 0) {

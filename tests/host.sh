@@ -57,14 +57,6 @@ web3 10.9.0.3 $PWD/jails/web3 ok"
 	[ "$pk" = "echod-1.0 libvj-1.0" ] || fail "packages: $pk"
 }
 
-# A fresh PostgreSQL database for one test, or a reason to skip.
-pg_db() {
-	command -v psql > /dev/null || { echo "    skipped: no PostgreSQL client (.ci/run installs and starts the server)"; return $SKIP_RC; }
-	PGDB=vjtest_$$_$RANDOM
-	createdb -h /var/run/postgresql "$PGDB" 2> pg.err || { echo "    skipped: no PostgreSQL server to use: $(head -1 pg.err)"; return $SKIP_RC; }
-	PGURL="postgresql:///$PGDB?host=/var/run/postgresql"
-}
-
 test_registry_in_postgresql_from_two_hosts_at_once() {
 	need_root || return
 	pg_db || return

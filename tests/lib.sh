@@ -22,6 +22,14 @@ unlinked_lib() {
 	[ -n "$lib" ] || { echo "    skipped: $1 is not installed (Debian package $2)"; return $SKIP_RC; }
 }
 
+# A fresh PostgreSQL database for one test, or a reason to skip.
+pg_db() {
+	command -v psql > /dev/null || { echo "    skipped: no PostgreSQL client (.ci/run installs and starts the server)"; return $SKIP_RC; }
+	PGDB=vjtest_$$_$RANDOM
+	createdb -h /var/run/postgresql "$PGDB" 2> pg.err || { echo "    skipped: no PostgreSQL server to use: $(head -1 pg.err)"; return $SKIP_RC; }
+	PGURL="postgresql:///$PGDB?host=/var/run/postgresql"
+}
+
 # A work directory with vjbuild.conf and an N-host hosts.txt.
 setup() {
 	local n=${1:-3}

@@ -71,4 +71,91 @@ test_two_states_on_one_cache_build_each_package_once() {
 	done
 }
 
+# Two states on one PostgreSQL registry claiming one name (and one
+# address): the second is refused with a message naming the owner, the
+# first's row and DNS entry stay, and the second's destroy keeps the row.
+test_two_states_on_one_registry_cannot_take_each_others_rows() {
+	need_root || return
+	pg_db || return
+	command -v tinydns-get > /dev/null || { echo "    skipped: tinydns-get is not installed (Debian package tinydns)"; return $SKIP_RC; }
+	local s
+	for s in a b; do
+		mkdir $s
+		cp "$BASE" $s/base.tar.gz
+		printf 'base = base.tar.gz\ndomain = example.org\nregistry = %s\ndns = dns\n' "$PGURL" > $s/vjbuild.conf
+	done
+	echo "web1 10.9.0.1" > a/hosts.txt
+	echo "web1 10.9.0.2" > b/hosts.txt
+	(cd a && "$VJ" hosts.txt > out.txt 2>&1) || { fail "a: $(tail -3 a/out.txt)"; return; }
+	(cd b && "$VJ" hosts.txt > out.txt 2>&1); local rc=$?
+	[ $rc = 1 ] || fail "b claimed a's name: exit $rc, want 1"
+	grep -q "name web1 is jail web1's in the PostgreSQL registry, registered by another vjbuild state (on host $(hostname), root $PWD/a/jails/web1)" b/state/logs/register:web1.log ||
+	    fail "no message naming the owner: $(cat b/state/logs/register:web1.log)"
+	# Another name on a's address.
+	echo "web9 10.9.0.1" > b/hosts.txt
+	(cd b && "$VJ" hosts.txt > out.txt 2>&1); rc=$?
+	[ $rc = 1 ] || fail "b took a's address: exit $rc, want 1"
+	grep -q "address 10.9.0.1 is jail web1's" b/state/logs/register:web9.log || fail "$(cat b/state/logs/register:web9.log)"
+	# b destroys its own web1: a's row stays.
+	echo "web1 10.9.0.2" > b/hosts.txt
+	(cd b && "$VJ" destroy web1 --yes > d.txt 2>&1) || fail "b's destroy: $(cat b/d.txt)"
+	grep -q "kept the registry row: name web1 is jail web1's" b/d.txt || fail "$(cat b/d.txt)"
+	local row; row=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select name || ' ' || host(address) || ' ' || root from jails order by name")
+	[ "$row" = "web1 10.9.0.1 $PWD/a/jails/web1" ] || fail "registry: $row"
+	(cd a && "$VJ" hosts.txt > out.txt 2>&1) || fail "a's next run: $(tail -3 a/out.txt)"
+	( cd a/dns && tinydns-get a web1.example.org ) | grep -q "^answer: web1.example.org 86400 A 10.9.0.1" || fail "a's DNS lost web1: $(cd a/dns && tinydns-get a web1.example.org)"
+	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
+# A PostgreSQL server that stops answering (SIGSTOP): the run fails within
+# registry_timeout with a message saying so, and the next run, with the
+# server back, registers. A server of the test's own, on a socket in its
+# directory.
+test_stopped_registry_server_fails_within_the_timeout() {
+	need_root || return
+	local bin; bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)
+	[ -x "$bin/initdb" ] || { echo "    skipped: no PostgreSQL server binaries (Debian package postgresql)"; return $SKIP_RC; }
+	# Its own directory: the test's is not the postgres user's to enter.
+	local pg; pg=$(mktemp -d /tmp/vjbuild-pg.XXXXXX)
+	chown postgres "$pg"
+	trap "kill -CONT \$(head -1 $pg/data/postmaster.pid 2>/dev/null) 2>/dev/null; su postgres -c '$bin/pg_ctl -D $pg/data -m immediate stop' > /dev/null 2>&1; rm -rf $pg" EXIT
+	su postgres -c "$bin/initdb -D $pg/data -A trust -U root" > init.log 2>&1 || { fail "initdb: $(tail -3 init.log)"; return; }
+	su postgres -c "$bin/pg_ctl -D $pg/data -o '-k $pg -c listen_addresses=' -l $pg/log -w start" > /dev/null 2>&1 || { fail "pg_ctl start: $(tail -3 $pg/log)"; return; }
+	setup 1
+	printf 'registry = postgresql:///postgres?host=%s&user=root\nregistry_timeout = 2\n' "$pg" >> vjbuild.conf
+	local pm; pm=$(head -1 $pg/data/postmaster.pid)
+	kill -STOP "$pm"
+	local t0 t1 rc
+	t0=$(date +%s.%N)
+	timeout 60 "$VJ" hosts.txt > out.txt 2>&1; rc=$?
+	t1=$(date +%s.%N)
+	kill -CONT "$pm"
+	[ $rc = 1 ] || fail "exit $rc with the server stopped, want 1"
+	grep -q "timeout expired\|no answer within 2 s (registry_timeout)" state/logs/register:web1.log || fail "no clear message: $(cat state/logs/register:web1.log)"
+	python3 -c "import sys; sys.exit(0 if $t1 - $t0 < 15 else 1)" || fail "took $(python3 -c "print(round($t1 - $t0, 1))") s with registry_timeout = 2"
+	echo "    (stopped server: the run ended after $(python3 -c "print(round($t1 - $t0, 1))") s)"
+	"$VJ" hosts.txt > out.txt 2>&1 || fail "the next run: $(tail -3 out.txt)"
+	[ "$(psql -h "$pg" -U root -d postgres -Atc 'select name from jails')" = web1 ] || fail "not registered after the server came back"
+}
+
+# A server that lets vjbuild in and then never answers a statement (as one
+# frozen after the connection was made): the run fails within
+# registry_timeout, with a message saying so.
+test_registry_server_that_never_answers_fails_within_the_timeout() {
+	need_root || return
+	setup 1
+	mkdir pg
+	python3 "$here/pg_mute.py" "$PWD/pg" > pg/out 2>&1 & local srv=$!
+	for _ in $(seq 50); do [ -S pg/.s.PGSQL.5432 ] && break; sleep 0.1; done
+	printf 'registry = postgresql:///x?host=%s&user=root\nregistry_timeout = 2\n' "$PWD/pg" >> vjbuild.conf
+	local t0 t1 rc
+	t0=$(date +%s.%N)
+	timeout 60 "$VJ" hosts.txt > out.txt 2>&1; rc=$?
+	t1=$(date +%s.%N)
+	kill $srv; wait $srv 2>/dev/null
+	[ $rc = 1 ] || fail "exit $rc, want 1"
+	grep -q "no answer within 2 s (registry_timeout)" state/logs/register:web1.log || fail "no clear message: $(cat state/logs/register:web1.log)"
+	python3 -c "import sys; sys.exit(0 if $t1 - $t0 < 15 else 1)" || fail "took $(python3 -c "print(round($t1 - $t0, 1))") s with registry_timeout = 2"
+}
+
 run_tests "$@"
