@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,6 +406,22 @@ load_tasks(struct state *s, struct vj_err *err)
 	return rc == SQLITE_DONE ? 0 : fail(s, err, "SELECT tasks");
 }
 
+/* The pid DIR/lock names (0 when none), its text in buf. */
+static pid_t
+lock_holder(const char *path, char *buf, size_t size)
+{
+	ssize_t n = -1;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) != -1) {
+		n = pread(fd, buf, size - 1, 0);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return (pid_t)atol(buf);
+}
+
 /*
  * Locks the state directory itself (flock on its descriptor): a directory
  * that holds the database cannot be deleted away as a "stale lock" file
@@ -416,6 +433,7 @@ static int
 lock(struct state *s, struct vj_err *err)
 {
 	char *path = fs_join(s->dir, "lock"), buf[32];
+	pid_t holder = 0;
 	ssize_t n;
 	int fd, i;
 
@@ -425,21 +443,22 @@ lock(struct state *s, struct vj_err *err)
 		free(path);
 		return -1;
 	}
-	/* A few tries: state_in_use's probe holds it for a moment. */
+	/*
+	 * A few tries: state_in_use's probe holds it for a moment. When the
+	 * vjbuild that holds it is gone (killed), what holds it still are
+	 * its children, dying of their parent's death: up to 10 s for them.
+	 */
 	for (i = 0; flock(s->lockfd, LOCK_EX | LOCK_NB) == -1; i++) {
-		if (errno == EWOULDBLOCK && i < 20) {
+		if (errno == EWOULDBLOCK && i == 20)
+			holder = lock_holder(path, buf, sizeof(buf));
+		if (errno == EWOULDBLOCK && (i < 20 || (i < 1000 &&
+		    holder > 0 && kill(holder, 0) == -1 && errno == ESRCH))) {
 			(void)usleep(10000);
+			errno = EWOULDBLOCK;
 			continue;
 		}
 		if (errno == EWOULDBLOCK) {
-			n = -1;
-			if ((fd = open(path, O_RDONLY | O_CLOEXEC |
-			    O_NOFOLLOW)) != -1) {
-				n = pread(fd, buf, sizeof(buf) - 1, 0);
-				close(fd);
-			}
-			buf[n > 0 ? n : 0] = '\0';
-			buf[strcspn(buf, "\n")] = '\0';
+			(void)lock_holder(path, buf, sizeof(buf));
 			vj_errf(err, "%s is in use by another vjbuild (pid %s); "
 			    "wait for it to finish or stop it", s->dir,
 			    *buf ? buf : "unknown");

@@ -3,7 +3,9 @@
  * distribution:J: the config's distribution, an archive or a directory of
  * /etc defaults, laid over the jail root (the paper's `make distribution`).
  * Writing the same files again is harmless, so the task is idempotent; each
- * file is replaced whole by libarchive, never written through a link.
+ * file is unpacked into a stage in the root and renamed over the old one
+ * (root_lay), never written through a link, and a kill leaves nothing
+ * half-written.
  */
 #include <stdio.h>
 #include <sys/stat.h>
@@ -32,6 +34,18 @@ distribution_exists(const struct task *t)
 	return 1;
 }
 
+static long
+fill_dir(int stagefd, void *src, struct vj_err *err)
+{
+	return cache_copy_tree(src, stagefd, err);
+}
+
+static long
+fill_archive(int stagefd, void *src, struct vj_err *err)
+{
+	return cache_extract(src, stagefd, err);
+}
+
 static int
 distribution_run(const struct task *t, struct vj_err *err)
 {
@@ -47,8 +61,8 @@ distribution_run(const struct task *t, struct vj_err *err)
 		close(fd);
 		return -1;
 	}
-	n = S_ISDIR(st.st_mode) ? cache_copy_tree(src, fd, err) :
-	    cache_extract(src, fd, err);
+	n = root_lay(t, fd, "distribution", S_ISDIR(st.st_mode) ? fill_dir :
+	    fill_archive, (void *)src, err);
 	if (n != -1 && compat_syncfs(fd) == -1) {
 		vj_errno(err, "%s: syncfs", t->root);
 		n = -1;

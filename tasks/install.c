@@ -3,7 +3,8 @@
  * install:P@J: the package from the cache into the jail. The archive's
  * digest is checked against the one recorded when it was built (a corrupt
  * entry is refused, never installed); it is extracted with the secure
- * flags; files the previous version had and this one has not are removed;
+ * flags into a stage in the root and renamed into place (root_lay: a kill
+ * leaves no file the package does not list); files the previous version had and this one has not are removed;
  * the package and its file list are recorded in the jail at
  * /var/db/vjbuild/pkg/P; and when it ships shared libraries the jail's
  * linker cache is refreshed (ldconfig -r ROOT on Linux).
@@ -138,6 +139,21 @@ ldconfig(const struct task *t, struct vj_err *err)
 	return 0;
 }
 
+struct fill_pkg {
+	const char *archive;
+	struct sbuf *names;
+};
+
+/* The package into root_lay's stage, its file names into names. */
+static long
+fill_pkg(int stagefd, void *arg, struct vj_err *err)
+{
+	struct fill_pkg *f = arg;
+
+	return cache_extract_filtered(f->archive, stagefd, NULL, NULL,
+	    f->names, err);
+}
+
 static int
 install_run(const struct task *t, struct vj_err *err)
 {
@@ -168,9 +184,14 @@ install_run(const struct task *t, struct vj_err *err)
 		goto out;
 	}
 	old = fs_read_beneath(fd, rec, 64u << 20, NULL);
-	if ((n = cache_extract_filtered(tp->archive, fd, NULL, NULL, &names,
-	    err)) == -1)
-		goto out;
+	{
+		struct fill_pkg fp = { tp->archive, &names };
+		char *tag = xasprintf("install-%s", tp->port->name);
+		n = root_lay(t, fd, tag, fill_pkg, &fp, err);
+		free(tag);
+		if (n == -1)
+			goto out;
+	}
 	if (names.s == NULL)
 		sbuf_puts(&names, "");
 	remove_stale(fd, old, names.s);

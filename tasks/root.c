@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Jail roots and their ownership markers (see root.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../conf/conf.h"
@@ -90,4 +93,179 @@ task_root_is_ours(const char *root, const char *name, const char *uuid,
 	free(text);
 	free(want);
 	return ok;
+}
+
+/* ---- laying a tree over a root ---- */
+
+struct lay_entry {
+	char *rel;
+	int dir;
+};
+
+/* Every entry below the directory open as top, parents before children
+ * (a walk with a queue of its own, no recursion). */
+static int
+lay_list(int top, struct lay_entry **out, size_t *n, struct vj_err *err)
+{
+	size_t next = 0, cap = 0;
+	const char *rel;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	*out = NULL;
+	*n = 0;
+	for (rel = "."; rel != NULL; rel = next < *n ? (*out)[next++].rel :
+	    NULL) {
+		if (next > 0 && !(*out)[next - 1].dir)
+			continue;
+		if ((fd = openat(top, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+			vj_errno(err, "%s", rel);
+			if (fd != -1)
+				close(fd);
+			return -1;
+		}
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			if (fstatat(dirfd(d), de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == -1) {
+				vj_errno(err, "%s/%s", rel, de->d_name);
+				closedir(d);
+				return -1;
+			}
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 64;
+				*out = xreallocarray(*out, cap, sizeof(**out));
+			}
+			(*out)[*n].rel = strcmp(rel, ".") == 0 ?
+			    xstrdup(de->d_name) :
+			    xasprintf("%s/%s", rel, de->d_name);
+			(*out)[(*n)++].dir = S_ISDIR(st.st_mode);
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+/* Moves entry rel of stage into root: a directory made (if missing), a
+ * file or link renamed over what is there. */
+static int
+lay_one(int stage, int root, const struct lay_entry *e, struct vj_err *err)
+{
+	char *slash = strrchr(e->rel, '/');
+	char *parent = slash ? xstrndup(e->rel, (size_t)(slash - e->rel)) :
+	    xstrdup(".");
+	const char *base = slash ? slash + 1 : e->rel;
+	int sfd = -1, rfd = -1, rc = -1;
+
+	struct stat st;
+
+	if ((rfd = fs_opendir_beneath(root, parent, 1, 0755)) == -1) {
+		vj_errno(err, "%s", e->rel);
+		goto out;
+	}
+	if (e->dir) {
+		/* A link or file where the tree has a directory is
+		 * replaced, never followed (as libarchive's secure
+		 * extraction did). */
+		if (fstatat(rfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !S_ISDIR(st.st_mode) && unlinkat(rfd, base, 0) == -1) {
+			vj_errno(err, "%s", e->rel);
+			goto out;
+		}
+		if (mkdirat(rfd, base, 0700) == -1 && errno != EEXIST) {
+			vj_errno(err, "%s", e->rel);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if ((sfd = fs_opendir_beneath(stage, parent, 0, 0)) == -1 ||
+	    renameat(sfd, base, rfd, base) == -1) {
+		vj_errno(err, "%s", e->rel);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (sfd != -1)
+		close(sfd);
+	if (rfd != -1)
+		close(rfd);
+	free(parent);
+	return rc;
+}
+
+/* Gives root's directory rel the owner, mode and times of stage's. */
+static int
+lay_dir_attrs(int stage, int root, const char *rel, struct vj_err *err)
+{
+	struct timespec ts[2];
+	struct stat st;
+	int fd, rc = 0;
+
+	if (fstatat(stage, rel, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    (fd = fs_opendir_beneath(root, rel, 0, 0)) == -1) {
+		vj_errno(err, "%s", rel);
+		return -1;
+	}
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	if (fchown(fd, st.st_uid, st.st_gid) == -1 ||
+	    fchmod(fd, st.st_mode & 07777) == -1 || futimens(fd, ts) == -1) {
+		vj_errno(err, "%s", rel);
+		rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
+long
+root_lay(const struct task *t, int rootfd, const char *tag,
+    long (*fill)(int stagefd, void *arg, struct vj_err *err), void *arg,
+    struct vj_err *err)
+{
+	char *name = xasprintf(".vjbuild-%s.vjbuild-tmp", tag);
+	struct lay_entry *v = NULL;
+	size_t n = 0, i;
+	int stage = -1;
+	long count = -1;
+
+	/* What a killed lay left, then a fresh stage. */
+	if (fs_rmtree_at(rootfd, name) == -1 ||
+	    mkdirat(rootfd, name, 0700) == -1 ||
+	    (stage = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s/%s", t->root, name);
+		goto out;
+	}
+	if ((count = fill(stage, arg, err)) == -1)
+		goto out;
+	if (lay_list(stage, &v, &n, err) == -1)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (lay_one(stage, rootfd, &v[i], err) == -1)
+			goto fail;
+	for (i = n; i-- > 0;)
+		if (v[i].dir && lay_dir_attrs(stage, rootfd, v[i].rel,
+		    err) == -1)
+			goto fail;
+	goto out;
+fail:
+	count = -1;
+out:
+	if (stage != -1)
+		close(stage);
+	if (count != -1 && fs_rmtree_at(rootfd, name) == -1) {
+		vj_errno(err, "%s/%s", t->root, name);
+		count = -1;
+	}
+	for (i = 0; i < n; i++)
+		free(v[i].rel);
+	free(v);
+	free(name);
+	return count;
 }

@@ -28,4 +28,18 @@ int root_check(const struct task *t, int rootfd, const char *fp,
 /* Opens t's jail root (no link followed) after root_check; fd or -1. */
 int root_open(const struct task *t, struct vj_err *err);
 
+/*
+ * Lays a tree over the root open as rootfd, so that a kill at any moment
+ * leaves nothing that is not the tree's: fill writes the tree into a
+ * stage inside the root (ROOT/.vjbuild-TAG.vjbuild-tmp, on the root's file
+ * system; what a killed lay left there is removed first), then each file
+ * and link is renamed into place and each directory made, with the
+ * stage's owner, mode and times. libarchive's own temporaries (NAME.XXXXXX,
+ * which a kill left in a jail for good) are in the stage. Returns fill's
+ * count, or -1 with err (the stage left for the next lay to remove).
+ */
+long root_lay(const struct task *t, int rootfd, const char *tag,
+    long (*fill)(int stagefd, void *arg, struct vj_err *err), void *arg,
+    struct vj_err *err);
+
 #endif

@@ -5,7 +5,10 @@
 # each kill, and check that every time
 #   - the jail trees are identical to an uninterrupted run's (path, type,
 #     mode, owner, device numbers, contents; var/db/vjbuild left out, as it
-#     records package digests and gzip stamps differ between builds),
+#     records package digests and gzip stamps differ between builds): so no
+#     file that no package lists, such as a temporary of a killed install
+#     (two jails get a package with a 200 MB file, to be killed while it is
+#     written),
 #   - no task that had finished before the kill ran again,
 #   - no temporary file or directory is left behind.
 # Prints one line per kill and "N passed, N failed". Needs root.
@@ -23,8 +26,11 @@ mkdir root && tar -C root -xzf base0.tar.gz
 for d in $(seq 1 10); do mkdir -p root/usr/share/d$d; for f in $(seq 1 30); do echo "$d $f" > root/usr/share/d$d/f$f; done; done
 tar -C root --numeric-owner -czf base.tar.gz . && rm -rf root base0.tar.gz
 cp -r "$here/../examples/ports" "$here/../examples/distfiles" .
+mkdir -p ports/big/src
+printf 'version = 1.0\nsource = none\n' > ports/big/recipe
+printf 'mkdir -p $STAGEDIR$PREFIX/share/big\nhead -c 200000000 /dev/zero > $STAGEDIR$PREFIX/share/big/big.bin\necho small > $STAGEDIR$PREFIX/share/big/small\n' > ports/big/build
 printf 'base = base.tar.gz\ndomain = example.org\nports = ports\ndistfiles = distfiles\npackages = echod vjhttpd\nvar.echo_port = 7\nvar.http_port = 80\nuser.op = uid=1001 hash=*\n' > vjbuild.conf
-for i in $(seq 1 8); do echo "h$i 10.44.0.$i"; done > hosts.txt
+for i in $(seq 1 8); do echo "h$i 10.44.0.$i$([ $i -le 2 ] && echo ' echod vjhttpd big')"; done > hosts.txt
 
 trees() {
 	local r
