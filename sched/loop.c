@@ -1077,3 +1077,75 @@ sched_result_free(struct sched_result *r)
 	free(r->cause);
 	memset(r, 0, sizeof(*r));
 }
+
+int
+sched_adopt(const struct plan *p, struct state *st, const char *want,
+    int64_t run, size_t *adopted, struct vj_err *err)
+{
+	size_t n = plan_count(p), k, d;
+	const int *order = plan_order(p);
+	const struct graph *g = plan_graph(p);
+	int64_t *stamps = xcalloc(n, sizeof(*stamps));
+	char *done = xcalloc(n, 1), ds[65];
+	struct vj_err why;
+	int rc = -1;
+
+	*adopted = 0;
+	for (k = 0; k < n; k++) {
+		const struct state_task *rec = state_task_get((struct state *)st,
+		    plan_task(p, (int)k)->name);
+		stamps[k] = rec ? rec->stamp : 0;
+	}
+	for (k = 0; k < n; k++)
+		done[k] = (char)recorded_done(p, st, (int)k, stamps);
+	if (state_tx_begin(st, 1, err) == -1)
+		goto out;
+	for (k = 0; k < n; k++) {
+		int i = order[k];
+		struct task *t = plan_task(p, i);
+		struct state_task rec;
+		if (!want[i] || done[i])
+			continue;
+		for (d = 0; d < graph_ndeps(g, i); d++)
+			if (!done[graph_dep(g, i, d)])
+				break;
+		if (d < graph_ndeps(g, i))
+			continue;	/* what it needs runs again first */
+		/* A package is taken from the cache through its build's
+		 * finish: its digest checked against its manifest. */
+		if (!t->ops->exists(t) && t->ops->finish != NULL &&
+		    t->ops->finish(t, &why) == -1)
+			continue;
+		if (!t->ops->exists(t))
+			continue;
+		depstamp(p, i, stamps, ds);
+		memset(&rec, 0, sizeof(rec));
+		rec.name = t->name;
+		rec.kind = t->ops->kind;
+		rec.jail = task_jail(t);
+		rec.fingerprint = t->fingerprint;
+		rec.depstamp = ds;
+		rec.run = run;
+		rec.started = vj_wall();
+		if (state_task_start(st, &rec, err) == -1)
+			goto fail;
+		stamps[i] = rec.stamp;
+		rec.status = "ok";
+		rec.ended = rec.started;
+		rec.duration = 0;
+		if (state_task_finish(st, &rec, err) == -1)
+			goto fail;
+		done[i] = 1;
+		(*adopted)++;
+	}
+	if (state_tx_commit(st, err) == -1)
+		goto out;
+	rc = 0;
+	goto out;
+fail:
+	state_tx_rollback(st);
+out:
+	free(stamps);
+	free(done);
+	return rc;
+}

@@ -129,6 +129,16 @@ void sched_result_free(struct sched_result *r);
 int sched_uptodate(const struct plan *p, struct state *s, int i,
     const int64_t *stamps);
 
+/*
+ * vjbuild adopt: records as done ("ok", run run) each task i with want[i]
+ * whose dependencies are done (recorded, or adopted here first) and whose
+ * output exists (a build's package is taken from the cache by its finish,
+ * digest checked), in one durable transaction; *adopted counts them. The
+ * caller has checked that the outputs are the plan's (main.c). 0 or -1.
+ */
+int sched_adopt(const struct plan *p, struct state *st, const char *want,
+    int64_t run, size_t *adopted, struct vj_err *err);
+
 /* The log file of task t: STATE/logs/NAME.log; malloc'd. */
 char *sched_log_path(const struct state *s, const struct task *t);
 

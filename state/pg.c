@@ -423,6 +423,32 @@ pg_del(void *conn, const char *name, const char *owner, struct vj_err *err)
 }
 
 int
+pg_take(void *conn, const char *name, const char *root, const char *host,
+    const char *owner, struct vj_err *err)
+{
+	const char *p[4] = { name, root, host, owner };
+	PGresult *r;
+	char *what;
+	int other;
+
+	if ((r = run(conn, "UPDATE jails SET owner = $4 WHERE name = $1 AND "
+	    "root = $2 AND host = $3", 4, p, PGRES_COMMAND_OK, err)) == NULL)
+		return -1;
+	pq.PQclear(r);
+	if ((r = run(conn, "SELECT 1 FROM jails WHERE name = $1 AND owner <> "
+	    "$4", 4, p, PGRES_TUPLES_OK, err)) == NULL)
+		return -1;
+	other = pq.PQntuples(r) > 0;
+	pq.PQclear(r);
+	if (!other)
+		return 0;
+	what = xasprintf("name %s", name);
+	whose(conn, "name", name, what, err);
+	free(what);
+	return 1;
+}
+
+int
 pg_list(void *conn, void (*fn)(const struct registry_jail *, void *),
     void *arg, struct vj_err *err)
 {

@@ -12,6 +12,10 @@ int pg_put(void *conn, const struct registry_jail *j, struct vj_err *err);
 /* 0 deleted (or none), 1 another state's (err says whose), -1. */
 int pg_del(void *conn, const char *name, const char *owner,
     struct vj_err *err);
+/* Makes name's row owner's when it names root on host: 0 (also when
+ * there is none), 1 when another's stays (err says whose), -1. */
+int pg_take(void *conn, const char *name, const char *root, const char *host,
+    const char *owner, struct vj_err *err);
 /* Seconds a connection or a statement may take (registry_timeout). */
 void pg_set_timeout(int seconds);
 int pg_list(void *conn, void (*fn)(const struct registry_jail *, void *),

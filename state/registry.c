@@ -45,6 +45,15 @@ p_del(struct registry *r, const char *name, const char *owner,
 	return pg_del(r->pg, name, owner, err);
 }
 
+int
+registry_take(struct registry *r, const char *name, const char *root,
+    const char *host, const char *owner, struct vj_err *err)
+{
+	/* The state database's own registry has no other owner. */
+	return r->pg == NULL ? 0 : pg_take(r->pg, name, root, host, owner,
+	    err);
+}
+
 void
 registry_set_timeout(int seconds)
 {

@@ -41,6 +41,11 @@ int registry_put(struct registry *r, const struct registry_jail *j,
  * state's (kept; err says whose), -1 with err. */
 int registry_delete(struct registry *r, const char *name, const char *owner,
     struct vj_err *err);
+/* vjbuild adopt: makes name's row owner's when it names root on host (the
+ * same directory: the state that registered it is lost). 0 (also when
+ * there is no row), 1 when it is another jail's (err says whose), -1. */
+int registry_take(struct registry *r, const char *name, const char *root,
+    const char *host, const char *owner, struct vj_err *err);
 /* Seconds a PostgreSQL registry's connection or statement may take. */
 void registry_set_timeout(int seconds);
 /* Calls fn for every jail, by name (ports are not filled). */

@@ -27,6 +27,7 @@
 #include "../jail/jail.h"
 #include "../state/registry.h"
 #include "../util/util.h"
+#include "root.h"
 #include "tasks.h"
 
 /* The ports of t's jail, names and versions (NULL-ended, borrowed). */
@@ -76,7 +77,7 @@ register_run(const struct task *t, struct vj_err *err)
 	struct registry_jail j;
 	struct registry *r;
 	char host[256];
-	int rc;
+	int rc, fd;
 
 	if (gethostname(host, sizeof(host)) == -1)
 		snprintf(host, sizeof(host), "unknown");
@@ -97,6 +98,17 @@ register_run(const struct task *t, struct vj_err *err)
 	if (rc == 0)
 		printf("registered %s (%s) with %zu packages in the %s registry\n",
 		    j.name, j.address, j.nports, url ? "PostgreSQL" : "SQLite");
+	/* What the jail is now, for vjbuild adopt: this task's fingerprint
+	 * chains every task of the jail and the builds it installed. */
+	if (rc == 0 && (fd = root_open(t, err)) != -1) {
+		char *text = xasprintf("vjbuild done\nregister %s\n",
+		    t->fingerprint);
+		rc = fs_write_beneath(fd, ROOT_DONE, text, strlen(text), 0644,
+		    err);
+		free(text);
+		close(fd);
+	} else if (rc == 0)
+		rc = -1;
 	free((void *)j.ports);
 	free((void *)j.versions);
 	return rc;

@@ -14,6 +14,9 @@ struct task;
 struct vj_err;
 
 #define ROOT_MARKER "var/db/vjbuild/jail"
+/* Written by register:J when the jail is whole: "vjbuild done\nregister
+ * FINGERPRINT\n" (vjbuild adopt checks it against its plan). */
+#define ROOT_DONE "var/db/vjbuild/done"
 
 /* The marker text for task t's jail with extract fingerprint fp; malloc'd. */
 char *root_marker(const struct task *t, const char *fp);

@@ -158,4 +158,39 @@ test_registry_server_that_never_answers_fails_within_the_timeout() {
 	python3 -c "import sys; sys.exit(0 if $t1 - $t0 < 15 else 1)" || fail "took $(python3 -c "print(round($t1 - $t0, 1))") s with registry_timeout = 2"
 }
 
+# The state database lost: every root is then another state's, and runs
+# and destroy refuse them. vjbuild adopt takes the roots whose marker and
+# done file match this config and hosts file: the next run is up to date,
+# destroy works. A root provisioned from another config is not adopted and
+# not touched.
+test_lost_state_database_is_adopted() {
+	need_root || return
+	setup 3
+	cp -r "$here/../examples/ports" "$here/../examples/distfiles" .
+	printf 'ports = ports\ndistfiles = distfiles\npackages = echod\nvar.echo_port = 7\ndns = dns\n' >> vjbuild.conf
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "first run: $(tail -3 out.txt)"; return; }
+	local before; before=$(python3 "$here/treehash.py" jails/web3 -x var/db/vjbuild)
+	rm -f state/vjbuild.db state/vjbuild.db-wal state/vjbuild.db-shm
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 && fail "a run without the database took the roots"
+	grep -q "was made by another vjbuild state" out.txt || fail "$(tail -3 out.txt)"
+	# web3's line changed since its last run: not what this plan makes.
+	echo "web3 10.9.0.33" > h3.txt
+	"$VJ" adopt h3.txt > adopt.txt 2>&1; local rc=$?
+	[ $rc = 1 ] || fail "adopt of a root that does not match: exit $rc, want 1: $(cat adopt.txt)"
+	grep -q '^web3  *NOT ADOPTED: .*was not provisioned from this config and hosts file' adopt.txt || fail "$(cat adopt.txt)"
+	[ "$(python3 "$here/treehash.py" jails/web3 -x var/db/vjbuild)" = "$before" ] || fail "web3 was touched"
+	head -2 hosts.txt > h12.txt
+	"$VJ" adopt h12.txt > adopt.txt 2>&1 || fail "adopt: $(cat adopt.txt)"
+	grep -q '^web1  *adopted: ' adopt.txt && grep -q '^web2  *adopted: ' adopt.txt || fail "$(cat adopt.txt)"
+	"$VJ" -j2 h12.txt > out.txt 2>&1 || fail "the run after adopt: $(tail -3 out.txt)"
+	grep -q ' 0 ran, ' out.txt || fail "the run after adopt ran something: $(tail -1 out.txt)"
+	chroot jails/web1 /usr/local/sbin/echod -V | grep -q 10.9.0.1 || fail "web1's echod"
+	if command -v tinydns-get > /dev/null; then
+		( cd dns && tinydns-get a web2.example.org ) | grep -q "A 10.9.0.2" || fail "DNS lost web2 after adopt"
+	fi
+	"$VJ" destroy web2 --yes > d.txt 2>&1 || fail "destroy after adopt: $(cat d.txt)"
+	[ ! -e jails/web2 ] || fail "web2's root is still there"
+	[ -d jails/web3 ] || fail "web3 was removed"
+}
+
 run_tests "$@"
