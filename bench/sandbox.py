@@ -18,6 +18,13 @@ on the same work in a fresh directory:
   start    `vjbuild start web1` then `vjbuild stop web1`, five times,
            each timed from outside (wall clock of the command).
 
+It also reports the installs of those four packages (each install task's
+recorded duration, summed) and the whole provisioning (wall clock of the
+command), so that it serves to weigh any two binaries on this work: the
+reliability issue (15) compared 7f73ee7 with its own (a pipe and a
+logger process per build, a lock per cache key, installs staged in the
+root and renamed).
+
 Prints the medians of the rounds for each binary and WITH/WITHOUT.
 Must run as root (both binaries build in namespaces and start jails).
 """
@@ -74,10 +81,12 @@ def run(argv, d):
 
 def one(vj, d, base):
     prepare(d, base)
-    run([vj, "-j1", "hosts.txt"], d)
+    whole = run([vj, "-j1", "hosts.txt"], d)
     db = sqlite3.connect(os.path.join(d, "state", "vjbuild.db"))
     builds = dict(db.execute(
         "select name, duration from tasks where kind = 'build'"))
+    installs = sum(x for (x,) in db.execute(
+        "select duration from tasks where kind = 'install'"))
     db.close()
     starts, stops = [], []
     for _ in range(5):
@@ -85,6 +94,8 @@ def one(vj, d, base):
         stops.append(run([vj, "stop", "web1"], d))
     return {"build:empty": builds["build:empty"],
             "builds:examples": sum(builds["build:" + p] for p in PORTS[1:]),
+            "installs": installs,
+            "provision": whole,
             "start": statistics.median(starts),
             "stop": statistics.median(stops)}
 
@@ -113,7 +124,8 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     print("%d rounds, medians (each round's in brackets)" % a.rounds)
     print("%-16s %10s %10s %8s" % ("", "without", "with", "ratio"))
-    for m in ("build:empty", "builds:examples", "start", "stop"):
+    for m in ("build:empty", "builds:examples", "installs", "provision",
+              "start", "stop"):
         w = [x[m] for x in res["without"]]
         s = [x[m] for x in res["with"]]
         ratios = [b / a for a, b in zip(w, s)]

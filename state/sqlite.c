@@ -449,15 +449,16 @@ lock(struct state *s, struct vj_err *err)
 	 * its children, dying of their parent's death: up to 10 s for them.
 	 */
 	for (i = 0; flock(s->lockfd, LOCK_EX | LOCK_NB) == -1; i++) {
-		if (errno == EWOULDBLOCK && i == 20)
+		int busy = errno == EWOULDBLOCK, saved = errno;
+		if (busy && i == 20)
 			holder = lock_holder(path, buf, sizeof(buf));
-		if (errno == EWOULDBLOCK && (i < 20 || (i < 1000 &&
-		    holder > 0 && kill(holder, 0) == -1 && errno == ESRCH))) {
+		if (busy && (i < 20 || (i < 1000 && holder > 0 &&
+		    kill(holder, 0) == -1 && errno == ESRCH))) {
 			(void)usleep(10000);
-			errno = EWOULDBLOCK;
 			continue;
 		}
-		if (errno == EWOULDBLOCK) {
+		errno = saved;
+		if (busy) {
 			(void)lock_holder(path, buf, sizeof(buf));
 			vj_errf(err, "%s is in use by another vjbuild (pid %s); "
 			    "wait for it to finish or stop it", s->dir,
