@@ -1755,13 +1755,21 @@ cmd_destroy(const struct opts *o)
 			    s.root, strerror(errno));
 			rc = EXIT_TASKS;
 		} else if ((del = registry_delete(reg, s.name, state_uuid(st),
-		    &err)) == -1 || (del == 1 && (fprintf(stderr, "%s: kept "
-		    "the registry row: %s\n", progname, err.msg), 0)) ||
-		    state_forget_jail(st, s.name, &err) == -1) {
+		    &err)) == -1) {
 			fprintf(stderr, "%s: %s\n", progname, err.msg);
 			rc = EXIT_TASKS;
-		} else if (!o->quiet)
-			printf("destroyed %s (%s)\n", s.name, s.root);
+		} else {
+			/* Another state's row (the same name there) is its
+			 * own: said, and kept. */
+			if (del == 1)
+				fprintf(stderr, "%s: kept the registry row: "
+				    "%s\n", progname, err.msg);
+			if (state_forget_jail(st, s.name, &err) == -1) {
+				fprintf(stderr, "%s: %s\n", progname, err.msg);
+				rc = EXIT_TASKS;
+			} else if (!o->quiet)
+				printf("destroyed %s (%s)\n", s.name, s.root);
+		}
 		free(parent);
 		found_clear(&f);
 	}

@@ -236,9 +236,12 @@ bounded(struct loop *l, int i)
 	pid_t pid;
 
 	/* Read and written: the tail is put in order at the end. */
-	rw = open(l->logs[i], O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (rw == -1 || pipe(p) == -1)
+	if ((rw = open(l->logs[i], O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return;		/* unbounded, as before */
+	if (pipe(p) == -1) {
+		close(rw);
+		return;
+	}
 	if ((pid = fork()) == -1) {
 		close(p[0]);
 		close(p[1]);
