@@ -783,6 +783,42 @@ reraise(int sig)
 	}
 }
 
+/*
+ * What a build and adopt do before they run anything: load the libraries
+ * their tasks use (a missing one stops the run before anything is made),
+ * open the state (from here on things are created), fill env and plan.
+ * 0, or the exit status with the message printed.
+ */
+static int
+open_build(const struct opts *o, const struct conf *c,
+    const struct conf_hosts *h, const struct conf_ports *ports,
+    struct state **st, struct task_env *env, struct plan **p)
+{
+	struct vj_err err;
+
+	/* Its tasks read and write archives, and builds load a seccomp
+	 * filter, in processes of their own: loaded here once, they inherit
+	 * the libraries. */
+	if (cache_archive_load(&err) == -1 ||
+	    (ports != NULL && ports->n > 0 &&
+	    jail_seccomp_preload(&err) == -1)) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		return EXIT_TASKS;
+	}
+	if (state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 0, st,
+	    &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		*st = NULL;
+		return EXIT_STATE;
+	}
+	make_env(env, c, h, ports, *st, o);
+	if ((*p = plan_new(env, &err)) == NULL) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		return EXIT_INPUT;
+	}
+	return 0;
+}
+
 static int
 cmd_build(const struct opts *o)
 {
@@ -806,32 +842,9 @@ cmd_build(const struct opts *o)
 		conf_free(c);
 		return rc;
 	}
-	/* Its tasks read and write archives, and builds load a seccomp
-	 * filter, in processes of their own: loaded here once, they inherit
-	 * the libraries (and a missing one stops the run before anything is
-	 * made). */
-	if (cache_archive_load(&err) == -1 ||
-	    (ports != NULL && ports->n > 0 &&
-	    jail_seccomp_preload(&err) == -1)) {
-		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		rc = EXIT_TASKS;
-		goto out;
-	}
 	/* Everything is validated; from here on things are created. */
-	if (state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 0, &st,
-	    &err) == -1) {
-		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		rc = EXIT_STATE;
-		goto out;
-	}
-	make_env(&env, c, h, ports, st, o);
-	if ((p = plan_new(&env, &err)) == NULL) {
-		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		rc = EXIT_INPUT;
-		goto out;
-	}
-	rc = run_plan(o, p, st, c, h, &sig);
-out:
+	if ((rc = open_build(o, c, h, ports, &st, &env, &p)) == 0)
+		rc = run_plan(o, p, st, c, h, &sig);
 	plan_free(p);
 	task_env_free_ports(&env);
 	state_close(st);
@@ -933,22 +946,9 @@ cmd_adopt(const struct opts *o)
 	if ((h = conf_hosts_read(o->hosts, &err)) == NULL)
 		die_input(&err);
 	ports = load_ports(c, h);
-	if (cache_archive_load(&err) == -1 ||
-	    (ports != NULL && ports->n > 0 &&
-	    jail_seccomp_preload(&err) == -1)) {
-		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		rc = EXIT_TASKS;
+	if ((rc = open_build(o, c, h, ports, &st, &env, &p)) != 0)
 		goto out;
-	}
-	if (state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 0, &st,
-	    &err) == -1) {
-		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		rc = EXIT_STATE;
-		goto out;
-	}
-	make_env(&env, c, h, ports, st, o);
-	if ((p = plan_new(&env, &err)) == NULL ||
-	    registry_open(c->val[CONF_REGISTRY], c->val[CONF_STATE], &reg,
+	if (registry_open(c->val[CONF_REGISTRY], c->val[CONF_STATE], &reg,
 	    &err) == -1 || state_run_begin(st, "adopt", o->jobs, &run,
 	    &err) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
@@ -1004,19 +1004,9 @@ cmd_adopt(const struct opts *o)
 	p = NULL;
 	task_env_free_ports(&env);
 	state_close(st);
-	if (state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 0, &st,
-	    &err) == -1) {
-		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		st = NULL;
-		rc = EXIT_STATE;
+	st = NULL;
+	if ((rc = open_build(o, c, h, ports, &st, &env, &p)) != 0)
 		goto out;
-	}
-	make_env(&env, c, h, ports, st, o);
-	if ((p = plan_new(&env, &err)) == NULL) {
-		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		rc = EXIT_INPUT;
-		goto out;
-	}
 	rc = run_plan(o, p, st, c, h, &sig);
 	if (rc == 0 && refused > 0)
 		rc = EXIT_TASKS;

@@ -335,6 +335,24 @@ give_token(struct loop *l, int token)
 			;
 }
 
+/* The record of task i's start in run, now (ds: room for its depstamp). */
+static void
+start_rec(struct state_task *rec, const struct plan *p, int i,
+    const int64_t *stamps, char ds[65], int64_t run)
+{
+	const struct task *t = plan_task(p, i);
+
+	depstamp(p, i, stamps, ds);
+	memset(rec, 0, sizeof(*rec));
+	rec->name = t->name;
+	rec->kind = t->ops->kind;
+	rec->jail = task_jail(t);
+	rec->fingerprint = t->fingerprint;
+	rec->depstamp = ds;
+	rec->run = run;
+	rec->started = vj_wall();
+}
+
 /*
  * One transaction for the finishes reaped since the last batch and the
  * starts about to be made (picked[], whose logs it opens into logfd[]).
@@ -377,16 +395,8 @@ record(struct loop *l, int durable)
 			goto fail;
 		}
 		opened++;
-		depstamp(l->p, i, l->stamps, ds);
-		memset(&rec, 0, sizeof(rec));
-		rec.name = t->name;
-		rec.kind = t->ops->kind;
-		rec.jail = task_jail(t);
-		rec.fingerprint = t->fingerprint;
-		rec.depstamp = ds;
+		start_rec(&rec, l->p, i, l->stamps, ds, l->r->run);
 		rec.log = l->logs[i];
-		rec.run = l->r->run;
-		rec.started = vj_wall();
 		if (state_task_start(l->st, &rec, l->err) == -1)
 			goto fail;
 		l->stamps[i] = rec.stamp;
@@ -1121,15 +1131,7 @@ sched_adopt(const struct plan *p, struct state *st, const char *want,
 			continue;
 		if (!t->ops->exists(t))
 			continue;
-		depstamp(p, i, stamps, ds);
-		memset(&rec, 0, sizeof(rec));
-		rec.name = t->name;
-		rec.kind = t->ops->kind;
-		rec.jail = task_jail(t);
-		rec.fingerprint = t->fingerprint;
-		rec.depstamp = ds;
-		rec.run = run;
-		rec.started = vj_wall();
+		start_rec(&rec, p, i, stamps, ds, run);
 		if (state_task_start(st, &rec, err) == -1)
 			goto fail;
 		stamps[i] = rec.stamp;
