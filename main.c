@@ -404,6 +404,7 @@ make_env(struct task_env *env, const struct conf *c,
 	env->state_dir = c->val[CONF_STATE];
 	env->uuid = st ? state_uuid(st) : NULL;
 	env->recreate = o ? o->recreate : NULL;
+	env->always = o ? o->always : 0;
 	env->ports = ports;
 	env->jobs = o ? o->jobs : 1;
 	env->nocache = o ? o->nocache : 0;

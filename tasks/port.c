@@ -328,7 +328,7 @@ build_run(const struct task *t, struct vj_err *err)
 	 * the second waits, then uses what the first packed. */
 	if ((klk = cache_lock(t, wname, LOCK_EX, err)) == -1)
 		goto out;
-	if (cached(tp)) {
+	if (!t->env->always && cached(tp)) {
 		printf("%s %s (key %.16s) is in the cache already, whole: "
 		    "built by another vjbuild; using it\n", p->name, p->version,
 		    tp->key);

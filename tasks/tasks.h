@@ -66,6 +66,8 @@ struct task_env {
 	char base_digest[65];		/* sha256 of the base archive */
 	char dist_digest[65];		/* of the distribution, "" if none */
 	char *const *recreate;		/* jails to make anew, NULL-ended */
+	int always;			/* --always: builds build again, even
+					 * a key another vjbuild packed */
 	const struct conf_ports *ports;	/* every port some jail wants */
 	struct task_port *tports;	/* one per port; plan_new fills */
 	const char *cache;		/* absolute cache directory */

@@ -69,6 +69,10 @@ test_two_states_on_one_cache_build_each_package_once() {
 			(cd $s && "$VJ" hosts.txt 2>&1 | grep -q ' 0 ran') || fail "round $round: $s ran something again"
 		done
 	done
+	# --always builds again: it does not take the package in the cache.
+	(cd a && "$VJ" --always hosts.txt > out.txt 2>&1) || fail "--always: $(tail -3 a/out.txt)"
+	[ "$(grep -c '^packed ' a/state/logs/build:*.log | awk -F: '{s += $NF} END {print s}')" = 2 ] ||
+	    fail "--always did not build both packages again: $(grep -h 'using it\|packed' a/state/logs/build:*.log)"
 }
 
 # Two states on one PostgreSQL registry claiming one name (and one
