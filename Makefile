@@ -41,7 +41,7 @@ BIN	= vjbuild
 endif
 
 LIB_SRCS = compat/os.c \
-	util/util.c util/fs.c util/sha256.c util/heap.c \
+	util/util.c util/elf.c util/fs.c util/sha256.c util/heap.c \
 	conf/lines.c conf/valid.c conf/hosts.c conf/config.c conf/ports.c \
 	conf/users.c \
 	graph/graph.c \
@@ -59,7 +59,7 @@ TEST_SRCS = tests/unit/t.c tests/unit/test_util.c tests/unit/test_graph.c \
 
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/%.o)
-FUZZERS	  = hosts config recipe graph archive
+FUZZERS	  = hosts config recipe graph archive elf
 FUZZ_BINS = $(FUZZERS:%=build-fuzz/fuzz_%)
 FUZZ_TIME ?= 60
 DEPS	  = $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/main.d

@@ -5,10 +5,14 @@
  * entry is refused, never installed); it is extracted with the secure
  * flags into a stage in the root and renamed into place (root_lay: a kill
  * leaves no file the package does not list); files the previous version had and this one has not are removed;
- * the package and its file list are recorded in the jail at
+ * a dynamic program or library of the package whose loader or libraries
+ * neither the package nor the jail has is refused before anything is laid
+ * (needs_check: the base's, or a dependency's); the package and its file
+ * list are recorded in the jail at
  * /var/db/vjbuild/pkg/P; and when it ships shared libraries the jail's
  * linker cache is refreshed (ldconfig -r ROOT on Linux).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +21,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#endif
 
 #include "../cache/cache.h"
 #include "../conf/conf.h"
@@ -139,19 +147,224 @@ ldconfig(const struct task *t, struct vj_err *err)
 	return 0;
 }
 
+/* ---- what the package's programs need of the jail ---- */
+
+/*
+ * 1 when path (absolute, as inside the jail) names something beneath the
+ * directory open as fd, links followed as the jail would follow them (a
+ * link to /lib resolves in the root, never on the host).
+ */
+static int
+in_root(int fd, const char *path)
+{
+#ifdef __linux__
+	struct open_how how;
+	int f;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_CLOEXEC;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+	if ((f = (int)syscall(SYS_openat2, fd, path, &how,
+	    sizeof(how))) == -1)
+		return 0;
+	close(f);
+	return 1;
+#else
+	return faccessat(fd, path[0] == '/' ? path + 1 : path, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0;
+#endif
+}
+
+/* The directories the jail's loader searches: its /etc/ld.so.conf (with
+ * its includes, one level) and the system's own. */
+static void
+lib_dirs(int rootfd, struct sbuf *dirs)
+{
+	static const char *const sys[] = { "/lib", "/usr/lib", "/lib64",
+	    "/usr/lib64", "/usr/local/lib",
+#if defined(__x86_64__)
+	    "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+#elif defined(__aarch64__)
+	    "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+#endif
+	};
+	char *conf = fs_read_beneath(rootfd, "etc/ld.so.conf", 1 << 16, NULL);
+	char *line, *save = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+		sbuf_printf(dirs, "%s\n", sys[i]);
+	for (line = conf ? strtok_r(conf, "\n", &save) : NULL; line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		line += strspn(line, " \t");
+		if (line[0] == '/')
+			sbuf_printf(dirs, "%s\n", line);
+		else if (strncmp(line, "include ", 8) == 0) {
+			/* Debian's: include /etc/ld.so.conf.d/ *.conf */
+			int d = fs_opendir_beneath(rootfd, "etc/ld.so.conf.d", 0,
+			    0);
+			DIR *dp = d == -1 ? NULL : fdopendir(d);
+			struct dirent *de;
+			while (dp != NULL && (de = readdir(dp)) != NULL) {
+				size_t n = strlen(de->d_name);
+				char *text, *l2, *s2 = NULL;
+				if (n < 6 || strcmp(de->d_name + n - 5, ".conf"))
+					continue;
+				text = fs_read_beneath(dirfd(dp), de->d_name,
+				    1 << 16, NULL);
+				for (l2 = text ? strtok_r(text, "\n", &s2) :
+				    NULL; l2 != NULL; l2 = strtok_r(NULL, "\n",
+				    &s2))
+					if (l2[strspn(l2, " \t")] == '/')
+						sbuf_printf(dirs, "%s\n",
+						    l2 + strspn(l2, " \t"));
+				free(text);
+			}
+			if (dp != NULL)
+				closedir(dp);
+			else if (d != -1)
+				close(d);
+		}
+	}
+	free(conf);
+}
+
+/* Is library name (a file name) in one of the directories of list
+ * (separated by sep), in the stage or the root? $ORIGIN is origin. */
+static int
+find_lib(int stagefd, int rootfd, const char *list, int sep,
+    const char *name, const char *origin)
+{
+	const char *p = list, *e;
+	int found = 0;
+
+	for (; p != NULL && *p && !found; p = *e ? e + 1 : e) {
+		char *dir, *path;
+		e = strchr(p, sep);
+		if (e == NULL)
+			e = p + strlen(p);
+		dir = xstrndup(p, (size_t)(e - p));
+		if (strncmp(dir, "$ORIGIN", 7) == 0 ||
+		    strncmp(dir, "${ORIGIN}", 9) == 0) {
+			char *rest = dir + (dir[1] == '{' ? 9 : 7);
+			char *d2 = xasprintf("%s%s", origin, rest);
+			free(dir);
+			dir = d2;
+		}
+		path = xasprintf("%s/%s", dir, name);
+		found = dir[0] == '/' && (in_root(stagefd, path) ||
+		    in_root(rootfd, path));
+		free(path);
+		free(dir);
+	}
+	return found;
+}
+
+/*
+ * Every dynamic program or library of the package (files, in the stage)
+ * must find its loader and its libraries in the package or the jail (its
+ * base, or packages installed before it: its dependencies). -1 with err
+ * listing what is missing, before anything is laid into the root.
+ */
+static int
+needs_check(const struct task *t, int stagefd, int rootfd, const char *files,
+    struct vj_err *err)
+{
+	struct sbuf dirs = { 0 }, missing = { 0 };
+	const char *p, *nl;
+	int rc = 0;
+
+	lib_dirs(rootfd, &dirs);
+	for (p = files; *p != '\0'; p = nl + 1) {
+		struct elf_needs en;
+		char *rel, *origin, *slash, *inside;
+		size_t k;
+		int fd, r, first = 1;
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		rel = xstrndup(p, (size_t)(nl - p));
+		slash = strrchr(rel, '/');
+		fd = -1;
+		{
+			char *dir = slash ? xstrndup(rel, (size_t)(slash - rel)) :
+			    xstrdup(".");
+			int dfd = fs_opendir_beneath(stagefd, dir, 0, 0);
+			if (dfd != -1) {
+				fd = openat(dfd, slash ? slash + 1 : rel,
+				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+				    O_NONBLOCK);
+				close(dfd);
+			}
+			free(dir);
+		}
+		r = fd == -1 ? 0 : elf_needs_read(fd, &en);
+		if (fd != -1)
+			close(fd);
+		inside = xasprintf("/%s", rel);
+		origin = xstrndup(inside, (size_t)(strrchr(inside, '/') - inside));
+		if (r == -1) {
+			sbuf_printf(&missing, "\n  %s: a dynamic ELF file whose "
+			    "library names cannot be read", rel);
+			rc = -1;
+		}
+		if (r == 1 && en.interp != NULL && !in_root(stagefd,
+		    en.interp) && !in_root(rootfd, en.interp)) {
+			sbuf_printf(&missing, "\n  %s needs %s", rel, en.interp);
+			first = 0;
+			rc = -1;
+		}
+		for (k = 0; r == 1 && k < en.nneeded; k++) {
+			const char *n = en.needed[k];
+			int ok = strchr(n, '/') != NULL ?
+			    (in_root(stagefd, n) || in_root(rootfd, n)) :
+			    (en.runpath != NULL && find_lib(stagefd, rootfd,
+			    en.runpath, ':', n, origin)) ||
+			    find_lib(stagefd, rootfd, dirs.s, '\n', n, origin);
+			if (ok)
+				continue;
+			if (first)
+				sbuf_printf(&missing, "\n  %s needs %s", rel, n);
+			else
+				sbuf_printf(&missing, ", %s", n);
+			first = 0;
+			rc = -1;
+		}
+		if (r == 1)
+			elf_needs_free(&en);
+		free(inside);
+		free(origin);
+		free(rel);
+	}
+	if (rc == -1)
+		vj_errf(err, "%s %s cannot run in %s: neither the package nor "
+		    "the jail has what it needs (give the base these libraries, "
+		    "or depend on a port that installs them); nothing was "
+		    "installed:%s", t->port->port->name, t->port->port->version,
+		    t->root, missing.s);
+	sbuf_free(&dirs);
+	sbuf_free(&missing);
+	return rc;
+}
+
 struct fill_pkg {
-	const char *archive;
+	const struct task *t;
+	int rootfd;
 	struct sbuf *names;
 };
 
-/* The package into root_lay's stage, its file names into names. */
+/* The package into root_lay's stage, its file names into names; then
+ * what its programs need is looked for, before anything is laid. */
 static long
 fill_pkg(int stagefd, void *arg, struct vj_err *err)
 {
 	struct fill_pkg *f = arg;
+	long n = cache_extract_filtered(f->t->port->archive, stagefd, NULL,
+	    NULL, f->names, err);
 
-	return cache_extract_filtered(f->archive, stagefd, NULL, NULL,
-	    f->names, err);
+	if (n != -1 && needs_check(f->t, stagefd, f->rootfd, f->names->s ?
+	    f->names->s : "", err) == -1)
+		return -1;
+	return n;
 }
 
 static int
@@ -185,7 +398,7 @@ install_run(const struct task *t, struct vj_err *err)
 	}
 	old = fs_read_beneath(fd, rec, 64u << 20, NULL);
 	{
-		struct fill_pkg fp = { tp->archive, &names };
+		struct fill_pkg fp = { t, fd, &names };
 		char *tag = xasprintf("install-%s", tp->port->name);
 		n = root_lay(t, fd, tag, fill_pkg, &fp, err);
 		free(tag);

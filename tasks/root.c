@@ -242,8 +242,13 @@ root_lay(const struct task *t, int rootfd, const char *tag,
 		vj_errno(err, "%s/%s", t->root, name);
 		goto out;
 	}
-	if ((count = fill(stage, arg, err)) == -1)
+	if ((count = fill(stage, arg, err)) == -1) {
+		/* Refused, not killed: nothing of it stays in the root. */
+		close(stage);
+		stage = -1;
+		(void)fs_rmtree_at(rootfd, name);
 		goto out;
+	}
 	if (lay_list(stage, &v, &n, err) == -1)
 		goto fail;
 	for (i = 0; i < n; i++)

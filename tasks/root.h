@@ -39,7 +39,8 @@ int root_open(const struct task *t, struct vj_err *err);
  * and link is renamed into place and each directory made, with the
  * stage's owner, mode and times. libarchive's own temporaries (NAME.XXXXXX,
  * which a kill left in a jail for good) are in the stage. Returns fill's
- * count, or -1 with err (the stage left for the next lay to remove).
+ * count, or -1 with err: a refusal of fill removes the stage; only a kill
+ * leaves it, for the next lay to remove.
  */
 long root_lay(const struct task *t, int rootfd, const char *tag,
     long (*fill)(int stagefd, void *arg, struct vj_err *err), void *arg,

@@ -306,4 +306,32 @@ if test -e /etc/hostname; then echo yes > $STAGEDIR$PREFIX/share/host-etc; fi'
 	[ ! -e state ] || fail "something was created"
 }
 
+# A dynamic program whose loader and libraries neither its package nor the
+# jail has is refused at install, naming what is missing, and nothing of
+# it is laid; with a port that brings them (a dependency), it installs and
+# runs. The host's /bin/true and its own libc stand for a port's program.
+test_program_missing_its_libraries_is_refused_naming_them() {
+	need_root || return
+	local interp libc
+	interp=$(ldd /bin/true 2>/dev/null | awk '$1 ~ /^\// {print $1}' | head -1)
+	libc=$(ldd /bin/true 2>/dev/null | awk '$1 == "libc.so.6" {print $3}')
+	[ -n "$interp" ] && [ -n "$libc" ] || { echo "    skipped: /bin/true is not a dynamic glibc program here"; return $SKIP_RC; }
+	setup 1
+	printf 'ports = ports\npackages = tool\n' >> vjbuild.conf
+	make_port tool 'mkdir -p $STAGEDIR$PREFIX/bin; cp /bin/true $STAGEDIR$PREFIX/bin/true'
+	"$VJ" hosts.txt > out.txt 2>&1; local rc=$?
+	[ $rc = 1 ] || fail "exit $rc, want 1"
+	local log=state/logs/install:tool@web1.log
+	grep -q "tool 1.0 cannot run in $PWD/jails/web1: neither the package nor the jail has what it needs" $log || fail "no clear message: $(cat $log)"
+	grep -q "usr/local/bin/true needs $interp" $log || fail "the loader is not named: $(cat $log)"
+	grep -q "libc.so.6" $log || fail "libc is not named: $(cat $log)"
+	[ ! -e jails/web1/usr/local/bin/true ] || fail "the program was laid into the jail"
+	[ -z "$(ls -A jails/web1 | grep vjbuild)" ] || fail "a stage was left: $(ls -A jails/web1)"
+	# A port that brings the loader and libc, as a dependency.
+	make_port libc "mkdir -p \$STAGEDIR$(dirname "$interp") \$STAGEDIR$(dirname "$libc"); cp -L $interp \$STAGEDIR$interp; cp -L $libc \$STAGEDIR$(dirname "$libc")/libc.so.6"
+	printf 'version = 1.0\nsource = none\ndepends = libc\n' > ports/tool/recipe
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "with libc: $(tail -3 out.txt; cat $log)"; return; }
+	chroot jails/web1 /usr/local/bin/true || fail "the program does not run in the jail"
+}
+
 run_tests "$@"

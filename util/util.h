@@ -116,4 +116,17 @@ char *fs_abspath(const char *path);
 /* Returns a malloc'd copy of the directory part of path ("." if none). */
 char *fs_dirname(const char *path);
 
+/* What a dynamically linked ELF file needs to run (util/elf.c). */
+struct elf_needs {
+	char *interp;		/* PT_INTERP, or NULL */
+	char **needed;		/* DT_NEEDED names, nneeded of them */
+	size_t nneeded;
+	char *runpath;		/* DT_RUNPATH (or DT_RPATH), or NULL */
+};
+/* 1 with out filled for the dynamic ELF file open as fd; 0 for any other
+ * file (static, not ELF, another byte order); -1 for a dynamic one whose
+ * names cannot be read (out empty). Free with elf_needs_free. */
+int elf_needs_read(int fd, struct elf_needs *out);
+void elf_needs_free(struct elf_needs *n);
+
 #endif

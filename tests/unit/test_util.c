@@ -157,3 +157,45 @@ TEST(sbuf_and_join)
 	CHECK_STR(s, "/x");
 	free(s);
 }
+
+/* What an ELF file needs: the host's own /bin/true (dynamic), busybox
+ * (static, as .ci/run installs it), a text file, and every cut of
+ * /bin/true's first 4 KiB (a hostile or broken file: no crash, no read
+ * past what is there). */
+TEST(elf_needs_of_real_and_broken_files)
+{
+	struct elf_needs n;
+	char path[] = "/tmp/vjbuild-elf-XXXXXX", buf[4096];
+	size_t k, cut;
+	int fd, out, found = 0;
+	ssize_t len;
+
+	fd = open("/bin/true", O_RDONLY | O_CLOEXEC);
+	CHECK(fd != -1);
+	CHECK(elf_needs_read(fd, &n) == 1);
+	CHECK(n.interp != NULL && strstr(n.interp, "ld-") != NULL);
+	for (k = 0; k < n.nneeded; k++)
+		found |= strcmp(n.needed[k], "libc.so.6") == 0;
+	CHECK(found);
+	elf_needs_free(&n);
+	len = pread(fd, buf, sizeof(buf), 0);
+	close(fd);
+	CHECK(len == (ssize_t)sizeof(buf));
+	if ((fd = open("/bin/busybox", O_RDONLY | O_CLOEXEC)) != -1) {
+		CHECK(elf_needs_read(fd, &n) == 0);
+		close(fd);
+	}
+	fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+	CHECK(fd != -1 && elf_needs_read(fd, &n) == 0);
+	close(fd);
+	out = mkstemp(path);
+	CHECK(out != -1);
+	for (cut = 0; cut <= sizeof(buf); cut += 7) {
+		CHECK(ftruncate(out, 0) == 0);
+		CHECK(pwrite(out, buf, cut, 0) == (ssize_t)cut);
+		if (elf_needs_read(out, &n) == 1)
+			elf_needs_free(&n);
+	}
+	close(out);
+	unlink(path);
+}
