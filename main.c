@@ -1649,6 +1649,7 @@ ps_one(const struct state_jail *j, void *arg)
 
 	memset(&s, 0, sizeof(s));
 	s.name = j->name;
+	s.root = j->root;
 	s.rundir = rundir;
 	if ((pid = jail_pid(&s)) != 0) {
 		if (w->shown++ == 0)

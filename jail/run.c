@@ -162,6 +162,28 @@ run_read(const struct jail_spec *s, struct run_rec *r)
 	return n == 6 ? 0 : -1;
 }
 
+/*
+ * The run file is lost: the init in the jail's cgroup, if its root is this
+ * jail's root (the same directory: an idmapped mount of it has its device
+ * and inode). Cgroups are named by jail name alone, and another state may
+ * run a jail of that name.
+ */
+static pid_t
+by_cgroup(const struct jail_spec *s)
+{
+	pid_t pid = s->root != NULL ? jail_cgroup_init(s->name) : 0;
+	struct stat a, b;
+	char path[64];
+
+	if (pid == 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/root", (long)pid);
+	if (stat(path, &a) == -1 || stat(s->root, &b) == -1 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return 0;
+	return pid;
+}
+
 /* The jail's pid, or 0 when it is not running: the pid must be alive and
  * still be the init of the PID namespace recorded at start, not a reused
  * number. */
@@ -172,7 +194,7 @@ jail_pid(const struct jail_spec *s)
 	char now[64];
 
 	if (run_read(s, &r) == -1)
-		return jail_cgroup_init(s->name);
+		return by_cgroup(s);
 	if (r.pid <= 1 ||
 	    pidns((pid_t)r.pid, now, sizeof(now)) == -1 ||
 	    strcmp(now, r.ns) != 0)

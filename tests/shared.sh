@@ -228,4 +228,28 @@ test_kill9_mid_install_leaves_no_file_no_package_lists() {
 	[ "$(stat -c %s jails/web1/usr/local/share/big/big.bin)" = 200000000 ] || fail "big.bin is $(stat -c %s jails/web1/usr/local/share/big/big.bin) bytes"
 }
 
+# Two states with a jail of one name: b's is not taken for a's running one
+# (jails' cgroups are named by jail name alone; a jail whose run file is
+# lost is looked for there, and must be the one whose root is its own).
+test_a_jail_of_another_state_with_the_same_name_is_not_this_one() {
+	need_root || return
+	command -v ip > /dev/null || { echo "    skipped: no ip(8) (iproute2)"; return $SKIP_RC; }
+	local s
+	for s in a b; do
+		mkdir $s
+		cp "$BASE" $s/base.tar.gz
+		printf 'base = base.tar.gz\ndomain = example.org\n' > $s/vjbuild.conf
+	done
+	echo "web1 10.9.0.61" > a/hosts.txt
+	echo "web1 10.9.0.62" > b/hosts.txt
+	for s in a b; do (cd $s && "$VJ" hosts.txt > out.txt 2>&1) || fail "$s: $(tail -3 $s/out.txt)"; done
+	(cd a && "$VJ" start web1 > start.txt 2>&1) || { fail "a start: $(cat a/start.txt)"; return; }
+	(cd b && "$VJ" ps) | grep -q '^web1 ' && fail "b's ps shows a's web1: $(cd b && "$VJ" ps)"
+	(cd b && "$VJ" start web1 > start.txt 2>&1) || fail "b start: $(cat b/start.txt)"
+	(cd b && "$VJ" ps) | grep -q '^web1  *10.9.0.62 ' || fail "b's web1 is not running: $(cd b && "$VJ" ps)"
+	(cd b && "$VJ" stop web1 > /dev/null 2>&1)
+	(cd a && "$VJ" ps) | grep -q '^web1  *10.9.0.61 ' || fail "stopping b's web1 stopped a's"
+	(cd a && "$VJ" stop web1 > /dev/null 2>&1)
+}
+
 run_tests "$@"
