@@ -199,25 +199,35 @@ def check_base(work):
                  "without --reuse-base" % (base, dev[0], len(dev) - 1))
 
 
-def table1(work, rounds, reuse):
+def make_base(work):
+    """WORK/base.tar.gz: a debootstrap minbase of bookworm, packed.
+    Returns the seconds of each step."""
     rootfs = os.path.join(work, "rootfs")
+    base = os.path.join(work, "base.tar.gz")
+    if os.path.exists(rootfs):
+        shutil.rmtree(rootfs)
+    # With what FreeBSD's base system has and the ports link: OpenSSL
+    # (mod_ssl, ab), ncurses (proftpd's ftptop) and brotli (mod_brotli).
+    # Install refuses a program whose libraries the jail lacks.
+    made = timed(["debootstrap", "--variant=minbase",
+                  "--include=libssl3,libncurses6,libbrotli1", "bookworm",
+                  rootfs, MIRROR], stdout=subprocess.DEVNULL)
+    # No device nodes: vjbuild refuses archives that make them. Packed
+    # under a temporary name: an interrupted pack leaves the last base.
+    packed = timed(["tar", "--numeric-owner", "--exclude=./dev/*", "-czf",
+                    base + ".tmp", "-C", rootfs, "."])
+    os.rename(base + ".tmp", base)
+    return made, packed
+
+
+def table1(work, rounds, reuse):
     base = os.path.join(work, "base.tar.gz")
     out = {}
     if reuse and os.path.exists(base):
         out["debootstrap_s"] = None
         out["pack_s"] = None
     else:
-        if os.path.exists(rootfs):
-            shutil.rmtree(rootfs)
-        out["debootstrap_s"] = timed(
-            ["debootstrap", "--variant=minbase", "bookworm", rootfs, MIRROR],
-            stdout=subprocess.DEVNULL)
-        # No device nodes: vjbuild refuses archives that make them. Packed
-        # under a temporary name: an interrupted pack leaves the last base.
-        out["pack_s"] = timed(["tar", "--numeric-owner", "--exclude=./dev/*",
-                               "-czf", base + ".tmp", "-C",
-                               rootfs, "."])
-        os.rename(base + ".tmp", base)
+        out["debootstrap_s"], out["pack_s"] = make_base(work)
     out["base_bytes"] = os.path.getsize(base)
     out["base_entries"] = len(base_names(base))
     # The distribution: bench/distribution laid over the root.
