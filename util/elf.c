@@ -102,8 +102,8 @@ elf_needs_read(int fd, struct elf_needs *out)
 	struct elf e = { fd, 0, 0, 0 };
 	struct seg *s = NULL;
 	uint64_t phoff, phentsize, phnum, i, strtab = 0, strsz = 0, stroff;
-	uint64_t runpath = UINT64_MAX;
-	size_t ndyn = 0, dsize, k;
+	uint64_t runpath = UINT64_MAX, *need = NULL;
+	size_t ndyn = 0, nneed = 0, dsize, k;
 	struct stat st;
 	int rc = 0;
 
@@ -148,9 +148,16 @@ elf_needs_read(int fd, struct elf_needs *out)
 		    (dyn = chunk(&e, s[i].off, s[i].filesz)) != NULL)
 			ndyn = (size_t)s[i].filesz / (e.is64 ? 16 : 8);
 	}
-	if (dyn == NULL)
-		goto out;	/* static: nothing to find */
+	if (dyn == NULL) {
+		/* Static: nothing to find, but an interpreter if it names
+		 * one. */
+		rc = out->interp != NULL;
+		goto out;
+	}
+	/* One pass: the string table's place, and the offsets of the names
+	 * in it, read once the table is. */
 	dsize = e.is64 ? 16 : 8;
+	need = xcalloc(ndyn + 1, sizeof(*need));
 	for (k = 0; k < ndyn; k++) {
 		uint64_t tag = get(&e, dyn + k * dsize, (int)dsize / 2);
 		uint64_t val = get(&e, dyn + k * dsize + dsize / 2,
@@ -161,6 +168,8 @@ elf_needs_read(int fd, struct elf_needs *out)
 			strtab = val;
 		else if (tag == DT_STRSZ)
 			strsz = val;
+		else if (tag == DT_NEEDED)
+			need[nneed++] = val;
 		else if (tag == DT_RUNPATH || (tag == DT_RPATH &&
 		    runpath == UINT64_MAX))
 			runpath = val;
@@ -168,26 +177,19 @@ elf_needs_read(int fd, struct elf_needs *out)
 	if (va_off(s, (size_t)phnum, strtab, &stroff) == -1 ||
 	    (str = chunk(&e, stroff, strsz)) == NULL) {
 		rc = -1;	/* dynamic, but its names cannot be read */
+		elf_needs_free(out);
 		goto out;
 	}
-	out->needed = xcalloc(ndyn + 1, sizeof(char *));
-	for (k = 0; k < ndyn; k++) {
-		uint64_t tag = get(&e, dyn + k * dsize, (int)dsize / 2);
-		uint64_t val = get(&e, dyn + k * dsize + dsize / 2,
-		    (int)dsize / 2);
-		if (tag == DT_NULL)
-			break;
-		if (tag == DT_NEEDED && val < strsz)
-			out->needed[out->nneeded++] = xstrdup((char *)str + val);
-	}
+	out->needed = xcalloc(nneed + 1, sizeof(char *));
+	for (k = 0; k < nneed; k++)
+		if (need[k] < strsz)
+			out->needed[out->nneeded++] = xstrdup((char *)str +
+			    need[k]);
 	if (runpath < strsz)
 		out->runpath = xstrdup((char *)str + runpath);
 	rc = 1;
 out:
-	if (rc != 1 && out->interp != NULL && rc != -1)
-		rc = 1;		/* an interpreter and no dynamic section */
-	if (rc == -1)
-		elf_needs_free(out);
+	free(need);
 	free(ph);
 	free(s);
 	free(dyn);
