@@ -51,7 +51,8 @@ LIB_SRCS = compat/os.c \
 	jail/ids.c jail/cgroup.c jail/net.c \
 	tasks/root.c tasks/plan.c tasks/extract.c tasks/distribution.c \
 	tasks/devfs.c tasks/hostconf.c tasks/jailconf.c tasks/port.c \
-	tasks/install.c tasks/configure.c tasks/users.c tasks/register.c \
+	tasks/install.c tasks/configure.c tasks/setup.c tasks/services.c \
+	tasks/users.c tasks/register.c \
 	tasks/cmd.c \
 	sched/machine.c sched/loop.c sched/logtail.c
 TEST_SRCS = tests/unit/t.c tests/unit/test_util.c tests/unit/test_graph.c \

@@ -1534,24 +1534,16 @@ jail_of(const struct conf *c, struct state *st, const char *name,
 	s->root = f->root;
 	s->address = f->address;
 	s->start = JAIL_EXEC_START;
+	s->stop = JAIL_EXEC_STOP;
+	s->console = -1;
 	s->rundir = f->rundir;
 	/* vjbuild.conf's limits, and over them the jail's line's, as its
 	 * last provisioning recorded them. */
 	l = c->limits;
-	if (f->limits != NULL) {
-		char *copy = xstrdup(f->limits), *w, *save = NULL, *eq;
-		for (w = strtok_r(copy, " ", &save); w != NULL;
-		    w = strtok_r(NULL, " ", &save)) {
-			if ((eq = strchr(w, '=')) == NULL)
-				continue;
-			*eq = '\0';
-			if (conf_limit_set(&l, w, eq + 1, &err) == -1) {
-				fprintf(stderr, "%s: %s: recorded %s\n",
-				    progname, name, err.msg);
-				exit(EXIT_STATE);
-			}
-		}
-		free(copy);
+	if (conf_limits_apply(&l, f->limits, &err) == -1) {
+		fprintf(stderr, "%s: %s: recorded %s\n", progname, name,
+		    err.msg);
+		exit(EXIT_STATE);
 	}
 	s->limits.pids = l.pids;
 	s->limits.memory = l.memory;
@@ -1586,6 +1578,27 @@ open_state_ro(const struct conf *c)
 	return st;
 }
 
+/* STATE/logs/console-NAME.log, made anew for a start: what exec.start and
+ * exec.stop print (and whatever the services they start print there). An
+ * fd, with *path; or -1, said. */
+static int
+open_console(const struct conf *c, const char *name, char **path)
+{
+	char *dir = fs_join(c->val[CONF_STATE], "logs");
+	int fd;
+
+	*path = xasprintf("%s/console-%s.log", dir, name);
+	if ((fs_mkdirs(dir, 0755) == -1 && errno != EEXIST) ||
+	    (fd = open(*path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0640)) == -1) {
+		fprintf(stderr, "%s: %s: %s\n", progname, *path,
+		    strerror(errno));
+		fd = -1;
+	}
+	free(dir);
+	return fd;
+}
+
 /* start, stop: each jail named; the exit status says if any failed. */
 static int
 cmd_run(const struct opts *o, int start)
@@ -1598,14 +1611,23 @@ cmd_run(const struct opts *o, int start)
 	for (i = 0; i < o->noperands; i++) {
 		struct found f;
 		struct vj_err err;
+		char *console = NULL;
 		jail_of(c, st, o->operands[i], &f);
-		if ((start ? jail_start(&f.spec, &err) :
+		if (start && (f.spec.console = open_console(c, f.name,
+		    &console)) == -1) {
+			rc = EXIT_TASKS;
+		} else if ((start ? jail_start(&f.spec, &err) :
 		    jail_stop(&f.spec, &err)) == -1) {
-			fprintf(stderr, "%s: %s\n", progname, err.msg);
+			fprintf(stderr, "%s: %s%s%s\n", progname, err.msg,
+			    console ? "; its output: " : "",
+			    console ? console : "");
 			rc = EXIT_TASKS;
 		} else if (!o->quiet)
 			printf("%s %s (%s)\n", start ? "started" : "stopped",
 			    f.name, f.address);
+		if (f.spec.console != -1)
+			close(f.spec.console);
+		free(console);
 		found_clear(&f);
 	}
 	state_close(st);

@@ -119,6 +119,10 @@ struct conf *conf_read(const char *path, struct vj_err *err);
  * saying what is wrong with it. */
 int conf_limit_set(struct conf_limits *l, const char *key, const char *v,
     struct vj_err *why);
+/* Sets the limits of words ("KEY=VALUE ...", a host line's limit.* words
+ * as conf_hosts keeps them; NULL for none) over l: 0, or -1 with why. */
+int conf_limits_apply(struct conf_limits *l, const char *words,
+    struct vj_err *why);
 /* Sets key from a command-line flag (which wins over the file). */
 void conf_set(struct conf *c, enum conf_key k, const char *value,
     const char *where);
@@ -172,6 +176,10 @@ struct conf_port {
 	char sha256[65];	/* of the distfile, as the recipe says */
 	char **files;		/* regular files under files/, relative */
 	size_t nfiles;
+	char **services;	/* 'service =': rc.d script names, NULL-ended */
+	size_t nservices;
+	char *setup;		/* ports/NAME/setup's text (run in each jail
+				 * after install), or NULL */
 };
 
 struct conf_ports {

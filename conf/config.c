@@ -309,6 +309,27 @@ conf_limit_set(struct conf_limits *l, const char *key, const char *v,
 	return -1;
 }
 
+int
+conf_limits_apply(struct conf_limits *l, const char *words,
+    struct vj_err *why)
+{
+	char *copy, *w, *save = NULL, *eq;
+	int rc = 0;
+
+	if (words == NULL)
+		return 0;
+	copy = xstrdup(words);
+	for (w = strtok_r(copy, " ", &save); w != NULL && rc == 0;
+	    w = strtok_r(NULL, " ", &save)) {
+		if ((eq = strchr(w, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		rc = conf_limit_set(l, w, eq + 1, why);
+	}
+	free(copy);
+	return rc;
+}
+
 /* limit.* with their defaults. */
 static int
 limits(struct conf *c, struct vj_err *err)

@@ -44,6 +44,10 @@ port_free(struct conf_port *p)
 	for (i = 0; i < p->nfiles; i++)
 		free(p->files[i]);
 	free(p->files);
+	for (i = 0; i < p->nservices; i++)
+		free(p->services[i]);
+	free(p->services);
+	free(p->setup);
 }
 
 void
@@ -154,6 +158,38 @@ is_hex64(const char *s)
 	return s[64] == '\0';
 }
 
+/* ports/NAME/setup, when the port has one: a shell script of at most
+ * SETUP_MAX bytes, no NUL (it is handed to sh -c in each jail). */
+#define SETUP_MAX (64u << 10)
+static int
+read_setup(struct conf_port *port, struct vj_err *err)
+{
+	char *path = fs_join(port->dir, "setup");
+	size_t len;
+	struct stat st;
+	int rc = 0;
+
+	if (lstat(path, &st) == -1 && errno == ENOENT) {
+		free(path);
+		return 0;
+	}
+	if ((port->setup = fs_read(path, SETUP_MAX, &len)) == NULL &&
+	    errno != EFBIG) {
+		vj_errno(err, "%s", path);
+		rc = -1;
+	} else if (port->setup == NULL || memchr(port->setup, '\0', len)) {
+		vj_errf(err, "%s: a setup script is text of at most %u KiB",
+		    path, SETUP_MAX >> 10);
+		rc = -1;
+	}
+	if (rc == -1) {
+		free(port->setup);
+		port->setup = NULL;
+	}
+	free(path);
+	return rc;
+}
+
 /* Parses ports/NAME/recipe into port (but not its dependencies). */
 static int
 parse_recipe(struct loader *ld, struct conf_port *port)
@@ -199,6 +235,25 @@ parse_recipe(struct loader *ld, struct conf_port *port)
 					break;
 				}
 				port->depends[port->ndepends++] = xstrdup(w[i]);
+			}
+			if (r == -1)
+				break;
+		} else if (strcmp(key, "service") == 0 && !port->services) {
+			char *w[CONF_MAX_WORDS + 1];
+			size_t n = lines_split(val, w, CONF_MAX_WORDS), i;
+			port->services = xcalloc(n + 1, sizeof(char *));
+			for (i = 0; i < n; i++) {
+				if (n > CONF_MAX_WORDS || !conf_valid_word(w[i])) {
+					vj_errf(err, "%s:%d: bad service '%.64s' "
+					    "(the name of a script in "
+					    "/usr/local/etc/rc.d)", port->recipe,
+					    l.lineno, n > CONF_MAX_WORDS ?
+					    "..." : w[i]);
+					r = -1;
+					break;
+				}
+				port->services[port->nservices++] =
+				    xstrdup(w[i]);
 			}
 			if (r == -1)
 				break;
@@ -278,6 +333,8 @@ parse_recipe(struct loader *ld, struct conf_port *port)
 		if (!ok)
 			return -1;
 	}
+	if (read_setup(port, err) == -1)
+		return -1;
 	{
 		char *files = fs_join(port->dir, "files");
 		int rc = list_files(port, files, "", err);

@@ -8,8 +8,14 @@
 
 struct conf_hosts;
 
-/* What jail.conf's exec.start runs, and what vjbuild start runs. */
+/* What jail.conf's exec.start and exec.stop run, and what vjbuild start
+ * and stop run. */
 #define JAIL_EXEC_START "/bin/sh /etc/rc"
+#define JAIL_EXEC_STOP "/bin/sh /etc/rc.shutdown"
+/* Seconds exec.start may take before a start fails, and exec.stop before
+ * the jail's processes are sent SIGTERM. */
+#define JAIL_START_TIMEOUT 120
+#define JAIL_STOP_TIMEOUT 20
 
 /*
  * Renders a jail.conf with one stanza per host: path, host.hostname,
@@ -134,7 +140,13 @@ struct jail_spec {
 	const char *hostname;	/* its host name (FQDN with a domain) */
 	const char *root;	/* absolute */
 	const char *address;
-	const char *start;	/* exec.start: a sh -c command */
+	const char *start;	/* exec.start: a sh -c command; start waits
+				 * for it and fails when it fails */
+	const char *stop;	/* exec.stop, run first at stop; or NULL */
+	int console;		/* exec.start's and exec.stop's output: an
+				 * fd, or -1 for /dev/null */
+	char *const *argv;	/* jail_once: the command, and its */
+	char *const *envp;	/* environment */
 	const char *rundir;	/* STATE/run: pid files */
 	struct jail_limits limits;
 	const struct jail_access *access;	/* of the host's services */
@@ -184,7 +196,19 @@ void jail_cgroup_remove(const char *name);
  * 0 or -1 with err.
  */
 int jail_start(const struct jail_spec *s, struct vj_err *err);
-/* Stops it: everything in it gets SIGTERM, then SIGKILL. 0 or -1. */
+/*
+ * Runs s->argv (with s->envp) as the root of a jail made for it alone and
+ * waits: the same user namespace, idmapped root, mount, PID, IPC and UTS
+ * namespaces, capabilities, RLIMIT_NPROC and seccomp filter as a started
+ * jail's, and a network namespace of its own with no interface up (no
+ * network at all). Its standard output and error are the caller's. When
+ * it ends, whatever it left running is killed; when the caller dies, so
+ * does all of it. *status is wait(2)'s. 0, or -1 with err when the jail
+ * could not be made. For tasks that run a port's setup in the jail.
+ */
+int jail_once(const struct jail_spec *s, int *status, struct vj_err *err);
+/* Stops it: exec.stop first (JAIL_STOP_TIMEOUT s at most), then everything
+ * in it gets SIGTERM, then SIGKILL. 0 or -1. */
 int jail_stop(const struct jail_spec *s, struct vj_err *err);
 /* Runs argv inside the running jail and waits: *status is wait(2)'s (the
  * command's exit status, or 128 + its signal). A child process enters the

@@ -202,13 +202,91 @@ jail_pid(const struct jail_spec *s)
 	return (pid_t)r.pid;
 }
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, timed_out;
 
 static void
 on_term(int sig)
 {
 	(void)sig;
 	stopping = 1;
+}
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	timed_out = 1;
+}
+
+static char *const jail_envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:"
+    "/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", NULL };
+
+/* In the jail's init: a child running argv (the standard input /dev/null,
+ * the output out, or the init's own when out is -1), in a session of its
+ * own when session is set; its pid, or -1. */
+static pid_t
+spawn(char *const argv[], char *const envp[], int out, int session)
+{
+	struct sigaction sa;
+	pid_t pid = fork();
+	int null;
+
+	if (pid != 0)
+		return pid;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	if ((null = open("/dev/null", O_RDWR)) != -1)
+		dup2(null, 0);
+	if (out != -1) {
+		dup2(out, 1);
+		dup2(out, 2);
+	}
+	if (session)
+		setsid();
+	execve(argv[0], argv, envp);
+	dprintf(2, "%s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* Waits for pid, reaping whatever else ends meanwhile, for secs seconds
+ * at most (0: no limit) or until the init is told to stop; its wait
+ * status, or -1 when it did not end. */
+static int
+wait_for(pid_t pid, unsigned secs)
+{
+	int status;
+	pid_t w;
+
+	timed_out = 0;
+	alarm(secs);
+	for (;;) {
+		if ((w = waitpid(-1, &status, 0)) == pid)
+			break;
+		if (w == -1 && (errno != EINTR || timed_out || stopping)) {
+			status = -1;
+			break;
+		}
+	}
+	alarm(0);
+	return status;
+}
+
+/* "exited N", "was killed by signal N", or a timeout, of a wait_for. */
+static void
+say_status(int fd, const char *what, const char *cmd, int status,
+    unsigned secs)
+{
+	if (status == -1)
+		dprintf(fd, "%s (%s) did not end within %u s", what, cmd, secs);
+	else if (WIFEXITED(status))
+		dprintf(fd, "%s (%s) exited %d", what, cmd,
+		    WEXITSTATUS(status));
+	else
+		dprintf(fd, "%s (%s) was killed by signal %d", what, cmd,
+		    WTERMSIG(status));
 }
 
 /* Sends a failure message up the pipe and ends the process. */
@@ -298,17 +376,19 @@ jail_init(const struct jail_spec *s, int go, int report)
 	char c, *opts;
 	struct vj_err err;
 	struct sigaction sa;
-	pid_t rc_pid;
+	pid_t pid;
 	time_t deadline;
 	int status, fd;
 
 	/* The jail keeps nothing of vjbuild's: no database, no log, not
-	 * the standard output of the start (a pipe would never end). */
+	 * the standard output of the start (a pipe would never end); only
+	 * its console, and a command run once keeps the caller's output. */
 	for (fd = 3; fd < 1024; fd++)
-		if (fd != go && fd != report)
+		if (fd != go && fd != report && fd != s->console)
 			(void)close(fd);
 	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
-	    dup2(fd, 0) == -1 || dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
+	    dup2(fd, 0) == -1 || (s->argv == NULL && (dup2(fd, 1) == -1 ||
+	    dup2(fd, 2) == -1)))
 		init_fail(report, "/dev/null");
 	close(fd);
 	retitle("init");
@@ -347,34 +427,49 @@ jail_init(const struct jail_spec *s, int go, int report)
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 	if (limit_process(s->limits.pids, &err) == -1) {
 		dprintf(report, "%s", err.msg);
 		_exit(1);
 	}
-	rc_pid = fork();
-	if (rc_pid == 0) {
+	if (s->argv != NULL) {
+		/* Once: the command, then nothing it left behind. */
+		(void)write(report, "", 1);
+		close(report);
+		pid = spawn(s->argv, s->envp, -1, 0);
+		status = pid == -1 ? -1 : wait_for(pid, 0);
+		kill(-1, SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+			;
+		_exit(status == -1 ? 126 : WIFEXITED(status) ?
+		    WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	}
+	/* exec.start, waited for: the jail is started when its services
+	 * are, and a start that fails fails the jail (as jail(8) does). */
+	{
 		char *argv[] = { "/bin/sh", "-c", (char *)s->start, NULL };
-		char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-		    "/usr/bin:/sbin:/bin", "HOME=/", NULL };
-		int null = open("/dev/null", O_RDWR);
-		if (null != -1) {
-			dup2(null, 0);
-			dup2(null, 1);
-			dup2(null, 2);
+		pid = spawn(argv, jail_envp, s->console, 1);
+		status = pid == -1 ? -1 : wait_for(pid, JAIL_START_TIMEOUT);
+		if (status == -1 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0) {
+			say_status(report, "exec.start", s->start, status,
+			    JAIL_START_TIMEOUT);
+			kill(-1, SIGKILL);
+			_exit(1);
 		}
-		sa.sa_handler = SIG_DFL;
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
-		setsid();
-		execve(argv[0], argv, envp);
-		_exit(127);
 	}
 	(void)write(report, "", 1);	/* started */
 	close(report);
 	while (!stopping)
 		if (waitpid(-1, &status, 0) == -1 && errno == ECHILD)
 			pause();
-	/* Stop everything in the jail: TERM, then KILL. */
+	/* exec.stop, then stop everything in the jail: TERM, then KILL. */
+	if (s->stop != NULL) {
+		char *argv[] = { "/bin/sh", "-c", (char *)s->stop, NULL };
+		if ((pid = spawn(argv, jail_envp, s->console, 1)) != -1)
+			(void)wait_for(pid, JAIL_STOP_TIMEOUT);
+	}
 	kill(-1, SIGTERM);
 	for (deadline = time(NULL) + 5; time(NULL) < deadline;) {
 		while (waitpid(-1, &status, WNOHANG) > 0)
@@ -429,6 +524,19 @@ out:
 	return rc;
 }
 
+/* Waits for pid; its exit status, or 128 + the signal that ended it. */
+static int
+wait_code(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return 126;
+	return WIFEXITED(status) ? WEXITSTATUS(status) :
+	    128 + WTERMSIG(status);
+}
+
 /* M: its user namespace, then the jail's others, then I. */
 static void __attribute__((noreturn))
 jail_userns(const struct jail_spec *s, const char *root, int unshared,
@@ -449,16 +557,27 @@ jail_userns(const struct jail_spec *s, const char *root, int unshared,
 	if (setresgid(0, 0, 0) == -1 || setgroups(0, NULL) == -1 ||
 	    setresuid(0, 0, 0) == -1)
 		init_fail(report, "becoming root of the jail's user namespace");
+	/* Run once: each process dies with its parent, down to the init,
+	 * whose end ends the jail (set after the change of ids, which
+	 * clears it). */
+	if (s->argv != NULL && prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		init_fail(report, "prctl(PR_SET_PDEATHSIG)");
 	if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
 	    CLONE_NEWPID) == -1)
 		init_fail(report, "unshare(mount, uts, ipc, net, pid)");
 	if ((child = fork()) == -1)
 		init_fail(report, "fork");
-	if (child == 0)
+	if (child == 0) {
+		if (s->argv != NULL && prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+			init_fail(report, "prctl(PR_SET_PDEATHSIG)");
 		jail_init(s, go, report);
+	}
 	n = snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)child);
 	(void)write(report, pidbuf, (size_t)n + 1);
-	_exit(0);
+	if (s->argv == NULL)
+		_exit(0);
+	close(report);
+	_exit(wait_code(child));
 }
 
 /* H: a mount namespace of its own, the user namespace's maps and the
@@ -467,12 +586,15 @@ static void __attribute__((noreturn))
 jail_helper(const struct jail_spec *s, unsigned long idbase, int go,
     int report)
 {
-	int unshared[2], mapped[2], status;
+	int unshared[2], mapped[2];
 	char *outer, *root, c;
 	struct vj_err err;
 	pid_t m;
 
-	setsid();
+	if (s->argv == NULL)
+		setsid();	/* a started jail outlives vjbuild */
+	else if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		init_fail(report, "prctl(PR_SET_PDEATHSIG)");
 	if (unshare(CLONE_NEWNS) == -1)
 		init_fail(report, "unshare(mount)");
 	if (jail_mnt_private(&outer, &err) == -1) {
@@ -500,9 +622,8 @@ jail_helper(const struct jail_spec *s, unsigned long idbase, int go,
 			(void)write(mapped[1], "m", 1);
 	}
 	close(mapped[1]);
-	while (waitpid(m, &status, 0) == -1 && errno == EINTR)
-		;
-	_exit(0);
+	close(report);
+	_exit(wait_code(m));
 }
 
 /*
@@ -546,6 +667,98 @@ ids_lock(const struct jail_spec *s, struct vj_err *err)
 	return fd;
 }
 
+/*
+ * Makes pipes go and report, forks H (which makes M and I) for s with the
+ * ids at idbase, and reads M's report: I's pid, which it returns; *hp is
+ * H. -1 with err when I was not made (H reaped).
+ */
+static pid_t
+launch(const struct jail_spec *s, unsigned long idbase, int go[2],
+    int report[2], pid_t *hp, struct vj_err *err)
+{
+	char msg[512];
+	ssize_t n = 0;
+	size_t got = 0;
+	pid_t h;
+
+	if (pipe2(go, O_CLOEXEC) == -1 || pipe2(report, O_CLOEXEC) == -1) {
+		vj_errno(err, "pipe");
+		return -1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if ((h = fork()) == -1) {
+		vj_errno(err, "fork");
+		return -1;
+	}
+	if (h == 0) {
+		close(go[1]);
+		close(report[0]);
+		jail_helper(s, idbase, go[0], report[1]);
+	}
+	close(go[0]);
+	go[0] = -1;
+	close(report[1]);
+	report[1] = -1;
+	/* M's report: I's pid and a NUL, or what failed. */
+	while (got < sizeof(msg) - 1 && (n = read(report[0], msg + got,
+	    sizeof(msg) - 1 - got)) > 0 && memchr(msg, '\0', got + (size_t)n) ==
+	    NULL)
+		got += (size_t)n;
+	if (n > 0)
+		got += (size_t)n;
+	msg[got] = '\0';
+	if (got == 0 || memchr(msg, '\0', got) == NULL) {
+		vj_errf(err, "%s: %s", s->name, got > 0 ? msg :
+		    "the jail's process did not start");
+		kill(h, SIGKILL);
+		while (waitpid(h, NULL, 0) == -1 && errno == EINTR)
+			;
+		return -1;
+	}
+	*hp = h;
+	return (pid_t)strtol(msg, NULL, 10);
+}
+
+int
+jail_once(const struct jail_spec *s, int *status, struct vj_err *err)
+{
+	int go[2] = { -1, -1 }, report[2] = { -1, -1 }, lock, rc = -1;
+	unsigned long idbase;
+	char msg[512];
+	ssize_t n;
+	pid_t h, init;
+
+	if (jail_seccomp_preload(err) == -1 ||
+	    fs_mkdirs(s->rundir, 0700) == -1 ||
+	    (lock = ids_lock(s, err)) == -1)
+		return -1;
+	if (jail_ids_pick(s->name, &idbase, err) == -1 ||
+	    (init = launch(s, idbase, go, report, &h, err)) == -1)
+		goto out;
+	close(lock);	/* the range is taken: its namespace exists */
+	lock = -1;
+	if (write(go[1], "g", 1) != 1) {
+		vj_errno(err, "%s: starting", s->name);
+		kill(h, SIGKILL);
+	} else if ((n = read(report[0], msg, sizeof(msg) - 1)) != 1 ||
+	    msg[0] != '\0') {
+		msg[n > 0 ? n : 0] = '\0';
+		vj_errf(err, "%s: %s", s->name, n > 0 ? msg : "its init died");
+		kill(h, SIGKILL);
+	} else
+		rc = 0;
+	while (waitpid(h, status, 0) == -1 && errno == EINTR)
+		;
+out:
+	if (lock != -1) close(lock);
+	if (go[0] != -1) close(go[0]);
+	if (go[1] != -1) close(go[1]);
+	if (report[0] != -1) close(report[0]);
+	if (report[1] != -1) close(report[1]);
+	return rc;
+}
+
 int
 jail_start(const struct jail_spec *s, struct vj_err *err)
 {
@@ -559,7 +772,6 @@ jail_start(const struct jail_spec *s, struct vj_err *err)
 	long ifindex = 0;
 	pid_t h, init = 0;
 	ssize_t n = 0;
-	size_t got;
 
 	if (jail_pid(s) != 0) {
 		vj_errf(err, "%s is already running", s->name);
@@ -586,42 +798,12 @@ jail_start(const struct jail_spec *s, struct vj_err *err)
 		goto out;
 	}
 	spec.jail_if = jail_if;
-	if (pipe2(go, O_CLOEXEC) == -1 || pipe2(report, O_CLOEXEC) == -1) {
-		vj_errno(err, "pipe");
+	if ((init = launch(&spec, idbase, go, report, &h, err)) == -1) {
+		init = 0;
 		goto out;
 	}
-	fflush(stdout);
-	fflush(stderr);
-	if ((h = fork()) == -1) {
-		vj_errno(err, "fork");
-		goto out;
-	}
-	if (h == 0) {
-		close(go[1]);
-		close(report[0]);
-		jail_helper(&spec, idbase, go[0], report[1]);
-	}
-	close(go[0]);
-	go[0] = -1;
-	close(report[1]);
-	report[1] = -1;
-	/* M's report: I's pid and a NUL, or what failed. */
-	got = 0;
-	while (got < sizeof(msg) - 1 && (n = read(report[0], msg + got,
-	    sizeof(msg) - 1 - got)) > 0 && memchr(msg, '\0', got + (size_t)n) ==
-	    NULL)
-		got += (size_t)n;
-	if (n > 0)
-		got += (size_t)n;
-	msg[got] = '\0';
 	while (waitpid(h, &status, 0) == -1 && errno == EINTR)
-		;
-	if (got == 0 || memchr(msg, '\0', got) == NULL) {
-		vj_errf(err, "%s: %s", s->name, got > 0 ? msg :
-		    "the jail's process did not start");
-		goto out;
-	}
-	init = (pid_t)strtol(msg, NULL, 10);
+		;	/* M reported, and H ends with it */
 	close(lock);	/* the range is taken now: its namespace exists */
 	lock = -1;
 	cg = jail_cgroup_setup(s->name, &s->limits, init, &cgerr);
@@ -726,7 +908,8 @@ jail_stop(const struct jail_spec *s, struct vj_err *err)
 		return -1;
 	}
 	kill(pid, SIGTERM);
-	for (i = 0; i < 200 && kill(pid, 0) == 0; i++)
+	/* exec.stop's time, the TERM's 5 s, and some to spare. */
+	for (i = 0; i < (JAIL_STOP_TIMEOUT + 7) * 20 && kill(pid, 0) == 0; i++)
 		usleep(50000);
 	if (kill(pid, 0) == 0)
 		kill(pid, SIGKILL);
@@ -901,6 +1084,98 @@ freebsd_jail(const struct jail_spec *s, const char *flag, struct vj_err *err)
 	free(dir);
 	free(conf);
 	free(name);
+	return rc;
+}
+
+/*
+ * Makes pipes go and report, forks H (which makes M and I) for s with the
+ * ids at idbase, and reads M's report: I's pid, which it returns; *hp is
+ * H. -1 with err when I was not made (H reaped).
+ */
+static pid_t
+launch(const struct jail_spec *s, unsigned long idbase, int go[2],
+    int report[2], pid_t *hp, struct vj_err *err)
+{
+	char msg[512];
+	ssize_t n = 0;
+	size_t got = 0;
+	pid_t h;
+
+	if (pipe2(go, O_CLOEXEC) == -1 || pipe2(report, O_CLOEXEC) == -1) {
+		vj_errno(err, "pipe");
+		return -1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if ((h = fork()) == -1) {
+		vj_errno(err, "fork");
+		return -1;
+	}
+	if (h == 0) {
+		close(go[1]);
+		close(report[0]);
+		jail_helper(s, idbase, go[0], report[1]);
+	}
+	close(go[0]);
+	go[0] = -1;
+	close(report[1]);
+	report[1] = -1;
+	/* M's report: I's pid and a NUL, or what failed. */
+	while (got < sizeof(msg) - 1 && (n = read(report[0], msg + got,
+	    sizeof(msg) - 1 - got)) > 0 && memchr(msg, '\0', got + (size_t)n) ==
+	    NULL)
+		got += (size_t)n;
+	if (n > 0)
+		got += (size_t)n;
+	msg[got] = '\0';
+	if (got == 0 || memchr(msg, '\0', got) == NULL) {
+		vj_errf(err, "%s: %s", s->name, got > 0 ? msg :
+		    "the jail's process did not start");
+		kill(h, SIGKILL);
+		while (waitpid(h, NULL, 0) == -1 && errno == EINTR)
+			;
+		return -1;
+	}
+	*hp = h;
+	return (pid_t)strtol(msg, NULL, 10);
+}
+
+int
+jail_once(const struct jail_spec *s, int *status, struct vj_err *err)
+{
+	int go[2] = { -1, -1 }, report[2] = { -1, -1 }, lock, rc = -1;
+	unsigned long idbase;
+	char msg[512];
+	ssize_t n;
+	pid_t h, init;
+
+	if (jail_seccomp_preload(err) == -1 ||
+	    fs_mkdirs(s->rundir, 0700) == -1 ||
+	    (lock = ids_lock(s, err)) == -1)
+		return -1;
+	if (jail_ids_pick(s->name, &idbase, err) == -1 ||
+	    (init = launch(s, idbase, go, report, &h, err)) == -1)
+		goto out;
+	close(lock);	/* the range is taken: its namespace exists */
+	lock = -1;
+	if (write(go[1], "g", 1) != 1) {
+		vj_errno(err, "%s: starting", s->name);
+		kill(h, SIGKILL);
+	} else if ((n = read(report[0], msg, sizeof(msg) - 1)) != 1 ||
+	    msg[0] != '\0') {
+		msg[n > 0 ? n : 0] = '\0';
+		vj_errf(err, "%s: %s", s->name, n > 0 ? msg : "its init died");
+		kill(h, SIGKILL);
+	} else
+		rc = 0;
+	while (waitpid(h, status, 0) == -1 && errno == EINTR)
+		;
+out:
+	if (lock != -1) close(lock);
+	if (go[0] != -1) close(go[0]);
+	if (go[1] != -1) close(go[1]);
+	if (report[0] != -1) close(report[0]);
+	if (report[1] != -1) close(report[1]);
 	return rc;
 }
 

@@ -300,22 +300,48 @@ own_ports(struct plan *p, const struct task_env *env,
 	return own;
 }
 
+/* setup:P@J for port x of jail h, after what it needs (last: install:P@J or
+ * configure:P@J; users and hostconf of the jail, -1 for none) and the
+ * setups of the ports x depends on (setup[k], -1 for none). */
+static int
+add_setup(struct plan *p, const struct task_env *env,
+    const struct conf_host *h, struct task_port *tp, int x, int last,
+    int users, int hostconf, const int *setup)
+{
+	size_t np = env->ports->n, k;
+	char *want = xcalloc(np, 1);
+	int id = add(p, &task_setup_ops, env, h, tp);
+
+	graph_depend(p->g, id, last);
+	if (users != -1)
+		graph_depend(p->g, id, users);
+	graph_depend(p->g, id, hostconf);
+	conf_ports_closure(env->ports, x, want);
+	for (k = 0; k < np; k++)
+		if (want[k] && (int)k != x && setup[k] != -1)
+			graph_depend(p->g, id, setup[k]);
+	free(want);
+	return id;
+}
+
 static void
 add_packages(struct plan *p, const struct task_env *env,
     const struct conf_host *h, int devfs, const int *fetch_id,
-    const int *build_id)
+    const int *build_id, int users, int hostconf)
 {
 	size_t np = env->ports ? env->ports->n + 1 : 1;
 	int *mine, *inst = xcalloc(np, sizeof(int)), *bld = xcalloc(np,
-	    sizeof(int)), clean = -1;
+	    sizeof(int)), clean = -1, *setup = xcalloc(np, sizeof(int));
 	size_t n = task_jail_ports(env, h, &mine), i, k;
 	struct task_port *own = n > 0 && env->nocache ? own_ports(p, env, h) :
 	    NULL;
 
 	if (own != NULL)
 		clean = add(p, &task_clean_ops, env, h, NULL);
+	for (i = 0; i < np; i++)
+		setup[i] = -1;
 	for (i = 0; i < n; i++) {
-		int x = mine[i], id;
+		int x = mine[i], id, last;
 		struct task_port *tp = own ? &own[x] : &env->tports[x];
 		if (own != NULL) {
 			id = bld[x] = add(p, &task_build_ops, env, h, tp);
@@ -331,13 +357,21 @@ add_packages(struct plan *p, const struct task_env *env,
 			graph_depend(p->g, id, inst[tp->port->dep[k]]);
 		if (own != NULL)
 			graph_depend(p->g, clean, id);
-		if (tp->port->nfiles > 0)
-			graph_depend(p->g, add(p, &task_configure_ops, env, h,
-			    tp), id);
+		last = id;
+		if (tp->port->nfiles > 0) {
+			last = add(p, &task_configure_ops, env, h, tp);
+			graph_depend(p->g, last, id);
+		}
+		/* Ports come in dependency order: a dependency's setup is
+		 * in setup[] before its dependents'. */
+		if (tp->port->setup != NULL)
+			setup[x] = add_setup(p, env, h, tp, x, last, users,
+			    hostconf, setup);
 	}
 	free(mine);
 	free(inst);
 	free(bld);
+	free(setup);
 }
 
 struct plan *
@@ -393,7 +427,7 @@ plan_new(struct task_env *env, struct vj_err *err)
 	struct plan *p;
 	const struct conf_hosts *hosts = env->hosts;
 	size_t i;
-	int prev, id, *build_id, *fetch_id;
+	int prev, id, *build_id, *fetch_id, users, hostconf;
 
 	if (env->ports != NULL && env->tports == NULL &&
 	    task_port_keys(env, err) == -1)
@@ -414,13 +448,25 @@ plan_new(struct task_env *env, struct vj_err *err)
 		id = add(p, &task_devfs_ops, env, h, NULL);
 		graph_depend(p->g, id, prev);
 		prev = id;
-		add_packages(p, env, h, prev, fetch_id, build_id);
-		if (env->conf->nusers > 0 || h->nusers > 0)
-			graph_depend(p->g, add(p, &task_users_ops, env, h,
-			    NULL), prev);
-		id = add(p, &task_hostconf_ops, env, h, NULL);
-		graph_depend(p->g, id, prev);
-		/* register:J after everything else of J. */
+		users = -1;
+		if (env->conf->nusers > 0 || h->nusers > 0) {
+			users = add(p, &task_users_ops, env, h, NULL);
+			graph_depend(p->g, users, prev);
+		}
+		hostconf = add(p, &task_hostconf_ops, env, h, NULL);
+		graph_depend(p->g, hostconf, prev);
+		add_packages(p, env, h, prev, fetch_id, build_id, users,
+		    hostconf);
+		/* services:J after its packages; register:J after all. */
+		if (env->ports != NULL && task_has_services(env, h)) {
+			id = add(p, &task_services_ops, env, h, NULL);
+			for (k = first; k < (size_t)id; k++)
+				if (p->v[k].host == h && (p->v[k].ops ==
+				    &task_install_ops || p->v[k].ops ==
+				    &task_configure_ops || p->v[k].ops ==
+				    &task_setup_ops))
+					graph_depend(p->g, id, (int)k);
+		}
 		id = add(p, &task_register_ops, env, h, NULL);
 		for (k = first; k < (size_t)id; k++)
 			if (p->v[k].host == h)

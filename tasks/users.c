@@ -40,9 +40,8 @@
 	(u)->gid, (u)->home, (u)->shell)
 #endif
 
-/* The users for t's jail: pointers into the config and the host line. */
-static size_t
-users_of(const struct task *t, const struct conf_user ***out)
+size_t
+task_users(const struct task *t, const struct conf_user ***out)
 {
 	const struct conf *c = t->env->conf;
 	const struct conf_host *h = t->host;
@@ -65,7 +64,7 @@ static void
 users_inputs(const struct task *t, struct sha256 *c)
 {
 	const struct conf_user **u;
-	size_t n = users_of(t, &u), i, k;
+	size_t n = task_users(t, &u), i, k;
 
 	for (i = 0; i < n; i++) {
 		char *line = xasprintf("%s:%u:%u:%s:%s:", u[i]->name, u[i]->uid,
@@ -307,7 +306,7 @@ static int
 users_run(const struct task *t, struct vj_err *err)
 {
 	const struct conf_user **u;
-	size_t n = users_of(t, &u), i, k;
+	size_t n = task_users(t, &u), i, k;
 	struct db pw, gr, sh;
 	struct sbuf managed = { 0 };
 	char *old, *p, *name;

@@ -172,6 +172,49 @@ EOF
 	[ "$(cat $sysctl)" = "$old" ] || { fail "the host's $sysctl changed to $(cat $sysctl)"; echo "$old" > $sysctl; }
 }
 
+# A port's setup script runs in every jail as its root (setup:P@J): it is
+# the port's code, held as a started jail is, with no network at all, and
+# nothing it starts outlives it.
+test_hostile_setup_is_held_like_a_jail_without_network() {
+	need_root || return
+	SOCK=$PWD/host.sock ABS=vjbuild-attack-$$
+	listen
+	sysctl=/proc/sys/kernel/printk_ratelimit_burst
+	old=$(cat $sysctl)
+	[ "$old" != 11 ] || { echo 10 > $sysctl; old=10; }
+	sleep 3603 &
+	hostpid=$!
+	setup 1
+	printf 'ports = ports\npackages = evil\n' >> vjbuild.conf
+	make_port evil 'mkdir -p "$STAGEDIR$PREFIX/share/evil"'
+	echo "host-secret-$$" > secret
+	cat > ports/evil/setup <<EOF
+try() { n=\$1; shift; if "\$@" > /dev/null 2>&1; then echo "\$n WORKED" >> /var/tries; else echo "\$n refused" >> /var/tries; fi; }
+try tcp-host-loopback sh -c 'echo x | nc -w 2 127.0.0.1 $PORT'
+try interfaces-up sh -c 'ip -o link show up | grep -q .'
+try socket-file sh -c 'test -e $SOCK'
+try read-host-file cat $PWD/secret
+try mknod-block mknod /tmp/blk b 7 0
+try sysctl sh -c 'echo 11 > $sysctl'
+try sysrq sh -c 'echo h > /proc/sysrq-trigger'
+try mount mount -t tmpfs none /mnt
+try unshare unshare -U true
+try see-host-process sh -c 'ps | grep -q "sleep 360[3]"'
+try kill-host-process kill -9 $hostpid
+setsid sleep 3604 < /dev/null > /dev/null 2>&1 &
+echo done >> /var/tries
+EOF
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; kill $hostpid $LISTENER; return; }
+	tries=jails/web1/var/tries
+	grep -q '^done$' $tries || fail "the setup did not run to its end: $(cat $tries state/logs/setup:evil@web1.log)"
+	grep ' WORKED$' $tries | while read -r what _; do fail "attack worked: $what"; done
+	[ ! -s connections ] || fail "the host's listener got a connection from the setup"
+	[ "$(cat $sysctl)" = "$old" ] || { fail "the host's $sysctl changed"; echo "$old" > $sysctl; }
+	kill -0 $hostpid 2>/dev/null || fail "the host's process was killed"
+	pgrep -f 'sleep 360[4]' > /dev/null && { fail "a process of the setup outlived it: $(pgrep -af 'sleep 360[4]')"; pkill -f 'sleep 360[4]'; }
+	kill $hostpid $LISTENER 2>/dev/null
+}
+
 # A courier-like port: make install chowns to daemon and sets setuid and
 # setgid bits; every jail gets them as the build made them.
 test_setuid_and_daemon_owned_files_land_in_every_jail() {
