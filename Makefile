@@ -52,6 +52,7 @@ LIB_SRCS = compat/os.c \
 	tasks/root.c tasks/plan.c tasks/extract.c tasks/distribution.c \
 	tasks/devfs.c tasks/hostconf.c tasks/jailconf.c tasks/port.c \
 	tasks/install.c tasks/configure.c tasks/setup.c tasks/services.c \
+	tasks/cert.c \
 	tasks/users.c tasks/register.c \
 	tasks/cmd.c \
 	sched/machine.c sched/loop.c sched/logtail.c

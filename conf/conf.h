@@ -63,7 +63,7 @@ enum conf_key {
 	CONF_DOMAIN, CONF_PACKAGES, CONF_PORTS, CONF_DISTFILES, CONF_CACHE,
 	CONF_REGISTRY, CONF_DNS, CONF_UNPACK_LIMIT, CONF_LIMIT_PIDS,
 	CONF_LIMIT_MEMORY, CONF_LIMIT_CPU, CONF_LIMIT_SHM, CONF_HOST_ACCESS,
-	CONF_BUILD_ROOT, CONF_LOG_LIMIT, CONF_REGISTRY_TIMEOUT, CONF_NKEYS
+	CONF_BUILD_ROOT, CONF_LOG_LIMIT, CONF_REGISTRY_TIMEOUT, CONF_CA, CONF_NKEYS
 };
 
 /* A service of the host that started jails may reach (host_access). */
@@ -180,6 +180,8 @@ struct conf_port {
 	size_t nservices;
 	char *setup;		/* ports/NAME/setup's text (run in each jail
 				 * after install), or NULL */
+	int tls;		/* 'tls = yes': its jails get a key and a
+				 * certificate (cert:J) */
 };
 
 struct conf_ports {

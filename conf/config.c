@@ -38,6 +38,7 @@ static const struct {
 	[CONF_LIMIT_SHM] = { "limit.shm", 0 },
 	[CONF_HOST_ACCESS] = { "host_access", 0 },
 	[CONF_BUILD_ROOT] = { "build_root", 1 },
+	[CONF_CA] = { "ca", 1 },
 	[CONF_LOG_LIMIT] = { "log_limit", 0 },
 	[CONF_REGISTRY_TIMEOUT] = { "registry_timeout", 0 },
 };

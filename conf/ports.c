@@ -197,7 +197,7 @@ parse_recipe(struct loader *ld, struct conf_port *port)
 	struct vj_err *err = ld->err;
 	struct lines l;
 	char *line, *eq, *key, *val, *end;
-	int r, source_line = 0, sha_line = 0;
+	int r, source_line = 0, sha_line = 0, tls_line = 0;
 
 	if (lines_open(&l, port->recipe, err) == -1)
 		return -1;
@@ -257,6 +257,10 @@ parse_recipe(struct loader *ld, struct conf_port *port)
 			}
 			if (r == -1)
 				break;
+		} else if (strcmp(key, "tls") == 0 && !tls_line &&
+		    (strcmp(val, "yes") == 0 || strcmp(val, "no") == 0)) {
+			tls_line = l.lineno;
+			port->tls = strcmp(val, "yes") == 0;
 		} else if (strcmp(key, "source") == 0 && !source_line) {
 			source_line = l.lineno;
 			if (strcmp(val, "none") != 0) {

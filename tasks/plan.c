@@ -300,13 +300,34 @@ own_ports(struct plan *p, const struct task_env *env,
 	return own;
 }
 
+static int wants_services(const struct conf_port *p) { return p->nservices > 0; }
+static int wants_tls(const struct conf_port *p) { return p->tls; }
+
+/* 1 when some port of jail h is one that wants. */
+static int
+jail_ports_any(const struct task_env *env, const struct conf_host *h,
+    int (*wants)(const struct conf_port *))
+{
+	int *mine;
+	size_t n, i;
+	int any = 0;
+
+	if (env->ports == NULL)
+		return 0;
+	n = task_jail_ports(env, h, &mine);
+	for (i = 0; i < n && !any; i++)
+		any = wants(&env->ports->v[mine[i]]);
+	free(mine);
+	return any;
+}
+
 /* setup:P@J for port x of jail h, after what it needs (last: install:P@J or
  * configure:P@J; users and hostconf of the jail, -1 for none) and the
  * setups of the ports x depends on (setup[k], -1 for none). */
 static int
 add_setup(struct plan *p, const struct task_env *env,
     const struct conf_host *h, struct task_port *tp, int x, int last,
-    int users, int hostconf, const int *setup)
+    int users, int hostconf, int cert, const int *setup)
 {
 	size_t np = env->ports->n, k;
 	char *want = xcalloc(np, 1);
@@ -316,6 +337,8 @@ add_setup(struct plan *p, const struct task_env *env,
 	if (users != -1)
 		graph_depend(p->g, id, users);
 	graph_depend(p->g, id, hostconf);
+	if (cert != -1)
+		graph_depend(p->g, id, cert);
 	conf_ports_closure(env->ports, x, want);
 	for (k = 0; k < np; k++)
 		if (want[k] && (int)k != x && setup[k] != -1)
@@ -327,7 +350,7 @@ add_setup(struct plan *p, const struct task_env *env,
 static void
 add_packages(struct plan *p, const struct task_env *env,
     const struct conf_host *h, int devfs, const int *fetch_id,
-    const int *build_id, int users, int hostconf)
+    const int *build_id, int users, int hostconf, int cert)
 {
 	size_t np = env->ports ? env->ports->n + 1 : 1;
 	int *mine, *inst = xcalloc(np, sizeof(int)), *bld = xcalloc(np,
@@ -366,7 +389,7 @@ add_packages(struct plan *p, const struct task_env *env,
 		 * in setup[] before its dependents'. */
 		if (tp->port->setup != NULL)
 			setup[x] = add_setup(p, env, h, tp, x, last, users,
-			    hostconf, setup);
+			    hostconf, cert, setup);
 	}
 	free(mine);
 	free(inst);
@@ -427,7 +450,7 @@ plan_new(struct task_env *env, struct vj_err *err)
 	struct plan *p;
 	const struct conf_hosts *hosts = env->hosts;
 	size_t i;
-	int prev, id, *build_id, *fetch_id, users, hostconf;
+	int prev, id, *build_id, *fetch_id, users, hostconf, cert;
 
 	if (env->ports != NULL && env->tports == NULL &&
 	    task_port_keys(env, err) == -1)
@@ -455,10 +478,15 @@ plan_new(struct task_env *env, struct vj_err *err)
 		}
 		hostconf = add(p, &task_hostconf_ops, env, h, NULL);
 		graph_depend(p->g, hostconf, prev);
+		cert = -1;
+		if (jail_ports_any(env, h, wants_tls)) {
+			cert = add(p, &task_cert_ops, env, h, NULL);
+			graph_depend(p->g, cert, prev);
+		}
 		add_packages(p, env, h, prev, fetch_id, build_id, users,
-		    hostconf);
+		    hostconf, cert);
 		/* services:J after its packages; register:J after all. */
-		if (env->ports != NULL && task_has_services(env, h)) {
+		if (jail_ports_any(env, h, wants_services)) {
 			id = add(p, &task_services_ops, env, h, NULL);
 			for (k = first; k < (size_t)id; k++)
 				if (p->v[k].host == h && (p->v[k].ops ==

@@ -43,20 +43,6 @@ render(const struct task *t)
 	return b.s ? sbuf_take(&b) : xstrdup("");
 }
 
-/* 1 when some port of h names a service. */
-int
-task_has_services(const struct task_env *env, const struct conf_host *h)
-{
-	int *mine;
-	size_t n = task_jail_ports(env, h, &mine), i;
-	int any = 0;
-
-	for (i = 0; i < n && !any; i++)
-		any = env->ports->v[mine[i]].nservices > 0;
-	free(mine);
-	return any;
-}
-
 static void
 services_inputs(const struct task *t, struct sha256 *c)
 {

@@ -12,6 +12,8 @@
  *   install:P@J (after build:P, devfs:J, install:D@J) -> configure:P@J
  *   -> setup:P@J when the port has a setup script (after users:J,
  *   hostconf:J and the setups of the ports P depends on)
+ * cert:J (after devfs:J) when one of J's ports says tls = yes: its key and
+ * certificate, before the setups of J;
  * services:J when one of J's ports names a service: their start order, after
  * every install, configure and setup of J;
  * and once for the run: jailconf (the host's jail.conf, one stanza a jail).
@@ -117,7 +119,7 @@ extern const struct task_ops task_extract_ops, task_distribution_ops,
     task_devfs_ops, task_hostconf_ops, task_jailconf_ops, task_fetch_ops,
     task_build_ops, task_install_ops, task_configure_ops, task_clean_ops,
     task_users_ops, task_register_ops, task_dns_ops, task_cmd_ops,
-    task_setup_ops, task_services_ops;
+    task_setup_ops, task_services_ops, task_cert_ops;
 
 /* The ports jail h wants: its line's packages, else the config's default
  * set, with everything they depend on; indexes into env->ports, in
@@ -129,9 +131,6 @@ size_t task_jail_ports(const struct task_env *env, const struct conf_host *h,
  * pointers into the config and the line, in *out (malloc'd). */
 struct conf_user;
 size_t task_users(const struct task *t, const struct conf_user ***out);
-
-/* 1 when some port of jail h names a service (so it has services:J). */
-int task_has_services(const struct task_env *env, const struct conf_host *h);
 
 struct plan;
 

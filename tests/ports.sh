@@ -44,7 +44,7 @@ test_deleted_root_is_rebuilt_from_cache() {
 	rm -rf jails/web2
 	"$VJ" -j2 hosts.txt > out.txt 2> err.txt || { fail "second run: $(tail -3 out.txt)"; return; }
 	got=$(ran err.txt)
-	want="configure:echod@web2 configure:vjhttpd@web2 devfs:web2 extract:web2 hostconf:web2 install:echod@web2 install:libvj@web2 install:vjhttpd@web2 register:web2 "
+	want="configure:echod@web2 configure:vjhttpd@web2 devfs:web2 extract:web2 hostconf:web2 install:echod@web2 install:libvj@web2 install:vjhttpd@web2 register:web2 services:web2 "
 	[ "$got" = "$want" ] || fail "ran: $got"
 	chroot jails/web2 /usr/local/sbin/echod -V | grep -q 10.9.0.2 || fail "web2 echod"
 }
@@ -56,7 +56,7 @@ test_recipe_edit_rebuilds_that_port_everywhere() {
 	sed -i 's/^version = 1.0$/version = 1.1/' ports/echod/recipe
 	"$VJ" -j2 hosts.txt > out.txt 2> err.txt || { fail "second run: $(tail -3 out.txt)"; return; }
 	got=$(ran err.txt)
-	want="build:echod configure:echod@web1 configure:echod@web2 configure:echod@web3 install:echod@web1 install:echod@web2 install:echod@web3 register:web1 register:web2 register:web3 "
+	want="build:echod configure:echod@web1 configure:echod@web2 configure:echod@web3 install:echod@web1 install:echod@web2 install:echod@web3 register:web1 register:web2 register:web3 services:web1 services:web2 services:web3 "
 	[ "$got" = "$want" ] || fail "ran: $got"
 	grep -q '^version 1.1$' jails/web3/var/db/vjbuild/pkg/echod || fail "not reinstalled"
 	# Editing the library rebuilds it and the two daemons that need it.

@@ -143,4 +143,40 @@ test_a_named_service_missing_from_the_jail_is_an_error() {
 	grep -q "ports/app/recipe:3: bad service '../x'" bad.txt || fail "message: $(cat bad.txt)"
 }
 
+# tls = yes: each jail gets its own key and a certificate for its name and
+# address from the host's CA (made once, in STATE/ca); the client verifies
+# the chain and the name; the key is the jail root's alone and in no
+# package of the cache.
+test_tls_ports_get_a_key_and_certificate_per_jail_from_the_hosts_ca() {
+	need_root || return
+	command -v openssl > /dev/null || { echo "    skipped: no openssl(1) (Debian package openssl)"; return $SKIP_RC; }
+	setup 2
+	printf 'ports = ports\npackages = web\n' >> vjbuild.conf
+	make_port web 'mkdir -p "$STAGEDIR$PREFIX/share/web"'
+	echo "tls = yes" >> ports/web/recipe
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "provisioning: $(tail -5 out.txt)"; return; }
+	[ "$(stat -c %a state/ca/ca.key)" = 600 ] || fail "the CA's key is mode $(stat -c %a state/ca/ca.key)"
+	for i in 1 2; do
+		d=jails/web$i/usr/local/etc/ssl/vjbuild
+		[ "$(stat -c %a $d/key.pem)" = 600 ] || fail "web$i key mode $(stat -c %a $d/key.pem)"
+		cmp -s $d/ca.pem state/ca/ca.crt || fail "web$i ca.pem is not the CA's"
+		openssl verify -CAfile state/ca/ca.crt $d/cert.pem > v.txt 2>&1 || fail "web$i chain: $(cat v.txt)"
+		openssl x509 -in $d/cert.pem -noout -checkhost web$i.example.org | grep -q 'does match' || fail "web$i name"
+		openssl x509 -in $d/cert.pem -noout -checkhost web3.example.org | grep -q 'does NOT match' || fail "web$i matches another name"
+		openssl x509 -in $d/cert.pem -noout -checkip 10.9.0.$i | grep -q 'does match' || fail "web$i address"
+		# The key is the certificate's.
+		[ "$(openssl pkey -in $d/key.pem -pubout)" = "$(openssl x509 -in $d/cert.pem -noout -pubkey)" ] || fail "web$i key and certificate differ"
+	done
+	cmp -s jails/web1/usr/local/etc/ssl/vjbuild/key.pem jails/web2/usr/local/etc/ssl/vjbuild/key.pem && fail "two jails share a key"
+	for f in cache/packages/*.tar.gz; do tar tzf "$f" | grep -q 'key.pem' && fail "a key in the cache: $f"; done
+	"$VJ" hosts.txt > again.txt 2>&1 || fail "again: $(tail -3 again.txt)"
+	grep -q ' 0 ran' again.txt || fail "second run ran tasks: $(tail -1 again.txt)"
+	# An operator's CA directory with a key and no certificate is not
+	# completed over: the run fails and says so.
+	mkdir myca && cp state/ca/ca.key myca/ && echo "ca = myca" >> vjbuild.conf
+	"$VJ" hosts.txt > half.txt 2>&1 && fail "a half CA passed: $(tail -3 half.txt)"
+	grep -q "the CA directory .*myca has ca.key but not ca.crt" half.txt || fail "message: $(cat half.txt)"
+	cmp -s myca/ca.key state/ca/ca.key || fail "the operator's key changed"
+}
+
 run_tests "$@"
