@@ -67,6 +67,7 @@ clear_the_way(const struct task *t, int jfd, struct vj_err *err)
 	const char *name = t->host->name;
 	struct stat st;
 	char *aside;
+	int i;
 	int fd, rc;
 
 	if (fstatat(jfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
@@ -97,11 +98,21 @@ clear_the_way(const struct task *t, int jfd, struct vj_err *err)
 		    "moved aside, not deleted)", t->root, name);
 		return -1;
 	}
-	aside = xasprintf(".vjbuild-old.%s.%lld", name, (long long)time(NULL));
-	if (renameat(jfd, name, jfd, aside) == -1) {
-		vj_errno(err, "%s: move aside", t->root);
+	/* A name no earlier aside has (two recreates in one second took
+	 * the same one, and the second failed). */
+	for (i = 0;; i++) {
+		aside = i == 0 ? xasprintf(".vjbuild-old.%s.%lld", name,
+		    (long long)time(NULL)) : xasprintf(".vjbuild-old.%s.%lld.%d",
+		    name, (long long)time(NULL), i);
+		if (renameat(jfd, name, jfd, aside) == 0)
+			break;
+		if ((errno != EEXIST && errno != ENOTEMPTY && errno != ENOTDIR) ||
+		    i == 99) {
+			vj_errno(err, "%s: move aside to %s", t->root, aside);
+			free(aside);
+			return -1;
+		}
 		free(aside);
-		return -1;
 	}
 	printf("moved the old root aside to %s/%s\n", t->env->jails, aside);
 	free(aside);

@@ -159,13 +159,19 @@ in_root(int fd, const char *path)
 {
 #ifdef __linux__
 	struct open_how how;
-	int f;
+	int f, tries = 0;
 
 	memset(&how, 0, sizeof(how));
 	how.flags = O_PATH | O_CLOEXEC;
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-	if ((f = (int)syscall(SYS_openat2, fd, path, &how,
-	    sizeof(how))) == -1)
+	/* EAGAIN: a rename or mount anywhere on the host raced the walk
+	 * (the kernel cannot tell that it stayed in the root); the walk is
+	 * tried again, as openat2(2) says. Taken for "missing", it refused
+	 * packages while other installs renamed their stages. */
+	while ((f = (int)syscall(SYS_openat2, fd, path, &how,
+	    sizeof(how))) == -1 && errno == EAGAIN && ++tries < 1000)
+		;
+	if (f == -1)
 		return 0;
 	close(f);
 	return 1;

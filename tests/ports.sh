@@ -334,4 +334,37 @@ test_program_missing_its_libraries_is_refused_naming_them() {
 	chroot jails/web1 /usr/local/bin/true || fail "the program does not run in the jail"
 }
 
+# The library check walks the jail's links with openat2(RESOLVE_IN_ROOT),
+# which fails with EAGAIN whenever a rename anywhere on the host races the
+# walk (other installs rename their stages all the time): that is tried
+# again, not taken for a missing library. Renames churn in a loop here
+# while the jail is made three times.
+test_library_check_holds_while_the_host_renames() {
+	need_root || return
+	local interp libc
+	interp=$(ldd /bin/true 2>/dev/null | awk '$1 ~ /^\// {print $1}' | head -1)
+	libc=$(ldd /bin/true 2>/dev/null | awk '$1 == "libc.so.6" {print $3}')
+	[ -n "$interp" ] && [ -n "$libc" ] || { echo "    skipped: /bin/true is not a dynamic glibc program here"; return $SKIP_RC; }
+	setup 1
+	printf 'ports = ports\npackages = tool\n' >> vjbuild.conf
+	# The loader and libc reached through links with "..", as a merged
+	# /usr has them: the walks that race renames.
+	local up_i up_l
+	up_i=$(dirname "$interp" | sed 's|/[^/]*|../|g')
+	up_l=$(dirname "$libc" | sed 's|/[^/]*|../|g')
+	make_port libc "mkdir -p \$STAGEDIR/usr/lib/vjtest \$STAGEDIR$(dirname "$interp") \$STAGEDIR$(dirname "$libc"); cp -L $interp \$STAGEDIR/usr/lib/vjtest/ld.so; cp -L $libc \$STAGEDIR/usr/lib/vjtest/libc.so.6; ln -s ${up_i}usr/lib/vjtest/ld.so \$STAGEDIR$interp; ln -s ${up_l}usr/lib/vjtest/libc.so.6 \$STAGEDIR$(dirname "$libc")/libc.so.6"
+	make_port tool 'mkdir -p $STAGEDIR$PREFIX/bin; for i in $(seq 1 40); do cp /bin/true $STAGEDIR$PREFIX/bin/true$i; done' libc
+	mkdir churn && touch churn/a churn/go
+	python3 -c 'import os, time
+end = time.time() + 60
+while time.time() < end and os.path.exists("churn/go"):
+    os.rename("churn/a", "churn/b"); os.rename("churn/b", "churn/a")' &
+	local churner=$!
+	for i in 1 2 3; do
+		"$VJ" --recreate web1 hosts.txt > out$i.txt 2>&1 || { fail "run $i: $(tail -3 out$i.txt; cat state/logs/install:tool@web1.log | head -5)"; break; }
+	done
+	rm churn/go; wait $churner
+	chroot jails/web1 /usr/local/bin/true40 || fail "the program does not run in the jail"
+}
+
 run_tests "$@"
