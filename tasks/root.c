@@ -199,6 +199,59 @@ out:
 	return rc;
 }
 
+/*
+ * -1 with err naming them when the tree has a directory where the root has
+ * a link or a file (a merged-/usr base's /lib -> usr/lib, which a package's
+ * lib/systemd replaced: every library went out of the jail's sight), or a
+ * file where the root has a directory. Nothing is followed, and nothing is
+ * laid: the root is the operator's, not the package's to reshape.
+ */
+static int
+lay_conflicts(const struct task *t, int root, const struct lay_entry *v,
+    size_t n, struct vj_err *err)
+{
+	struct sbuf b = { 0 };
+	struct stat st;
+	size_t i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		char *slash = strrchr(v[i].rel, '/');
+		char *parent = slash ? xstrndup(v[i].rel,
+		    (size_t)(slash - v[i].rel)) : xstrdup(".");
+		const char *base = slash ? slash + 1 : v[i].rel;
+		int pfd = fs_opendir_beneath(root, parent, 0, 0), clash = 0;
+		char link[256];
+		ssize_t len;
+		free(parent);
+		if (pfd == -1)
+			continue;	/* made by the lay, or its own clash */
+		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			clash = v[i].dir ? !S_ISDIR(st.st_mode) :
+			    S_ISDIR(st.st_mode);
+		if (clash && bad++ < 8) {
+			if (S_ISLNK(st.st_mode) && (len = readlinkat(pfd, base,
+			    link, sizeof(link) - 1)) >= 0) {
+				link[len] = '\0';
+				sbuf_printf(&b, "\n  /%s: a directory in the "
+				    "package, a link to %s in the jail", v[i].rel,
+				    link);
+			} else
+				sbuf_printf(&b, "\n  /%s: a %s in the package, a "
+				    "%s in the jail", v[i].rel, v[i].dir ?
+				    "directory" : "file", v[i].dir ? "file" :
+				    "directory");
+		}
+		close(pfd);
+	}
+	if (bad == 0)
+		return 0;
+	vj_errf(err, "%s: %zu path%s of the tree would replace what the jail "
+	    "has (nothing is followed or replaced; nothing was installed):%s",
+	    t->root, bad, bad == 1 ? "" : "s", b.s);
+	sbuf_free(&b);
+	return -1;
+}
+
 /* Gives root's directory rel the owner, mode and times of stage's. */
 static int
 lay_dir_attrs(int stage, int root, const char *rel, struct vj_err *err)
@@ -251,6 +304,12 @@ root_lay(const struct task *t, int rootfd, const char *tag,
 	}
 	if (lay_list(stage, &v, &n, err) == -1)
 		goto fail;
+	if (lay_conflicts(t, rootfd, v, n, err) == -1) {
+		close(stage);
+		stage = -1;
+		(void)fs_rmtree_at(rootfd, name);
+		goto fail;
+	}
 	for (i = 0; i < n; i++)
 		if (lay_one(stage, rootfd, &v[i], err) == -1)
 			goto fail;

@@ -193,11 +193,11 @@ test_hostile_package_touches_nothing_outside() {
 	sed -i 's/^web1 10.9.0.1$/web1 10.9.0.1 through/' hosts.txt
 	"$VJ" hosts.txt > out.txt 2>&1
 	[ -z "$(ls -A outside)" ] || fail "wrote outside the jail: $(ls outside)"
-	# The second package names evil as a directory: it replaces the link
-	# inside the jail instead of following it.
-	[ -d jails/web1/usr/local/share/evil ] && [ ! -L jails/web1/usr/local/share/evil ] ||
-	    fail "evil: $(ls -l jails/web1/usr/local/share)"
-	[ "$(cat jails/web1/usr/local/share/evil/pwned)" = pwned ] || fail "file not in the jail"
+	# The second package names evil as a directory: it is refused, naming
+	# the link, which it neither follows nor replaces.
+	grep -q "/usr/local/share/evil: a directory in the package, a link to $PWD/outside in the jail" state/logs/install:through@web1.log ||
+	    fail "not refused: $(cat state/logs/install:through@web1.log)"
+	[ -L jails/web1/usr/local/share/evil ] || fail "evil: $(ls -l jails/web1/usr/local/share)"
 }
 
 test_hostile_package_archive_is_refused() {
@@ -365,6 +365,24 @@ while time.time() < end and os.path.exists("churn/go"):
 	done
 	rm churn/go; wait $churner
 	chroot jails/web1 /usr/local/bin/true40 || fail "the program does not run in the jail"
+}
+
+# A package's directory where the jail has a link (a merged-/usr base's
+# /lib -> usr/lib, which Dovecot's lib/systemd replaced, hiding every
+# library) is refused, naming it; the link stays and nothing is laid.
+test_a_package_directory_over_a_jail_link_is_refused() {
+	need_root || return
+	setup 1
+	printf 'ports = ports\npackages = units\n' >> vjbuild.conf
+	make_port merged 'mkdir -p $STAGEDIR$PREFIX/real; ln -s real $STAGEDIR$PREFIX/lib2'
+	make_port units 'mkdir -p $STAGEDIR$PREFIX/lib2/systemd $STAGEDIR$PREFIX/bin; echo x > $STAGEDIR$PREFIX/lib2/systemd/unit; echo y > $STAGEDIR$PREFIX/bin/tool' merged
+	"$VJ" hosts.txt > out.txt 2>&1 && fail "passed: $(tail -3 out.txt)"
+	local log=state/logs/install:units@web1.log
+	grep -q "1 path of the tree would replace what the jail has" $log || fail "message: $(cat $log)"
+	grep -q "/usr/local/lib2: a directory in the package, a link to real in the jail" $log || fail "not named: $(cat $log)"
+	[ "$(readlink jails/web1/usr/local/lib2)" = real ] || fail "the jail's link was replaced: $(ls -la jails/web1/usr/local)"
+	[ ! -e jails/web1/usr/local/bin/tool ] || fail "a file of the refused package was laid"
+	[ -z "$(ls -A jails/web1 | grep vjbuild)" ] || fail "a stage was left: $(ls -A jails/web1)"
 }
 
 run_tests "$@"
