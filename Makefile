@@ -115,6 +115,17 @@ torture: $(BIN)
 demo: $(BIN)
 	bash examples/demo.sh
 
+# The paper's stack for three customers (examples/hosting): hosting-demo
+# builds it (cold: compiles Apache, ProFTPD, OpenSMTPD, Dovecot and mlmmj
+# once, about 25 minutes here; warm: from the cache), starts it and shows a
+# customer's day; hosting-test is tests/stack.py, every client check,
+# restart and destroy, ending "N passed, N failed". Work and cache in
+# $$HOSTING_WORK (default /var/tmp/vjbuild-hosting). As root.
+hosting-demo: $(BIN)
+	python3 examples/hosting/hosting.py demo
+hosting-test: $(BIN)
+	python3 tests/stack.py
+
 # make bench: all of them (hours: Table 2's paper way compiles everything
 # in every jail); each alone: bench-core (minutes, busybox base),
 # bench-sched (about half an hour), bench-paper (hours; BENCH_WORK holds
@@ -165,7 +176,7 @@ install: $(BIN)
 clean:
 	rm -rf build build-san build-fuzz vjbuild
 
-.PHONY: all check torture fuzz fuzzers demo bench bench-core bench-sched \
+.PHONY: all check torture fuzz fuzzers demo hosting-demo hosting-test bench bench-core bench-sched \
     bench-paper bench-sandbox paper-trees install clean
 
 -include $(DEPS)

@@ -121,9 +121,10 @@ class Sampler:
         return max(self.cc or [0]), statistics.mean(self.cc or [0])
 
 
-def fetch_sources(work):
-    """apt-get source --download-only into WORK/distfiles, through the
-    bench's own deb-src list and private apt state."""
+def fetch_sources(work, sources=None):
+    """apt-get source --download-only (of SOURCES, or the bench's) into
+    WORK/distfiles, through the bench's own deb-src list and private apt
+    state."""
     apt = os.path.join(work, "apt")
     for d in ("lists/partial", "cache/archives/partial"):
         os.makedirs(os.path.join(apt, d), exist_ok=True)
@@ -136,7 +137,8 @@ def fetch_sources(work):
     dist = os.path.join(work, "distfiles")
     os.makedirs(dist, exist_ok=True)
     sh(["apt-get", "-q"] + opts + ["update"], stdout=subprocess.DEVNULL)
-    sh(["apt-get", "-q"] + opts + ["source", "--download-only"] + SOURCES,
+    sh(["apt-get", "-q"] + opts + ["source", "--download-only"] +
+       (sources or SOURCES),
        cwd=dist, stdout=subprocess.DEVNULL)
 
 
@@ -199,9 +201,9 @@ def check_base(work):
                  "without --reuse-base" % (base, dev[0], len(dev) - 1))
 
 
-def make_base(work):
-    """WORK/base.tar.gz: a debootstrap minbase of bookworm, packed.
-    Returns the seconds of each step."""
+def make_base(work, extra=()):
+    """WORK/base.tar.gz: a debootstrap minbase of bookworm with the
+    packages EXTRA too, packed. Returns the seconds of each step."""
     rootfs = os.path.join(work, "rootfs")
     base = os.path.join(work, "base.tar.gz")
     if os.path.exists(rootfs):
@@ -210,7 +212,9 @@ def make_base(work):
     # (mod_ssl, ab), ncurses (proftpd's ftptop) and brotli (mod_brotli).
     # Install refuses a program whose libraries the jail lacks.
     made = timed(["debootstrap", "--variant=minbase",
-                  "--include=libssl3,libncurses6,libbrotli1", "bookworm",
+                  "--include=" + ",".join(("libssl3", "libncurses6",
+                                           "libbrotli1") + tuple(extra)),
+                  "bookworm",
                   rootfs, MIRROR], stdout=subprocess.DEVNULL)
     # No device nodes: vjbuild refuses archives that make them. Packed
     # under a temporary name: an interrupted pack leaves the last base.

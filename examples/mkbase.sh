@@ -25,39 +25,10 @@ for applet in $("$bb" --list); do
 done
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"
-# exec.start and exec.stop: the services vjbuild ordered (each port's
-# after those it depends on, in /var/db/vjbuild/services), else every
-# script in /usr/local/etc/rc.d; stopped in the reverse order.
-cat > "$root/etc/rc" <<'RC'
-#!/bin/sh
-if [ -f /var/db/vjbuild/services ]; then
-	services=$(cat /var/db/vjbuild/services)
-else
-	services=$(cd /usr/local/etc/rc.d 2>/dev/null && ls)
-fi
-for s in $services; do
-	echo "starting $s"
-	/bin/sh "/usr/local/etc/rc.d/$s" start || {
-		echo "rc: $s did not start" >&2
-		exit 1
-	}
-done
-RC
-cat > "$root/etc/rc.shutdown" <<'RC'
-#!/bin/sh
-if [ -f /var/db/vjbuild/services ]; then
-	services=$(cat /var/db/vjbuild/services)
-else
-	services=$(cd /usr/local/etc/rc.d 2>/dev/null && ls)
-fi
-reversed=
-for s in $services; do reversed="$s $reversed"; done
-for s in $reversed; do
-	echo "stopping $s"
-	/bin/sh "/usr/local/etc/rc.d/$s" stop
-done
-exit 0
-RC
+# exec.start and exec.stop: the services in the order vjbuild wrote, and
+# back (the same files as the hosting example's distribution).
+cp "$(dirname "$0")/hosting/distribution/etc/rc" \
+    "$(dirname "$0")/hosting/distribution/etc/rc.shutdown" "$root/etc/"
 chmod 755 "$root/etc/rc" "$root/etc/rc.shutdown"
 tar -C "$root" --numeric-owner --owner=0 --group=0 -czf "$out.tmp" .
 mv "$out.tmp" "$out"
