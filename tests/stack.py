@@ -357,18 +357,26 @@ def _expect_true(got):
 
 
 def memory_of(name):
-    """Bytes the jail's cgroup holds (memory.current), or None."""
+    """Bytes the jail's memory cgroup holds (v2 memory.current, v1
+    memory.usage_in_bytes), or None."""
     r = hosting.vj("ps", capture_output=True, text=True)
     for line in r.stdout.splitlines():
         w = line.split()
-        if w and w[0] == name and len(w) >= 3:
-            try:
-                with open("/proc/%s/cgroup" % w[2]) as f:
-                    path = f.read().strip().split("::", 1)[1]
-                with open("/sys/fs/cgroup%s/memory.current" % path) as f:
-                    return int(f.read())
-            except (OSError, IndexError, ValueError):
-                return None
+        if not w or w[0] != name or len(w) < 3:
+            continue
+        try:
+            with open("/proc/%s/cgroup" % w[2]) as f:
+                groups = [l.strip().split(":", 2) for l in f]
+        except OSError:
+            return None
+        for _, ctl, path in groups:
+            for file in (("/sys/fs/cgroup%s/memory.current" % path)
+                         if ctl == "" else None,
+                         ("/sys/fs/cgroup/memory%s/memory.usage_in_bytes"
+                          % path) if ctl == "memory" else None):
+                if file and os.path.exists(file):
+                    with open(file) as f:
+                        return int(f.read())
     return None
 
 
