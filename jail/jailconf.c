@@ -75,7 +75,7 @@ jail_conf_render(const struct conf_hosts *h, const char *jails,
 		free(host);
 		sbuf_puts(&b, "\tmount.devfs;\n\tdevfs_ruleset = 4;\n");
 		sbuf_puts(&b, "\texec.start = \"" JAIL_EXEC_START "\";\n");
-		sbuf_puts(&b, "\texec.stop = \"/bin/sh /etc/rc.shutdown\";\n");
+		sbuf_puts(&b, "\texec.stop = \"" JAIL_EXEC_STOP "\";\n");
 		sbuf_puts(&b, "\texec.clean;\n}\n");
 		free(name);
 		free(path);

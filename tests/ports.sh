@@ -306,6 +306,17 @@ if test -e /etc/hostname; then echo yes > $STAGEDIR$PREFIX/share/host-etc; fi'
 	[ ! -e state ] || fail "something was created"
 }
 
+# Sets interp and libc to the host's /bin/true's loader and libc (the
+# caller's locals), and makes a one-jail setup wanting port "tool"; or
+# skips.
+true_and_libc() {
+	interp=$(ldd /bin/true 2>/dev/null | awk '$1 ~ /^\// {print $1}' | head -1)
+	libc=$(ldd /bin/true 2>/dev/null | awk '$1 == "libc.so.6" {print $3}')
+	[ -n "$interp" ] && [ -n "$libc" ] || { echo "    skipped: /bin/true is not a dynamic glibc program here"; return $SKIP_RC; }
+	setup 1
+	printf 'ports = ports\npackages = tool\n' >> vjbuild.conf
+}
+
 # A dynamic program whose loader and libraries neither its package nor the
 # jail has is refused at install, naming what is missing, and nothing of
 # it is laid; with a port that brings them (a dependency), it installs and
@@ -313,11 +324,7 @@ if test -e /etc/hostname; then echo yes > $STAGEDIR$PREFIX/share/host-etc; fi'
 test_program_missing_its_libraries_is_refused_naming_them() {
 	need_root || return
 	local interp libc
-	interp=$(ldd /bin/true 2>/dev/null | awk '$1 ~ /^\// {print $1}' | head -1)
-	libc=$(ldd /bin/true 2>/dev/null | awk '$1 == "libc.so.6" {print $3}')
-	[ -n "$interp" ] && [ -n "$libc" ] || { echo "    skipped: /bin/true is not a dynamic glibc program here"; return $SKIP_RC; }
-	setup 1
-	printf 'ports = ports\npackages = tool\n' >> vjbuild.conf
+	true_and_libc || return
 	make_port tool 'mkdir -p $STAGEDIR$PREFIX/bin; cp /bin/true $STAGEDIR$PREFIX/bin/true'
 	"$VJ" hosts.txt > out.txt 2>&1; local rc=$?
 	[ $rc = 1 ] || fail "exit $rc, want 1"
@@ -342,11 +349,7 @@ test_program_missing_its_libraries_is_refused_naming_them() {
 test_library_check_holds_while_the_host_renames() {
 	need_root || return
 	local interp libc
-	interp=$(ldd /bin/true 2>/dev/null | awk '$1 ~ /^\// {print $1}' | head -1)
-	libc=$(ldd /bin/true 2>/dev/null | awk '$1 == "libc.so.6" {print $3}')
-	[ -n "$interp" ] && [ -n "$libc" ] || { echo "    skipped: /bin/true is not a dynamic glibc program here"; return $SKIP_RC; }
-	setup 1
-	printf 'ports = ports\npackages = tool\n' >> vjbuild.conf
+	true_and_libc || return
 	# The loader and libc reached through links with "..", as a merged
 	# /usr has them: the walks that race renames.
 	local up_i up_l

@@ -24,6 +24,16 @@ esac
 EOF
 }
 
+# A one-jail setup wanting app, a service depending on the service zdb.
+app_on_zdb() {
+	need_root || return
+	need_ip || return
+	setup 1
+	printf 'ports = ports\npackages = app\n' >> vjbuild.conf
+	service_port zdb
+	service_port app zdb
+}
+
 # The setup script runs in the jail: as its root (a user namespace: ids
 # mapped to an unprivileged range), with the jail's name and users in its
 # environment, no network; what it makes keeps the jail's ids on disk. It
@@ -88,12 +98,7 @@ test_setups_run_after_those_of_their_dependencies() {
 # (app depends on zdb: zdb first, though app sorts first by name); stop
 # stops them in the reverse order before it ends the jail.
 test_services_start_in_dependency_order_and_stop_in_reverse() {
-	need_root || return
-	need_ip || return
-	setup 1
-	printf 'ports = ports\npackages = app\n' >> vjbuild.conf
-	service_port zdb
-	service_port app zdb
+	app_on_zdb || return
 	"$VJ" hosts.txt > out.txt 2>&1 || { fail "provisioning: $(tail -5 out.txt)"; return; }
 	[ "$(cat jails/web1/var/db/vjbuild/services)" = "$(printf 'zdb\napp')" ] || fail "services: $(cat jails/web1/var/db/vjbuild/services)"
 	"$VJ" start web1 > start.txt 2>&1 || { fail "start: $(cat start.txt)"; return; }
@@ -111,12 +116,7 @@ test_services_start_in_dependency_order_and_stop_in_reverse() {
 # exec.start), names the console log that says why, and leaves nothing
 # running: no process, no interface.
 test_a_service_that_fails_to_start_fails_the_start() {
-	need_root || return
-	need_ip || return
-	setup 1
-	printf 'ports = ports\npackages = app\n' >> vjbuild.conf
-	service_port zdb
-	service_port app zdb
+	app_on_zdb || return
 	sed -i 's/^start) /start) echo "app: no config" >\&2; exit 1; /' ports/app/files/usr/local/etc/rc.d/app
 	"$VJ" hosts.txt > out.txt 2>&1 || { fail "provisioning: $(tail -5 out.txt)"; return; }
 	"$VJ" start web1 > start.txt 2>&1 && { fail "start passed: $(cat start.txt)"; "$VJ" stop web1; return; }
