@@ -729,9 +729,13 @@ jail_once(const struct jail_spec *s, int *status, struct vj_err *err)
 	ssize_t n;
 	pid_t h, init;
 
-	if (jail_seccomp_preload(err) == -1 ||
-	    fs_mkdirs(s->rundir, 0700) == -1 ||
-	    (lock = ids_lock(s, err)) == -1)
+	if (jail_seccomp_preload(err) == -1)
+		return -1;
+	if (fs_mkdirs(s->rundir, 0700) == -1) {
+		vj_errno(err, "%s", s->rundir);
+		return -1;
+	}
+	if ((lock = ids_lock(s, err)) == -1)
 		return -1;
 	if (jail_ids_pick(s->name, &idbase, err) == -1 ||
 	    (init = launch(s, idbase, go, report, &h, err)) == -1)
