@@ -56,6 +56,10 @@ LIB_SRCS = compat/os.c \
 	tasks/users.c tasks/register.c \
 	tasks/cmd.c \
 	sched/machine.c sched/loop.c sched/logtail.c
+CLI_SRCS = cli/args.c cli/common.c cli/progress.c cli/build.c \
+	cli/adopt.c cli/status.c cli/graph.c cli/cache.c cli/jail.c \
+	cli/destroy.c cli/main.c
+CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS = tests/unit/t.c tests/unit/test_util.c tests/unit/test_graph.c \
 	tests/unit/test_conf.c tests/unit/test_sched.c tests/unit/test_state.c
 
@@ -64,7 +68,7 @@ TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/%.o)
 FUZZERS	  = hosts config recipe graph archive elf
 FUZZ_BINS = $(FUZZERS:%=build-fuzz/fuzz_%)
 FUZZ_TIME ?= 60
-DEPS	  = $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/main.d
+DEPS	  = $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
 
 all: $(BIN)
 
@@ -76,8 +80,8 @@ $(BUILD)/libvj.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJS)
 
-$(BIN): $(BUILD)/main.o $(BUILD)/libvj.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $(BUILD)/main.o $(BUILD)/libvj.a $(PKG_LIBS)
+$(BIN): $(CLI_OBJS) $(BUILD)/libvj.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libvj.a $(PKG_LIBS)
 
 $(BUILD)/unit: $(TEST_OBJS) $(BUILD)/libvj.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(BUILD)/libvj.a $(PKG_LIBS)

@@ -134,7 +134,7 @@ int sched_uptodate(const struct plan *p, struct state *s, int i,
  * whose dependencies are done (recorded, or adopted here first) and whose
  * output exists (a build's package is taken from the cache by its finish,
  * digest checked), in one durable transaction; *adopted counts them. The
- * caller has checked that the outputs are the plan's (main.c). 0 or -1.
+ * caller has checked that the outputs are the plan's (cli/adopt.c). 0 or -1.
  */
 int sched_adopt(const struct plan *p, struct state *st, const char *want,
     int64_t run, size_t *adopted, struct vj_err *err);

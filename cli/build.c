@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * vjbuild HOSTS (build), its dry run, and run-graph FILE.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../sched/sched.h"
+#include "../state/state.h"
+#include "../tasks/tasks.h"
+#include "../cache/cache.h"
+#include "../util/util.h"
+#include "../vjbuild.h"
+#include "cli.h"
+
+/* Each task of p in order: would it run, or is it up to date (st may be
+ * NULL: no state yet). */
+static void
+print_dry_run(const struct plan *p, struct state *st)
+{
+	size_t i, n = plan_count(p), nrun = 0;
+	int64_t *stamps = xcalloc(n ? n : 1, sizeof(*stamps));
+
+	for (i = 0; i < n; i++) {
+		const struct task *t = plan_task(p, (int)i);
+		const struct state_task *rec = st ? state_task_get(st, t->name) :
+		    NULL;
+		stamps[i] = rec ? rec->stamp : 0;
+	}
+	for (i = 0; i < n; i++) {
+		int id = plan_order(p)[i];
+		int up = st != NULL && sched_uptodate(p, st, id, stamps);
+		if (!up) {
+			stamps[id] = -1 - (int64_t)i;	/* would be new */
+			nrun++;
+		}
+		printf("%-10s %s\n", up ? "up-to-date" : "run",
+		    plan_task(p, id)->name);
+	}
+	printf("%zu tasks: %zu would run, %zu up to date\n", n, nrun, n - nrun);
+	free(stamps);
+}
+
+static int
+cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h,
+    const struct conf_ports *ports)
+{
+	struct state *st = NULL;
+	struct task_env env;
+	struct plan *p;
+	struct vj_err err;
+
+	if (state_if_any(c->val[CONF_STATE], c->val[CONF_JAILS], &st) == -1)
+		return EXIT_STATE;
+	make_env(&env, c, h, ports, st, o);
+	if ((p = plan_new(&env, &err)) == NULL)
+		die_input(&err);
+	print_dry_run(p, st);
+	plan_free(p);
+	task_env_free_ports(&env);
+	state_close(st);
+	return 0;
+}
+
+/*
+ * What a build and adopt do before they run anything: load the libraries
+ * their tasks use (a missing one stops the run before anything is made),
+ * open the state (from here on things are created), fill env and plan.
+ * 0, or the exit status with the message printed.
+ */
+int
+open_build(const struct opts *o, const struct conf *c,
+    const struct conf_hosts *h, const struct conf_ports *ports,
+    struct state **st, struct task_env *env, struct plan **p)
+{
+	struct vj_err err;
+
+	/* Its tasks read and write archives, and builds load a seccomp
+	 * filter, in processes of their own: loaded here once, they inherit
+	 * the libraries. */
+	if (cache_archive_load(&err) == -1 ||
+	    (ports != NULL && ports->n > 0 &&
+	    jail_seccomp_preload(&err) == -1)) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		return EXIT_TASKS;
+	}
+	if (state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 0, st,
+	    &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		*st = NULL;
+		return EXIT_STATE;
+	}
+	make_env(env, c, h, ports, *st, o);
+	if ((*p = plan_new(env, &err)) == NULL) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		return EXIT_INPUT;
+	}
+	return 0;
+}
+
+int
+cmd_build(const struct opts *o)
+{
+	struct conf *c = load_conf(o, 1);
+	struct conf_hosts *h;
+	struct conf_ports *ports;
+	struct state *st = NULL;
+	struct task_env env;
+	struct plan *p = NULL;
+	struct vj_err err;
+	int rc, sig = 0;
+
+	memset(&env, 0, sizeof(env));
+	if ((h = conf_hosts_read(o->hosts, &err)) == NULL)
+		die_input(&err);
+	ports = load_ports(c, h);
+	if (o->dry_run) {
+		rc = cmd_dry_run(o, c, h, ports);
+		conf_ports_free(ports);
+		conf_hosts_free(h);
+		conf_free(c);
+		return rc;
+	}
+	/* Everything is validated; from here on things are created. */
+	if ((rc = open_build(o, c, h, ports, &st, &env, &p)) == 0)
+		rc = run_plan(o, p, st, c, h, &sig);
+	plan_free(p);
+	task_env_free_ports(&env);
+	state_close(st);
+	conf_ports_free(ports);
+	conf_hosts_free(h);
+	conf_free(c);
+	reraise(sig);
+	return rc;
+}
+
+/*
+ * run-graph FILE: the commands of a graph file (tasks/cmd.c) through the
+ * same scheduler, state and logs as a jail plan. The state defaults to
+ * FILE.state; commands run in the current directory.
+ */
+int
+cmd_run_graph(const struct opts *o)
+{
+	const char *file = o->operands[0];
+	char *dir = o->flag[CONF_STATE] ? xstrdup(o->flag[CONF_STATE]) :
+	    xasprintf("%s.state", file);
+	struct state *st = NULL;
+	struct task_env env;
+	struct plan *p;
+	struct vj_err err;
+	int rc, sig = 0;
+
+	memset(&env, 0, sizeof(env));
+	env.jobs = o->jobs;
+	if ((p = plan_graph_file(file, &env, &err)) == NULL) {
+		free(dir);
+		die_input(&err);
+	}
+	if (o->dry_run) {
+		rc = 0;
+		if (state_if_any(dir, NULL, &st) == -1)
+			rc = EXIT_STATE;
+		else
+			print_dry_run(p, st);
+	} else if (state_open(dir, NULL, 0, &st, &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_STATE;
+	} else
+		rc = run_plan(o, p, st, NULL, NULL, &sig);
+	plan_free(p);
+	state_close(st);
+	free(dir);
+	reraise(sig);
+	return rc;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * vjbuild's command line: one file a command (build.c, status.c, ...), the
+ * words parsed in args.c, what they share in common.c, a run's progress
+ * and summary in progress.c. The modules below report through return
+ * codes, struct vj_err and the scheduler's events; only these files print.
+ */
+#ifndef VJ_CLI_H
+#define VJ_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "../conf/conf.h"
+#include "../jail/jail.h"
+
+struct conf_hosts;
+struct conf_ports;
+struct plan;
+struct state;
+struct task_env;
+struct vj_err;
+
+struct opts {
+	const char *cmd;	/* "build", "status", "graph" */
+	const char *config;
+	const char *hosts;
+	int jobs, keep_going, dry_run, verbose, quiet, nocache, yes, always, rusage, nojobserver;
+	double timeout;
+	char **args;		/* every operand, subcommand included */
+	size_t nargs;
+	char **operands;	/* those after the subcommand */
+	size_t noperands;
+	char **recreate;
+	size_t nrecreate;
+	char *flag[CONF_NKEYS];
+	char *command;		/* the command line, for the record */
+};
+
+extern const char *progname;
+
+/* args.c */
+void usage(FILE *f);
+void parse_args(int argc, char **argv, struct opts *o);
+
+/* common.c */
+void die_input(const struct vj_err *err);
+void fmt_time(char *buf, size_t n, double s);
+struct conf *load_conf(const struct opts *o, int need_base);
+struct conf_ports *load_ports(const struct conf *c,
+    const struct conf_hosts *h);
+void make_env(struct task_env *env, const struct conf *c,
+    const struct conf_hosts *h, const struct conf_ports *ports,
+    struct state *st, const struct opts *o);
+int state_if_any(const char *dir, const char *jails, struct state **st);
+struct state *open_state_ro(const struct conf *c);
+void print_usage(void);
+void reraise(int sig);
+
+/* progress.c */
+int run_plan(const struct opts *o, struct plan *p, struct state *st,
+    const struct conf *c, const struct conf_hosts *h, int *sig);
+
+/* build.c */
+int open_build(const struct opts *o, const struct conf *c,
+    const struct conf_hosts *h, const struct conf_ports *ports,
+    struct state **st, struct task_env *env, struct plan **p);
+
+/* jail.c: a provisioned jail as the state records it, and its spec to run
+ * it; the strings are owned (found_clear). */
+struct found {
+	const char *name;
+	char *address, *root, *hostname, *rundir;
+	char *limits;			/* the line's limit.* words, or NULL */
+	struct jail_access *access;	/* borrowed from the conf */
+	struct jail_spec spec;
+};
+void found_clear(struct found *f);
+void jail_of(const struct conf *c, struct state *st, const char *name,
+    struct found *f);
+
+/* The commands: each returns the exit status. */
+int cmd_build(const struct opts *o);
+int cmd_run_graph(const struct opts *o);
+int cmd_adopt(const struct opts *o);
+int cmd_status(const struct opts *o);
+int cmd_graph(const struct opts *o);
+int cmd_cache(const struct opts *o, const char *action);
+int cmd_run(const struct opts *o, int start);
+int cmd_exec(const struct opts *o);
+int cmd_ps(const struct opts *o);
+int cmd_destroy(const struct opts *o);
+
+#endif

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Running jails: start, stop, exec, ps; finding a provisioned jail.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <time.h>
+
+#include "../state/state.h"
+#include "../util/util.h"
+#include "../vjbuild.h"
+#include "cli.h"
+
+/* ---- running jails ---- */
+
+void
+found_clear(struct found *f)
+{
+	free(f->address);
+	free(f->root);
+	free(f->hostname);
+	free(f->rundir);
+	free(f->limits);
+	free(f->access);
+	memset(f, 0, sizeof(*f));
+}
+
+static void
+find_jail(const struct state_jail *j, void *arg)
+{
+	struct found *f = arg;
+
+	if (strcmp(j->name, f->name) == 0 && f->address == NULL) {
+		f->address = xstrdup(j->address ? j->address : "");
+		f->root = xstrdup(j->root ? j->root : "");
+		f->limits = j->limits ? xstrdup(j->limits) : NULL;
+	}
+}
+
+static void
+no_task(const struct state_task *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+}
+
+/*
+ * Provisioned jail name, from the state's record, with its spec in
+ * f->spec; exits with a message when the state or the jail is unknown.
+ */
+void
+jail_of(const struct conf *c, struct state *st, const char *name,
+    struct found *f)
+{
+	struct jail_spec *s = &f->spec;
+	struct vj_err err;
+	const char *domain = c->val[CONF_DOMAIN];
+	struct conf_limits l;
+	size_t i;
+
+	memset(f, 0, sizeof(*f));
+	f->name = name;
+	if (state_list(st, find_jail, no_task, f, &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		exit(EXIT_STATE);
+	}
+	if (f->address == NULL) {
+		fprintf(stderr, "%s: no jail %s in %s (provision it first)\n",
+		    progname, name, c->val[CONF_STATE]);
+		exit(EXIT_INPUT);
+	}
+	f->hostname = domain && strchr(name, '.') == NULL ?
+	    xasprintf("%s.%s", name, domain) : xstrdup(name);
+	f->rundir = fs_join(c->val[CONF_STATE], "run");
+	memset(s, 0, sizeof(*s));
+	s->name = name;
+	s->hostname = f->hostname;
+	s->root = f->root;
+	s->address = f->address;
+	s->start = JAIL_EXEC_START;
+	s->stop = JAIL_EXEC_STOP;
+	s->console = -1;
+	s->rundir = f->rundir;
+	/* vjbuild.conf's limits, and over them the jail's line's, as its
+	 * last provisioning recorded them. */
+	l = c->limits;
+	if (conf_limits_apply(&l, f->limits, &err) == -1) {
+		fprintf(stderr, "%s: %s: recorded %s\n", progname, name,
+		    err.msg);
+		exit(EXIT_STATE);
+	}
+	s->limits.pids = l.pids;
+	s->limits.memory = l.memory;
+	s->limits.cpu_weight = l.cpu_weight;
+	s->limits.shm = l.shm;
+	f->access = xcalloc(c->naccess + 1, sizeof(*f->access));
+	for (i = 0; i < c->naccess; i++) {
+		f->access[i].address = c->access[i].address;
+		f->access[i].port = c->access[i].port;
+	}
+	s->access = f->access;
+	s->naccess = c->naccess;
+}
+
+/* STATE/logs/console-NAME.log, made anew for a start: what exec.start and
+ * exec.stop print (and whatever the services they start print there). An
+ * fd, with *path; or -1, said. */
+static int
+open_console(const struct conf *c, const char *name, char **path)
+{
+	char *dir = fs_join(c->val[CONF_STATE], "logs");
+	int fd;
+
+	*path = xasprintf("%s/console-%s.log", dir, name);
+	if ((fs_mkdirs(dir, 0755) == -1 && errno != EEXIST) ||
+	    (fd = open(*path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0640)) == -1) {
+		fprintf(stderr, "%s: %s: %s\n", progname, *path,
+		    strerror(errno));
+		fd = -1;
+	}
+	free(dir);
+	return fd;
+}
+
+/* start, stop: each jail named; the exit status says if any failed. */
+int
+cmd_run(const struct opts *o, int start)
+{
+	struct conf *c = load_conf(o, 0);
+	struct state *st = open_state_ro(c);
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < o->noperands; i++) {
+		struct found f;
+		struct vj_err err;
+		char *console = NULL;
+		jail_of(c, st, o->operands[i], &f);
+		if (start && (f.spec.console = open_console(c, f.name,
+		    &console)) == -1) {
+			rc = EXIT_TASKS;
+		} else if ((start ? jail_start(&f.spec, &err) :
+		    jail_stop(&f.spec, &err)) == -1) {
+			fprintf(stderr, "%s: %s%s%s\n", progname, err.msg,
+			    console ? "; its output: " : "",
+			    console ? console : "");
+			rc = EXIT_TASKS;
+		} else if (!o->quiet)
+			printf("%s %s (%s)\n", start ? "started" : "stopped",
+			    f.name, f.address);
+		if (f.spec.console != -1)
+			close(f.spec.console);
+		free(console);
+		found_clear(&f);
+	}
+	state_close(st);
+	conf_free(c);
+	return rc;
+}
+
+int
+cmd_exec(const struct opts *o)
+{
+	struct conf *c = load_conf(o, 0);
+	struct state *st = open_state_ro(c);
+	struct found f;
+	struct vj_err err;
+	int status = 0, rc;
+
+	jail_of(c, st, o->operands[0], &f);
+	state_close(st);
+	rc = jail_exec(&f.spec, o->operands + 1, &status, &err);
+	if (rc == -1)
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+	found_clear(&f);
+	conf_free(c);
+	if (rc == -1)
+		return EXIT_TASKS;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+struct ps_walk {
+	const struct conf *c;
+	int shown;
+};
+
+static void
+ps_one(const struct state_jail *j, void *arg)
+{
+	struct ps_walk *w = arg;
+	struct jail_spec s;
+	char *rundir = fs_join(w->c->val[CONF_STATE], "run");
+	pid_t pid;
+
+	memset(&s, 0, sizeof(s));
+	s.name = j->name;
+	s.root = j->root;
+	s.rundir = rundir;
+	if ((pid = jail_pid(&s)) != 0) {
+		if (w->shown++ == 0)
+			printf("%-20s %-16s %8s %6s\n", "JAIL", "ADDRESS", "PID",
+			    "PROCS");
+		printf("%-20s %-16s %8ld %6d\n", j->name, j->address,
+		    (long)pid, jail_nprocs(pid));
+	}
+	free(rundir);
+}
+
+int
+cmd_ps(const struct opts *o)
+{
+	struct conf *c = load_conf(o, 0);
+	struct state *st = open_state_ro(c);
+	struct ps_walk w = { c, 0 };
+	struct vj_err err;
+	int rc = 0;
+
+	if (state_list(st, ps_one, no_task, &w, &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		rc = EXIT_STATE;
+	} else if (w.shown == 0 && !o->quiet)
+		printf("no jail is running\n");
+	state_close(st);
+	conf_free(c);
+	return rc;
+}
