@@ -41,7 +41,7 @@ BIN	= vjbuild
 endif
 
 LIB_SRCS = compat/os.c \
-	util/util.c util/elf.c util/fs.c util/sha256.c util/heap.c \
+	util/util.c util/elf.c util/fs.c util/sha256.c util/heap.c util/json.c \
 	conf/lines.c conf/valid.c conf/hosts.c conf/config.c conf/ports.c \
 	conf/users.c \
 	graph/graph.c \
@@ -58,7 +58,7 @@ LIB_SRCS = compat/os.c \
 	sched/machine.c sched/loop.c sched/logtail.c
 CLI_SRCS = cli/args.c cli/common.c cli/progress.c cli/build.c \
 	cli/adopt.c cli/status.c cli/graph.c cli/cache.c cli/jail.c \
-	cli/destroy.c cli/main.c
+	cli/destroy.c cli/runs.c cli/main.c
 CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS = tests/unit/t.c tests/unit/test_util.c tests/unit/test_graph.c \
 	tests/unit/test_conf.c tests/unit/test_sched.c tests/unit/test_state.c

@@ -151,7 +151,7 @@ cmd_adopt(const struct opts *o)
 		printf("%-20s adopted: %s\n", t->host->name, t->root);
 	}
 	if (sched_adopt(p, st, want, run, &tasks, &err) == -1 ||
-	    state_run_end(st, run, refused ? "failed" : "ok", &err) == -1) {
+	    state_run_end(st, run, refused ? "failed" : "ok", NULL, &err) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_STATE;
 		goto out;

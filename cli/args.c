@@ -61,7 +61,8 @@ static const struct {
 	{ "build", 1, 1 }, { "status", 0, 0 }, { "graph", 1, 1 },
 	{ "cache", 1, 1 }, { "start", 1, -1 }, { "stop", 1, -1 },
 	{ "exec", 2, -1 }, { "ps", 0, 0 }, { "destroy", 1, -1 },
-	{ "run-graph", 1, 1 }, { "adopt", 1, 1 },
+	{ "run-graph", 1, 1 }, { "adopt", 1, 1 }, { "runs", 0, 0 },
+	{ "log", 1, 1 }, { "report", 0, 1 },
 	{ NULL, 0, 0 },
 };
 
@@ -69,7 +70,8 @@ void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BASE = 256, O_JAILS, O_STATE, O_RECREATE, O_HELP,
-	    O_VERSION, O_NOCACHE, O_YES, O_REGISTRY, O_ALWAYS, O_RUSAGE, O_NOJOBSERVER, O_TIMEOUT };
+	    O_VERSION, O_NOCACHE, O_YES, O_REGISTRY, O_ALWAYS, O_RUSAGE, O_NOJOBSERVER, O_TIMEOUT,
+	    O_JSON, O_FOLLOW, O_RUN, O_EVENTS };
 	static const struct option longopts[] = {
 		{ "base", required_argument, NULL, O_BASE },
 		{ "jails", required_argument, NULL, O_JAILS },
@@ -81,6 +83,10 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "rusage", no_argument, NULL, O_RUSAGE },
 		{ "no-jobserver", no_argument, NULL, O_NOJOBSERVER },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "follow", no_argument, NULL, O_FOLLOW },
+		{ "run", required_argument, NULL, O_RUN },
+		{ "events", required_argument, NULL, O_EVENTS },
 		{ "registry", required_argument, NULL, O_REGISTRY },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -149,6 +155,20 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_ALWAYS: o->always = 1; break;
 		case O_RUSAGE: o->rusage = 1; break;
 		case O_NOJOBSERVER: o->nojobserver = 1; break;
+		case O_JSON: o->json = 1; break;
+		case O_FOLLOW: o->follow = 1; break;
+		case O_EVENTS: o->events = optarg; break;
+		case O_RUN:
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || *end || n < 1) {
+				fprintf(stderr, "%s: --run: '%s' is not a run "
+				    "number (vjbuild runs lists them)\n",
+				    progname, optarg);
+				exit(EXIT_INPUT);
+			}
+			o->run = n;
+			break;
 		case O_TIMEOUT:
 			errno = 0;
 			o->timeout = strtod(optarg, &end);

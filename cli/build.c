@@ -45,13 +45,12 @@ static int
 cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h,
     const struct conf_ports *ports)
 {
-	struct state *st = NULL;
+	struct state *st;
 	struct task_env env;
 	struct plan *p;
 	struct vj_err err;
 
-	if (state_if_any(c->val[CONF_STATE], c->val[CONF_JAILS], &st) == -1)
-		return EXIT_STATE;
+	st = open_state_ro(c->val[CONF_STATE], c->val[CONF_JAILS], 0);
 	make_env(&env, c, h, ports, st, o);
 	if ((p = plan_new(&env, &err)) == NULL)
 		die_input(&err);
@@ -90,6 +89,7 @@ open_build(const struct opts *o, const struct conf *c,
 		*st = NULL;
 		return EXIT_STATE;
 	}
+	state_set_history(*st, c->history);
 	make_env(env, c, h, ports, *st, o);
 	if ((*p = plan_new(env, &err)) == NULL) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
@@ -159,10 +159,8 @@ cmd_run_graph(const struct opts *o)
 	}
 	if (o->dry_run) {
 		rc = 0;
-		if (state_if_any(dir, NULL, &st) == -1)
-			rc = EXIT_STATE;
-		else
-			print_dry_run(p, st);
+		st = open_state_ro(dir, NULL, 0);
+		print_dry_run(p, st);
 	} else if (state_open(dir, NULL, 0, &st, &err) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_STATE;

@@ -9,6 +9,7 @@
 #define VJ_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../conf/conf.h"
@@ -26,6 +27,9 @@ struct opts {
 	const char *config;
 	const char *hosts;
 	int jobs, keep_going, dry_run, verbose, quiet, nocache, yes, always, rusage, nojobserver;
+	int json, follow;
+	const char *events;	/* --events FILE */
+	int64_t run;		/* --run N */
 	double timeout;
 	char **args;		/* every operand, subcommand included */
 	size_t nargs;
@@ -52,10 +56,14 @@ struct conf_ports *load_ports(const struct conf *c,
 void make_env(struct task_env *env, const struct conf *c,
     const struct conf_hosts *h, const struct conf_ports *ports,
     struct state *st, const struct opts *o);
-int state_if_any(const char *dir, const char *jails, struct state **st);
-struct state *open_state_ro(const struct conf *c);
+struct state *open_state_ro(const char *dir, const char *jails, int need);
 void print_usage(void);
 void reraise(int sig);
+
+/* runs.c */
+struct sbuf;
+struct state_run;
+void json_run(struct sbuf *b, const struct state_run *r, int live);
 
 /* progress.c */
 int run_plan(const struct opts *o, struct plan *p, struct state *st,
@@ -90,5 +98,7 @@ int cmd_run(const struct opts *o, int start);
 int cmd_exec(const struct opts *o);
 int cmd_ps(const struct opts *o);
 int cmd_destroy(const struct opts *o);
+int cmd_runs(const struct opts *o);
+int cmd_log(const struct opts *o);
 
 #endif

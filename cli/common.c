@@ -3,6 +3,7 @@
  * What the commands share: the config, hosts and ports loaded with their
  * messages, the state opened, the digests that fingerprints hash.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -205,38 +206,31 @@ make_env(struct task_env *env, const struct conf *c,
 	}
 }
 
-/* The state at dir read-only when it exists (*st stays NULL when not);
- * -1, having said why, when it cannot be read. */
-int
-state_if_any(const char *dir, const char *jails, struct state **st)
+
+/*
+ * The state at dir, read-only (no lock: a run may hold it), refused when
+ * made for another jails directory (jails NULL: any). When there is
+ * none yet: NULL, or with need, a message and exit 2; when it cannot be
+ * read: a message and exit 2. The one way commands open a state they
+ * only read.
+ */
+struct state *
+open_state_ro(const char *dir, const char *jails, int need)
 {
 	char *db = fs_join(dir, "vjbuild.db");
-	struct vj_err err;
-	int rc = 0;
-
-	*st = NULL;
-	if (access(db, F_OK) == 0 && state_open(dir, jails, 1, st, &err) == -1) {
-		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		rc = -1;
-	}
-	free(db);
-	return rc;
-}
-
-struct state *
-open_state_ro(const struct conf *c)
-{
-	char *db = fs_join(c->val[CONF_STATE], "vjbuild.db");
 	struct state *st = NULL;
 	struct vj_err err;
+	int missing = access(db, F_OK) == -1 && errno == ENOENT;
 
-	if (access(db, F_OK) == -1) {
+	free(db);
+	if (missing && !need)
+		return NULL;
+	if (missing) {
 		fprintf(stderr, "%s: no state at %s: nothing was provisioned "
-		    "there\n", progname, c->val[CONF_STATE]);
+		    "there yet\n", progname, dir);
 		exit(EXIT_STATE);
 	}
-	free(db);
-	if (state_open(c->val[CONF_STATE], NULL, 1, &st, &err) == -1) {
+	if (state_open(dir, jails, 1, &st, &err) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		exit(EXIT_STATE);
 	}

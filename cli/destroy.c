@@ -34,7 +34,7 @@ cmd_destroy(const struct opts *o)
 
 	/* Every name is checked before any is touched (jail_of exits 2 on
 	 * one it does not know); then the lock is taken to change things. */
-	st = open_state_ro(c);
+	st = open_state_ro(c->val[CONF_STATE], NULL, 1);
 	for (i = 0; i < o->noperands; i++) {
 		struct found f;
 		jail_of(c, st, o->operands[i], &f);

@@ -132,7 +132,7 @@ int
 cmd_run(const struct opts *o, int start)
 {
 	struct conf *c = load_conf(o, 0);
-	struct state *st = open_state_ro(c);
+	struct state *st = open_state_ro(c->val[CONF_STATE], NULL, 1);
 	size_t i;
 	int rc = 0;
 
@@ -167,7 +167,7 @@ int
 cmd_exec(const struct opts *o)
 {
 	struct conf *c = load_conf(o, 0);
-	struct state *st = open_state_ro(c);
+	struct state *st = open_state_ro(c->val[CONF_STATE], NULL, 1);
 	struct found f;
 	struct vj_err err;
 	int status = 0, rc;
@@ -215,7 +215,7 @@ int
 cmd_ps(const struct opts *o)
 {
 	struct conf *c = load_conf(o, 0);
-	struct state *st = open_state_ro(c);
+	struct state *st = open_state_ro(c->val[CONF_STATE], NULL, 1);
 	struct ps_walk w = { c, 0 };
 	struct vj_err err;
 	int rc = 0;

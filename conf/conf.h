@@ -14,6 +14,7 @@ struct vj_err;
 #define CONF_MAX_LINE	4096	/* bytes per line, newline included */
 #define CONF_MAX_HOSTS	65536
 #define CONF_MAX_WORDS	1024	/* packages on one line */
+#define CONF_HISTORY_DEFAULT 20	/* runs kept (history = N) */
 
 /* A template variable: var.KEY = VALUE. */
 struct conf_var {
@@ -63,7 +64,8 @@ enum conf_key {
 	CONF_DOMAIN, CONF_PACKAGES, CONF_PORTS, CONF_DISTFILES, CONF_CACHE,
 	CONF_REGISTRY, CONF_DNS, CONF_UNPACK_LIMIT, CONF_LIMIT_PIDS,
 	CONF_LIMIT_MEMORY, CONF_LIMIT_CPU, CONF_LIMIT_SHM, CONF_HOST_ACCESS,
-	CONF_BUILD_ROOT, CONF_LOG_LIMIT, CONF_REGISTRY_TIMEOUT, CONF_CA, CONF_NKEYS
+	CONF_BUILD_ROOT, CONF_LOG_LIMIT, CONF_REGISTRY_TIMEOUT, CONF_CA, CONF_HISTORY,
+	CONF_NKEYS
 };
 
 /* A service of the host that started jails may reach (host_access). */
@@ -97,6 +99,7 @@ struct conf {
 	unsigned long long unpack_limit;	/* bytes an archive may unpack to */
 	unsigned long long log_limit;	/* bytes a build's log keeps */
 	int registry_timeout;		/* seconds a PostgreSQL round trip may take */
+	int history;			/* runs whose records and logs are kept */
 	struct conf_limits limits;
 	struct conf_access *access;	/* default: each resolver, port 53 */
 	size_t naccess;

@@ -41,6 +41,7 @@ static const struct {
 	[CONF_CA] = { "ca", 1 },
 	[CONF_LOG_LIMIT] = { "log_limit", 0 },
 	[CONF_REGISTRY_TIMEOUT] = { "registry_timeout", 0 },
+	[CONF_HISTORY] = { "history", 0 },
 };
 
 /* The default: more than any base system or package, less than a disk. */
@@ -581,6 +582,19 @@ conf_finish(struct conf *c, const char *dir, int need_base, struct vj_err *err)
 			return -1;
 		}
 		c->registry_timeout = (int)v;
+	}
+	c->history = CONF_HISTORY_DEFAULT;
+	if (c->val[CONF_HISTORY] != NULL) {
+		char *end;
+		long v = strtol(c->val[CONF_HISTORY], &end, 10);
+		if (*c->val[CONF_HISTORY] < '0' || *c->val[CONF_HISTORY] > '9' ||
+		    *end != '\0' || v < 1 || v > 100000) {
+			vj_errf(err, "%s: history '%.32s' is not a number of "
+			    "runs from 1 to 100000", c->where[CONF_HISTORY],
+			    c->val[CONF_HISTORY]);
+			return -1;
+		}
+		c->history = (int)v;
 	}
 	if (limits(c, err) == -1 || build_root(c, err) == -1)
 		return -1;

@@ -351,6 +351,7 @@ start_rec(struct state_task *rec, const struct plan *p, int i,
 	rec->depstamp = ds;
 	rec->run = run;
 	rec->started = vj_wall();
+	rec->slot = -1;
 }
 
 /*
@@ -363,7 +364,7 @@ record(struct loop *l, int durable)
 {
 	struct state_task rec;
 	char ds[65];
-	size_t k, opened = 0;
+	size_t k, opened = 0, slot = 0;
 
 	if (state_tx_begin(l->st, durable, l->err) == -1)
 		goto fail;
@@ -397,6 +398,10 @@ record(struct loop *l, int durable)
 		opened++;
 		start_rec(&rec, l->p, i, l->stamps, ds, l->r->run);
 		rec.log = l->logs[i];
+		/* start() gives the picked tasks the free slots in order. */
+		while (slot < l->nslots && l->slots[slot].pid != 0)
+			slot++;
+		rec.slot = (int)slot++;
 		if (state_task_start(l->st, &rec, l->err) == -1)
 			goto fail;
 		l->stamps[i] = rec.stamp;
@@ -437,6 +442,41 @@ pend(struct loop *l, int i, const char *status, int exit_status,
 	e->exit_status = exit_status;
 	e->ended = vj_wall();
 	e->duration = duration;
+}
+
+/*
+ * The tasks of the run that did not start, in its history: skipped (with
+ * the failure that caused it) or not run (the run stopped first). Only on
+ * a run that did not end well: up-to-date tasks are counted, not listed.
+ */
+static int
+record_unstarted(struct loop *l, struct vj_err *err)
+{
+	struct state_task rec;
+	size_t i;
+	int any = 0;
+
+	for (i = 0; i < l->total; i++) {
+		enum sched_status st = sched_status(l->s, (int)i);
+		const struct task *t = plan_task(l->p, (int)i);
+		int cause = sched_cause(l->s, (int)i);
+		if (st != SCHED_SKIPPED && st != SCHED_WAITING &&
+		    st != SCHED_READY)
+			continue;
+		if (!any++ && state_tx_begin(l->st, 0, err) == -1)
+			return -1;
+		memset(&rec, 0, sizeof(rec));
+		rec.name = t->name;
+		rec.kind = t->ops->kind;
+		rec.jail = task_jail(t);
+		if (state_task_skipped(l->st, l->r->run, &rec, st ==
+		    SCHED_SKIPPED ? "skipped" : "not run", cause >= 0 ?
+		    plan_task(l->p, cause)->name : NULL, err) == -1) {
+			state_tx_rollback(l->st);
+			return -1;
+		}
+	}
+	return any ? state_tx_commit(l->st, err) : 0;
 }
 
 /*
@@ -963,6 +1003,7 @@ int
 sched_run(struct event_base *base, struct plan *p, struct state *st,
     const struct sched_opts *o, struct sched_result *r, struct vj_err *err)
 {
+	struct state_counts counts;
 	struct loop l;
 	size_t i;
 	int rc = -1;
@@ -1009,7 +1050,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	    &r->run, err) == -1)
 		goto out;
 	if (o->always && force(&l) == -1) {
-		(void)state_run_end(st, r->run, "error", NULL);
+		(void)state_run_end(st, r->run, "error", NULL, NULL);
 		goto out;
 	}
 	l.t0 = vj_now();
@@ -1043,14 +1084,21 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	}
 	if (l.fatal) {
 		/* err says what failed; children are gone (loop idle). */
-		(void)state_run_end(st, r->run, "error", NULL);
+		(void)state_run_end(st, r->run, "error", NULL, NULL);
 		rc = -1;
 		goto out;
 	}
 	rc = sched_count(l.s, SCHED_OK) + sched_count(l.s, SCHED_UPTODATE) ==
 	    l.total && r->orphans == 0 ? 0 : 1;
-	if (state_run_end(st, r->run, r->signal ? "interrupted" : rc == 0 ?
-	    "ok" : "failed", err) == -1)
+	counts.tasks = (int64_t)l.total;
+	counts.ran = (int64_t)l.ran;
+	counts.uptodate = (int64_t)sched_count(l.s, SCHED_UPTODATE);
+	counts.failed = (int64_t)(sched_count(l.s, SCHED_FAILED) +
+	    sched_count(l.s, SCHED_INTERRUPTED));
+	counts.skipped = (int64_t)l.total - counts.ran - counts.uptodate;
+	if (record_unstarted(&l, err) == -1 || state_run_end(st, r->run,
+	    r->signal ? "interrupted" : rc == 0 ? "ok" : "failed", &counts,
+	    err) == -1)
 		rc = -1;
 out:
 	if (l.ev_chld) event_free(l.ev_chld);

@@ -31,13 +31,15 @@
 enum stmt {
 	S_RUN_BEGIN, S_RUN_END, S_TASK_START, S_TASK_FINISH, S_STAMP,
 	S_JAIL_PUT, S_DIGEST_GET, S_DIGEST_PUT, S_PKG_PUT, S_PKG_GET,
-	S_PKG_DEL, S_TASK_FORCE, S_NSTMT
+	S_PKG_DEL, S_TASK_FORCE, S_TRUN_START, S_TRUN_FINISH, S_TRUN_SKIP,
+	S_NSTMT
 };
 
 static const char *const sql[S_NSTMT] = {
 	[S_RUN_BEGIN] = "INSERT INTO runs(started, status, command, jobs) "
 	    "VALUES (?1, 'running', ?2, ?3)",
-	[S_RUN_END] = "UPDATE runs SET ended = ?2, status = ?3 WHERE id = ?1",
+	[S_RUN_END] = "UPDATE runs SET ended = ?2, status = ?3, tasks = ?4, "
+	    "ran = ?5, uptodate = ?6, failed = ?7, skipped = ?8 WHERE id = ?1",
 	[S_TASK_START] = "INSERT INTO tasks(name, kind, jail, fingerprint, "
 	    "depstamp, stamp, status, run, started, ended, duration, "
 	    "exit_status, log) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, "
@@ -64,6 +66,14 @@ static const char *const sql[S_NSTMT] = {
 	[S_PKG_DEL] = "DELETE FROM packages WHERE key = ?1",
 	[S_TASK_FORCE] = "UPDATE tasks SET status = 'forced' WHERE name = ?1 "
 	    "AND status = 'ok'",
+	[S_TRUN_START] = "INSERT OR REPLACE INTO task_runs(run, name, kind, "
+	    "jail, status, slot, started, log) VALUES (?1, ?2, ?3, ?4, "
+	    "'running', ?5, ?6, ?7)",
+	[S_TRUN_FINISH] = "UPDATE task_runs SET status = ?2, exit_status = ?3, "
+	    "ended = ?4 WHERE run = (SELECT run FROM tasks WHERE name = ?1) "
+	    "AND name = ?1",
+	[S_TRUN_SKIP] = "INSERT OR REPLACE INTO task_runs(run, name, kind, "
+	    "jail, status, cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 /* Schema steps: migrations[i] takes user_version i to i + 1. */
@@ -93,6 +103,16 @@ static const char *const migrations[] = {
 	"  NULL, version TEXT NOT NULL, PRIMARY KEY (jail, port));",
 	/* 3 -> 4: a jail's limit.* words from its line in hosts.txt */
 	"ALTER TABLE jails ADD COLUMN limits TEXT;",
+	/* 4 -> 5: every run's tasks, not only the last record of each */
+	"CREATE TABLE task_runs(run INTEGER NOT NULL, name TEXT NOT NULL, "
+	"  kind TEXT NOT NULL, jail TEXT, status TEXT NOT NULL, slot INTEGER, "
+	"  started REAL, ended REAL, exit_status INTEGER, log TEXT, cause TEXT, "
+	"  PRIMARY KEY (run, name));"
+	"ALTER TABLE runs ADD COLUMN tasks INTEGER;"
+	"ALTER TABLE runs ADD COLUMN ran INTEGER;"
+	"ALTER TABLE runs ADD COLUMN uptodate INTEGER;"
+	"ALTER TABLE runs ADD COLUMN failed INTEGER;"
+	"ALTER TABLE runs ADD COLUMN skipped INTEGER;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -112,6 +132,8 @@ struct state {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_NSTMT];
 	char *dir, *logdir, *uuid;
+	char *runlogdir;	/* DIR/logs/RUN once a run has begun */
+	int history;		/* runs kept */
 	int lockfd, readonly;
 	int in_tx, durable;	/* a batch is open; synchronous is FULL */
 	int64_t stamp;
@@ -508,6 +530,7 @@ state_open(const char *dir, const char *jails_dir, int readonly,
 	int i, flags;
 
 	s->lockfd = -1;
+	s->history = 20;
 	s->dir = xstrdup(dir);
 	s->logdir = fs_join(dir, "logs");
 	path = fs_join(dir, "vjbuild.db");
@@ -581,12 +604,19 @@ state_close(struct state *s)
 		close(s->lockfd);
 	free(s->dir);
 	free(s->logdir);
+	free(s->runlogdir);
 	free(s->uuid);
 	free(s);
 }
 
 const char *state_uuid(const struct state *s) { return s->uuid; }
-const char *state_logdir(const struct state *s) { return s->logdir; }
+const char *
+state_logdir(const struct state *s)
+{
+	return s->runlogdir ? s->runlogdir : s->logdir;
+}
+
+void state_set_history(struct state *s, int runs) { s->history = runs; }
 
 static int
 set_durable(struct state *s, int durable, struct vj_err *err)
@@ -597,6 +627,83 @@ set_durable(struct state *s, int durable, struct vj_err *err)
 	    "PRAGMA synchronous = NORMAL", err) == -1)
 		return -1;
 	s->durable = durable;
+	return 0;
+}
+
+/*
+ * DIR/logs/RUN made for the run's logs, and DIR/logs/latest pointing to it
+ * (a new link renamed over the old: never missing, never half made).
+ */
+static int
+run_logdir(struct state *s, int64_t run, struct vj_err *err)
+{
+	char name[32], *tmp = fs_join(s->logdir, ".latest.tmp");
+	char *latest = fs_join(s->logdir, "latest");
+
+	snprintf(name, sizeof(name), "%lld", (long long)run);
+	free(s->runlogdir);
+	s->runlogdir = fs_join(s->logdir, name);
+	(void)unlink(tmp);
+	if ((mkdir(s->runlogdir, 0755) == -1 && errno != EEXIST) ||
+	    symlink(name, tmp) == -1 || rename(tmp, latest) == -1) {
+		vj_errno(err, "%s", s->runlogdir);
+		free(tmp);
+		free(latest);
+		return -1;
+	}
+	free(tmp);
+	free(latest);
+	return 0;
+}
+
+/*
+ * The records and logs of runs older than the last `history` go: their
+ * rows, then their log directories (DIR/logs/ID, only names of digits,
+ * which only vjbuild makes there). A task's own record stays (it says
+ * what is done); its log may be gone with its run.
+ */
+static int
+prune(struct state *s, int64_t run, struct vj_err *err)
+{
+	int64_t below = run - s->history + 1, id;
+	sqlite3_stmt *q = NULL;
+	int fd, rc;
+
+	if (below <= 1)
+		return 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT id FROM runs WHERE id < ?1",
+	    -1, &q, NULL) != SQLITE_OK)
+		return fail(s, err, "SELECT runs");
+	sqlite3_bind_int64(q, 1, below);
+	fd = open(s->logdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		char name[32];
+		id = sqlite3_column_int64(q, 0);
+		snprintf(name, sizeof(name), "%lld", (long long)id);
+		if (fd != -1)
+			(void)fs_rmtree_at(fd, name);
+	}
+	sqlite3_finalize(q);
+	if (fd != -1)
+		close(fd);
+	if (rc != SQLITE_DONE)
+		return fail(s, err, "SELECT runs");
+	if ((q = NULL, sqlite3_prepare_v2(s->db, "DELETE FROM task_runs WHERE "
+	    "run < ?1", -1, &q, NULL)) != SQLITE_OK)
+		return fail(s, err, "DELETE FROM task_runs");
+	sqlite3_bind_int64(q, 1, below);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return fail(s, err, "DELETE FROM task_runs");
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM runs WHERE id < ?1", -1,
+	    &q, NULL) != SQLITE_OK)
+		return fail(s, err, "DELETE FROM runs");
+	sqlite3_bind_int64(q, 1, below);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return fail(s, err, "DELETE FROM runs");
 	return 0;
 }
 
@@ -615,7 +722,9 @@ state_run_begin(struct state *s, const char *command, int jobs, int64_t *run,
 	if (step(s, S_RUN_BEGIN, err) == -1)
 		return -1;
 	*run = sqlite3_last_insert_rowid(s->db);
-	return 0;
+	if (prune(s, *run, err) == -1)
+		return -1;
+	return run_logdir(s, *run, err);
 }
 
 int
@@ -649,14 +758,23 @@ state_tx_rollback(struct state *s)
 
 int
 state_run_end(struct state *s, int64_t run, const char *status,
-    struct vj_err *err)
+    const struct state_counts *n, struct vj_err *err)
 {
+	sqlite3_stmt *q = s->st[S_RUN_END];
+
 	/* The end of a run makes everything before it durable. */
 	if (set_durable(s, 1, err) == -1)
 		return -1;
-	sqlite3_bind_int64(s->st[S_RUN_END], 1, run);
-	sqlite3_bind_double(s->st[S_RUN_END], 2, vj_wall());
-	sqlite3_bind_text(s->st[S_RUN_END], 3, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 1, run);
+	sqlite3_bind_double(q, 2, vj_wall());
+	sqlite3_bind_text(q, 3, status, -1, SQLITE_STATIC);
+	if (n != NULL) {
+		sqlite3_bind_int64(q, 4, n->tasks);
+		sqlite3_bind_int64(q, 5, n->ran);
+		sqlite3_bind_int64(q, 6, n->uptodate);
+		sqlite3_bind_int64(q, 7, n->failed);
+		sqlite3_bind_int64(q, 8, n->skipped);
+	}
 	return step(s, S_RUN_END, err);
 }
 
@@ -709,7 +827,17 @@ state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
 	sqlite3_bind_text(q, 9, t->log, -1, SQLITE_STATIC);
 	snprintf(buf, sizeof(buf), "%lld", (long long)t->stamp);
 	sqlite3_bind_text(s->st[S_STAMP], 1, buf, -1, SQLITE_TRANSIENT);
+	q = s->st[S_TRUN_START];
+	sqlite3_bind_int64(q, 1, t->run);
+	sqlite3_bind_text(q, 2, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, t->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, t->jail, -1, SQLITE_STATIC);
+	if (t->slot >= 0)
+		sqlite3_bind_int(q, 5, t->slot);
+	sqlite3_bind_double(q, 6, t->started);
+	sqlite3_bind_text(q, 7, t->log, -1, SQLITE_STATIC);
 	if (step(s, S_TASK_START, err) == -1 || step(s, S_STAMP, err) == -1 ||
+	    step(s, S_TRUN_START, err) == -1 ||
 	    (own && exec(s, "COMMIT", err) == -1)) {
 		if (own)
 			(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -738,7 +866,30 @@ state_task_finish(struct state *s, const struct state_task *t,
 	sqlite3_bind_int(q, 3, t->exit_status);
 	sqlite3_bind_double(q, 4, t->ended);
 	sqlite3_bind_double(q, 5, t->duration);
+	/* The run's row first: its subquery reads the task's run. */
+	q = s->st[S_TRUN_FINISH];
+	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, t->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, t->exit_status);
+	sqlite3_bind_double(q, 4, t->ended);
+	if (step(s, S_TRUN_FINISH, err) == -1)
+		return -1;
 	return step(s, S_TASK_FINISH, err);
+}
+
+int
+state_task_skipped(struct state *s, int64_t run, const struct state_task *t,
+    const char *status, const char *cause, struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_TRUN_SKIP];
+
+	sqlite3_bind_int64(q, 1, run);
+	sqlite3_bind_text(q, 2, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, t->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, t->jail, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, cause, -1, SQLITE_STATIC);
+	return step(s, S_TRUN_SKIP, err);
 }
 
 int
@@ -970,4 +1121,71 @@ fail:
 	fail(s, err, q[i]);
 	(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
+}
+
+int
+state_runs(struct state *s, int64_t only, void (*fn)(const struct state_run *,
+    void *), void *arg, struct vj_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT id, started, ended, status, "
+	    "command, jobs, tasks, ran, uptodate, failed, skipped FROM runs "
+	    "WHERE ?1 = 0 OR id = ?1 ORDER BY id", -1, &q, NULL) != SQLITE_OK)
+		return fail(s, err, "SELECT runs");
+	sqlite3_bind_int64(q, 1, only);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct state_run r = {
+			sqlite3_column_int64(q, 0), sqlite3_column_double(q, 1),
+			sqlite3_column_double(q, 2),
+			(const char *)sqlite3_column_text(q, 3),
+			(const char *)sqlite3_column_text(q, 4),
+			sqlite3_column_int(q, 5),
+			{ sqlite3_column_int64(q, 6), sqlite3_column_int64(q, 7),
+			  sqlite3_column_int64(q, 8), sqlite3_column_int64(q, 9),
+			  sqlite3_column_int64(q, 10) },
+			sqlite3_column_type(q, 6) != SQLITE_NULL,
+		};
+		fn(&r, arg);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : fail(s, err, "SELECT runs");
+}
+
+int
+state_task_runs(struct state *s, int64_t run, const char *name,
+    void (*fn)(const struct state_task_run *, void *), void *arg,
+    struct vj_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT run, name, kind, jail, status, "
+	    "slot, started, ended, exit_status, log, cause FROM task_runs "
+	    "WHERE (?1 = 0 OR run = ?1) AND (?2 IS NULL OR name = ?2) "
+	    "ORDER BY run, started IS NULL, started, name", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return fail(s, err, "SELECT task_runs");
+	sqlite3_bind_int64(q, 1, run);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct state_task_run t = {
+			sqlite3_column_int64(q, 0),
+			(const char *)sqlite3_column_text(q, 1),
+			(const char *)sqlite3_column_text(q, 2),
+			(const char *)sqlite3_column_text(q, 3),
+			(const char *)sqlite3_column_text(q, 4),
+			sqlite3_column_type(q, 5) == SQLITE_NULL ? -1 :
+			    sqlite3_column_int(q, 5),
+			sqlite3_column_double(q, 6), sqlite3_column_double(q, 7),
+			sqlite3_column_type(q, 8) == SQLITE_NULL ? -1 :
+			    sqlite3_column_int(q, 8),
+			(const char *)sqlite3_column_text(q, 9),
+			(const char *)sqlite3_column_text(q, 10),
+		};
+		fn(&t, arg);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : fail(s, err, "SELECT task_runs");
 }

@@ -28,6 +28,7 @@ struct state_task {
 	int64_t stamp, run;
 	double started, ended, duration;
 	int exit_status;
+	int slot;			/* start: the -j slot it runs in, or -1 */
 };
 
 struct state_jail {
@@ -52,13 +53,59 @@ void state_close(struct state *s);
 int state_in_use(const char *dir);
 /* A random identity made when the database was created; borrowed. */
 const char *state_uuid(const struct state *s);
-/* DIR/logs; borrowed. */
+/* Where task logs go: DIR/logs/RUN once a run has begun (DIR/logs/latest
+ * links to it), DIR/logs before; borrowed. */
 const char *state_logdir(const struct state *s);
+/* How many runs are kept, their task records and logs (default 20): at a
+ * run's begin, those of older runs are removed. */
+void state_set_history(struct state *s, int runs);
 
-/* Starts a run; sets *run. 0 or -1 with err. */
+/* What a run's tasks came to. */
+struct state_counts {
+	int64_t tasks, ran, uptodate, failed, skipped;
+};
+
+/* Starts a run; sets *run, makes its log directory, prunes the runs
+ * past the history. 0 or -1 with err. */
 int state_run_begin(struct state *s, const char *command, int jobs,
     int64_t *run, struct vj_err *err);
+/* Ends it with status ("ok", "failed", "interrupted", "error") and its
+ * counts (NULL: not known). */
 int state_run_end(struct state *s, int64_t run, const char *status,
+    const struct state_counts *n, struct vj_err *err);
+
+/* A run as recorded. */
+struct state_run {
+	int64_t id;
+	double started, ended;		/* ended 0: did not end (killed) */
+	const char *status, *command;
+	int jobs;
+	struct state_counts n;
+	int counted;			/* n is known */
+};
+/* Calls fn for each run kept (only: that one; 0: all), oldest first. */
+int state_runs(struct state *s, int64_t only, void (*fn)(const struct
+    state_run *, void *), void *arg, struct vj_err *err);
+
+/* A task in a run: one that started (running, ok, failed, interrupted)
+ * or one that did not ("skipped", with the failed task that caused it;
+ * "not run": the run stopped first). */
+struct state_task_run {
+	int64_t run;
+	const char *name, *kind, *jail, *status;
+	int slot;			/* -1: none */
+	double started, ended;		/* 0: not */
+	int exit_status;		/* -1: none */
+	const char *log, *cause;	/* NULL: none */
+};
+/* Calls fn for the tasks of run (0: every run kept) named name (NULL:
+ * all), by run, then start. */
+int state_task_runs(struct state *s, int64_t run, const char *name,
+    void (*fn)(const struct state_task_run *, void *), void *arg,
+    struct vj_err *err);
+/* Records that task t (name, kind, jail) did not start in run. */
+int state_task_skipped(struct state *s, int64_t run,
+    const struct state_task *t, const char *status, const char *cause,
     struct vj_err *err);
 
 /* The last record of task name, or NULL; valid until state_close or until

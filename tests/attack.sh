@@ -43,7 +43,7 @@ EOF
 run_evil() {
 	"$VJ" hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return 1; }
 	tries=jails/web1/usr/local/share/attack/tries
-	[ -s $tries ] || { fail "the attacker recorded nothing: $(cat state/logs/build:evil.log)"; return 1; }
+	[ -s $tries ] || { fail "the attacker recorded nothing: $(cat state/logs/latest/build:evil.log)"; return 1; }
 	grep ' WORKED$' $tries | while read -r what _; do fail "attack worked: $what"; done
 	! grep -q ' WORKED$' $tries
 }
@@ -86,7 +86,7 @@ EOF
 	run_evil
 	grep -rqs -e "victim-secret-$$" -e "port-secret-$$" jails/web1/usr/local/share/attack &&
 	    fail "a secret reached the package" || true
-	grep -qs -e "victim-secret-$$" -e "port-secret-$$" state/logs/build:evil.log &&
+	grep -qs -e "victim-secret-$$" -e "port-secret-$$" state/logs/latest/build:evil.log &&
 	    fail "a secret reached the build's log" || true
 }
 
@@ -206,7 +206,7 @@ echo done >> /var/tries
 EOF
 	"$VJ" hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; kill $hostpid $LISTENER; return; }
 	tries=jails/web1/var/tries
-	grep -q '^done$' $tries || fail "the setup did not run to its end: $(cat $tries state/logs/setup:evil@web1.log)"
+	grep -q '^done$' $tries || fail "the setup did not run to its end: $(cat $tries state/logs/latest/setup:evil@web1.log)"
 	grep ' WORKED$' $tries | while read -r what _; do fail "attack worked: $what"; done
 	[ ! -s connections ] || fail "the host's listener got a connection from the setup"
 	[ "$(cat $sysctl)" = "$old" ] || { fail "the host's $sysctl changed"; echo "$old" > $sysctl; }

@@ -135,7 +135,7 @@ test_loud_build_keeps_the_tail_of_its_log() {
 	mkdir state
 	mount_tmpfs state 64m || { echo "    skipped: cannot mount tmpfs"; return $SKIP_RC; }
 	"$VJ" hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; cleanup_mounts; return; }
-	local log=state/logs/build:loud.log size
+	local log=state/logs/latest/build:loud.log size
 	size=$(stat -c %s $log)
 	[ "$size" -le $((1024 * 1024 + 4096)) ] || fail "the log is $size bytes, with log_limit 1M"
 	head -1 $log | grep -q '^vjbuild: [0-9]* bytes of this log were cut (log_limit 1048576)' || fail "no line saying what was cut: $(head -c 200 $log)"

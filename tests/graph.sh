@@ -66,10 +66,10 @@ test_failure_skips_dependents_and_keeps_output() {
 	[ $? = 1 ] || fail "exit status $?, want 1"
 	[ -e other ] || fail "-k: the independent task did not run"
 	[ ! -e after ] || fail "a task after a failure ran"
-	grep -q 'it broke' g.txt.state/logs/bad.log || fail "the failure's output is not in its log"
+	grep -q 'it broke' g.txt.state/logs/latest/bad.log || fail "the failure's output is not in its log"
 	grep -q 'bad .*FAILED' out.txt && grep -q '| it broke' out.txt || fail "summary: $(cat out.txt)"
 	grep -q 'quiet .*FAILED  (no output)' out.txt || fail "quiet failure: $(cat out.txt)"
-	[ ! -e g.txt.state/logs/ok1.log ] || [ -s g.txt.state/logs/ok1.log ] || fail "empty log kept"
+	[ ! -e g.txt.state/logs/latest/ok1.log ] || [ -s g.txt.state/logs/latest/ok1.log ] || fail "empty log kept"
 	grep -q '2 failed, 1 skipped' out.txt || fail "totals: $(tail -1 out.txt)"
 }
 
@@ -77,8 +77,8 @@ test_missing_command_fails_that_task() {
 	printf 'a: | no-such-command-here x\nb: | touch b\n' > g.txt
 	"$VJ" run-graph -k g.txt > out.txt 2>&1
 	[ $? = 1 ] || fail "exit status, want 1"
-	grep -q 'cannot run no-such-command-here: No such file' g.txt.state/logs/a.log ||
-	    fail "log: $(cat g.txt.state/logs/a.log 2>&1)"
+	grep -q 'cannot run no-such-command-here: No such file' g.txt.state/logs/latest/a.log ||
+	    fail "log: $(cat g.txt.state/logs/latest/a.log 2>&1)"
 	[ -e b ] || fail "the other task did not run"
 }
 
@@ -179,7 +179,7 @@ test_hung_task_times_out_and_its_group_dies() {
 	[ $? = 1 ] || fail "exit status, want 1"
 	t1=$(date +%s)
 	[ $((t1 - t0)) -le 10 ] || fail "took $((t1 - t0)) s with --timeout 1"
-	grep -q 'hang: timed out after 1s' g.txt.state/logs/hang.log || fail "log: $(cat g.txt.state/logs/hang.log 2>&1)"
+	grep -q 'hang: timed out after 1s' g.txt.state/logs/latest/hang.log || fail "log: $(cat g.txt.state/logs/latest/hang.log 2>&1)"
 	sleep 0.2
 	! pgrep -f 'sleep 311' > /dev/null || { fail "the hung task's processes are still running"; pkill -f 'sleep 311'; }
 	[ -e ok ] || fail "the other task did not run"
@@ -194,7 +194,7 @@ test_processes_left_behind_are_killed_and_named() {
 	printf 'bg: | sh -c "sleep 312 &"\n' > g.txt
 	"$VJ" run-graph g.txt > out.txt 2>&1
 	[ $? = 1 ] || fail "a task that left a process behind did not fail"
-	grep -q 'left processes running in its process group' g.txt.state/logs/bg.log || fail "log: $(cat g.txt.state/logs/bg.log 2>&1)"
+	grep -q 'left processes running in its process group' g.txt.state/logs/latest/bg.log || fail "log: $(cat g.txt.state/logs/latest/bg.log 2>&1)"
 	sleep 0.2
 	! pgrep -f 'sleep 312' > /dev/null || { fail "the process left behind still runs"; pkill -f 'sleep 312'; }
 	# Out of it (setsid): found at the end of the run, named, killed.
@@ -260,7 +260,7 @@ test_kill9_takes_the_running_command_with_it() {
 test_loud_command_keeps_the_tail_of_its_log() {
 	printf 'loud: | sh -c "yes a-loud-line | head -n 3000000; echo the-end"\n' > g.txt
 	"$VJ" run-graph -q g.txt || { fail "run failed"; return; }
-	local log=g.txt.state/logs/loud.log
+	local log=g.txt.state/logs/latest/loud.log
 	[ "$(stat -c %s $log)" -le $((32 * 1024 * 1024 + 4096)) ] || fail "the log is $(stat -c %s $log) bytes"
 	head -1 $log | grep -q '^vjbuild: [0-9]* bytes of this log were cut' || fail "first line: $(head -c 100 $log)"
 	[ "$(tail -1 $log)" = the-end ] || fail "last line: $(tail -1 $log)"

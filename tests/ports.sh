@@ -98,7 +98,7 @@ test_failed_build_skips_what_needs_it() {
 	"$VJ" -k -j2 hosts.txt > out.txt 2> err.txt; rc=$?
 	[ $rc = 1 ] || fail "exit $rc"
 	grep -q "^web2 .*FAILED  install:broken@web2: skipped, build:broken failed" out.txt || fail "web2 line: $(grep web2 out.txt)"
-	grep -q "^build:broken  *FAILED  (log: .*state/logs/build:broken.log)" out.txt || fail "no build failure line"
+	grep -q "^build:broken  *FAILED  (log: .*state/logs/[0-9]*/build:broken.log)" out.txt || fail "no build failure line"
 	grep -q "| broken.c:1: error: oops" out.txt || fail "no log lines in summary"
 	grep -q "^web1 .*ok" out.txt && grep -q "^web3 .*ok" out.txt || fail "others did not finish"
 	chroot jails/web2 /usr/local/sbin/echod -V > /dev/null || fail "web2's echod not installed with -k"
@@ -115,7 +115,7 @@ test_undeclared_dependency_fails_to_build() {
 	"$VJ" -k -j2 hosts.txt > out.txt 2> err.txt; rc=$?
 	[ $rc = 1 ] || fail "exit $rc"
 	grep -q "^FAILED  *build:nodeps" err.txt || fail "nodeps built by luck"
-	grep -q "vjlib.h" state/logs/build:nodeps.log || fail "log: $(cat state/logs/build:nodeps.log)"
+	grep -q "vjlib.h" state/logs/latest/build:nodeps.log || fail "log: $(cat state/logs/latest/build:nodeps.log)"
 	grep -q "^ok  *build:echod" err.txt || fail "echod (declared) did not build"
 	[ ! -e /usr/local/include/vjlib.h ] || fail "the build leaked into the host's /usr/local"
 }
@@ -195,8 +195,8 @@ test_hostile_package_touches_nothing_outside() {
 	[ -z "$(ls -A outside)" ] || fail "wrote outside the jail: $(ls outside)"
 	# The second package names evil as a directory: it is refused, naming
 	# the link, which it neither follows nor replaces.
-	grep -q "/usr/local/share/evil: a directory in the package, a link to $PWD/outside in the jail" state/logs/install:through@web1.log ||
-	    fail "not refused: $(cat state/logs/install:through@web1.log)"
+	grep -q "/usr/local/share/evil: a directory in the package, a link to $PWD/outside in the jail" state/logs/latest/install:through@web1.log ||
+	    fail "not refused: $(cat state/logs/latest/install:through@web1.log)"
 	[ -L jails/web1/usr/local/share/evil ] || fail "evil: $(ls -l jails/web1/usr/local/share)"
 }
 
@@ -268,7 +268,7 @@ echo /usr/local/lib > $STAGEDIR/etc/ld.so.conf'
 	sed -i 's/^web1 10.9.0.1$/web1 10.9.0.1 solib/' hosts.txt
 	"$VJ" hosts.txt > out.txt 2>&1 || { fail "$(tail -5 out.txt)"; return; }
 	[ -f jails/web1/etc/ld.so.cache ] || fail "no ld.so.cache in the jail"
-	grep -q "refreshed the linker cache" state/logs/install:solib@web1.log || fail "ldconfig did not run"
+	grep -q "refreshed the linker cache" state/logs/latest/install:solib@web1.log || fail "ldconfig did not run"
 	/sbin/ldconfig -r "$PWD/jails/web1" -p 2>/dev/null | grep -q libanswer.so.1 ||
 	    grep -aq libanswer.so.1 jails/web1/etc/ld.so.cache || fail "libanswer not in the cache"
 }
@@ -328,7 +328,7 @@ test_program_missing_its_libraries_is_refused_naming_them() {
 	make_port tool 'mkdir -p $STAGEDIR$PREFIX/bin; cp /bin/true $STAGEDIR$PREFIX/bin/true'
 	"$VJ" hosts.txt > out.txt 2>&1; local rc=$?
 	[ $rc = 1 ] || fail "exit $rc, want 1"
-	local log=state/logs/install:tool@web1.log
+	local log=state/logs/latest/install:tool@web1.log
 	grep -q "tool 1.0 cannot run in $PWD/jails/web1: neither the package nor the jail has what it needs" $log || fail "no clear message: $(cat $log)"
 	grep -q "usr/local/bin/true needs $interp" $log || fail "the loader is not named: $(cat $log)"
 	grep -q "libc.so.6" $log || fail "libc is not named: $(cat $log)"
@@ -364,7 +364,7 @@ while time.time() < end and os.path.exists("churn/go"):
     os.rename("churn/a", "churn/b"); os.rename("churn/b", "churn/a")' &
 	local churner=$!
 	for i in 1 2 3; do
-		"$VJ" --recreate web1 hosts.txt > out$i.txt 2>&1 || { fail "run $i: $(tail -3 out$i.txt; cat state/logs/install:tool@web1.log | head -5)"; break; }
+		"$VJ" --recreate web1 hosts.txt > out$i.txt 2>&1 || { fail "run $i: $(tail -3 out$i.txt; cat state/logs/latest/install:tool@web1.log | head -5)"; break; }
 	done
 	rm churn/go; wait $churner
 	chroot jails/web1 /usr/local/bin/true40 || fail "the program does not run in the jail"
@@ -380,7 +380,7 @@ test_a_package_directory_over_a_jail_link_is_refused() {
 	make_port merged 'mkdir -p $STAGEDIR$PREFIX/real; ln -s real $STAGEDIR$PREFIX/lib2'
 	make_port units 'mkdir -p $STAGEDIR$PREFIX/lib2/systemd $STAGEDIR$PREFIX/bin; echo x > $STAGEDIR$PREFIX/lib2/systemd/unit; echo y > $STAGEDIR$PREFIX/bin/tool' merged
 	"$VJ" hosts.txt > out.txt 2>&1 && fail "passed: $(tail -3 out.txt)"
-	local log=state/logs/install:units@web1.log
+	local log=state/logs/latest/install:units@web1.log
 	grep -q "1 path of the tree would replace what the jail has" $log || fail "message: $(cat $log)"
 	grep -q "/usr/local/lib2: a directory in the package, a link to real in the jail" $log || fail "not named: $(cat $log)"
 	[ "$(readlink jails/web1/usr/local/lib2)" = real ] || fail "the jail's link was replaced: $(ls -la jails/web1/usr/local)"

@@ -63,7 +63,7 @@ EOF
 	read -r inside outside count < $r/var/db/mail/uid_map
 	[ "$inside" = 0 ] && [ "$outside" -ge 65536 ] && [ "$count" = 65536 ] || fail "the setup's root is not an unprivileged range: $(cat $r/var/db/mail/uid_map)"
 	grep -q 'state UP' $r/var/db/mail/links && fail "the setup had a network: $(cat $r/var/db/mail/links)"
-	grep -q 'setup of mail in web2.example.org' state/logs/setup:mail@web2.log || fail "log: $(cat state/logs/setup:mail@web2.log)"
+	grep -q 'setup of mail in web2.example.org' state/logs/latest/setup:mail@web2.log || fail "log: $(cat state/logs/latest/setup:mail@web2.log)"
 	# Again: nothing runs.
 	"$VJ" hosts.txt > again.txt 2>&1 || fail "second run: $(tail -3 again.txt)"
 	grep -q ' 0 ran' again.txt || fail "second run ran tasks: $(tail -1 again.txt)"
@@ -75,8 +75,8 @@ EOF
 	# A failing setup fails its task, names the port, keeps its output.
 	printf 'echo "no disk for you" >&2\nexit 3\n' > ports/mail/setup
 	"$VJ" hosts.txt > fail.txt 2>&1 && fail "a failing setup passed: $(tail -3 fail.txt)"
-	grep -q "mail's setup script (ports/mail/setup) failed in .*web1: exit 3" fail.txt state/logs/setup:mail@web1.log || fail "message: $(cat fail.txt state/logs/setup:mail@web1.log)"
-	grep -q "no disk for you" state/logs/setup:mail@web1.log || fail "its output: $(cat state/logs/setup:mail@web1.log)"
+	grep -q "mail's setup script (ports/mail/setup) failed in .*web1: exit 3" fail.txt state/logs/latest/setup:mail@web1.log || fail "message: $(cat fail.txt state/logs/latest/setup:mail@web1.log)"
+	grep -q "no disk for you" state/logs/latest/setup:mail@web1.log || fail "its output: $(cat state/logs/latest/setup:mail@web1.log)"
 }
 
 # Setups run in dependency order: a port's after the setups of the ports
@@ -136,7 +136,7 @@ test_a_named_service_missing_from_the_jail_is_an_error() {
 	make_port app 'mkdir -p "$STAGEDIR$PREFIX/share/app"'
 	echo "service = ghost" >> ports/app/recipe
 	"$VJ" hosts.txt > out.txt 2>&1 && fail "passed: $(tail -3 out.txt)"
-	grep -q "ports/app/recipe names service ghost, but .*web1 has no /usr/local/etc/rc.d/ghost" out.txt state/logs/services:web1.log || fail "message: $(cat out.txt)"
+	grep -q "ports/app/recipe names service ghost, but .*web1 has no /usr/local/etc/rc.d/ghost" out.txt state/logs/latest/services:web1.log || fail "message: $(cat out.txt)"
 	printf 'version = 1.0\nsource = none\nservice = ../x\n' > ports/app/recipe
 	"$VJ" hosts.txt > bad.txt 2>&1; rc=$?
 	[ $rc = 2 ] || fail "bad service name: exit $rc"

@@ -54,7 +54,7 @@ test_two_states_on_one_cache_build_each_package_once() {
 		( cd b && "$VJ" -j2 hosts.txt > out.txt 2>&1 ) & local pb=$!
 		wait $pa || fail "round $round: a failed: $(tail -5 a/out.txt)"
 		wait $pb || fail "round $round: b failed: $(tail -5 b/out.txt)"
-		builds=$(cat a/state/logs/build:*.log b/state/logs/build:*.log | grep -c '^packed ')
+		builds=$(cat a/state/logs/latest/build:*.log b/state/logs/latest/build:*.log | grep -c '^packed ')
 		[ "$builds" = 2 ] || fail "round $round: $builds builds of 2 packages"
 		for s in a b; do
 			(cd $s && "$VJ" cache verify > verify.txt 2>&1) || fail "round $round: $s: cache verify: $(cat $s/verify.txt)"
@@ -71,8 +71,8 @@ test_two_states_on_one_cache_build_each_package_once() {
 	done
 	# --always builds again: it does not take the package in the cache.
 	(cd a && "$VJ" --always hosts.txt > out.txt 2>&1) || fail "--always: $(tail -3 a/out.txt)"
-	[ "$(grep -c '^packed ' a/state/logs/build:*.log | awk -F: '{s += $NF} END {print s}')" = 2 ] ||
-	    fail "--always did not build both packages again: $(grep -h 'using it\|packed' a/state/logs/build:*.log)"
+	[ "$(grep -c '^packed ' a/state/logs/latest/build:*.log | awk -F: '{s += $NF} END {print s}')" = 2 ] ||
+	    fail "--always did not build both packages again: $(grep -h 'using it\|packed' a/state/logs/latest/build:*.log)"
 }
 
 # Two states on one PostgreSQL registry claiming one name (and one
@@ -93,13 +93,13 @@ test_two_states_on_one_registry_cannot_take_each_others_rows() {
 	(cd a && "$VJ" hosts.txt > out.txt 2>&1) || { fail "a: $(tail -3 a/out.txt)"; return; }
 	(cd b && "$VJ" hosts.txt > out.txt 2>&1); local rc=$?
 	[ $rc = 1 ] || fail "b claimed a's name: exit $rc, want 1"
-	grep -q "name web1 is jail web1's in the PostgreSQL registry, registered by another vjbuild state (on host $(hostname), root $PWD/a/jails/web1)" b/state/logs/register:web1.log ||
-	    fail "no message naming the owner: $(cat b/state/logs/register:web1.log)"
+	grep -q "name web1 is jail web1's in the PostgreSQL registry, registered by another vjbuild state (on host $(hostname), root $PWD/a/jails/web1)" b/state/logs/latest/register:web1.log ||
+	    fail "no message naming the owner: $(cat b/state/logs/latest/register:web1.log)"
 	# Another name on a's address.
 	echo "web9 10.9.0.1" > b/hosts.txt
 	(cd b && "$VJ" hosts.txt > out.txt 2>&1); rc=$?
 	[ $rc = 1 ] || fail "b took a's address: exit $rc, want 1"
-	grep -q "address 10.9.0.1 is jail web1's" b/state/logs/register:web9.log || fail "$(cat b/state/logs/register:web9.log)"
+	grep -q "address 10.9.0.1 is jail web1's" b/state/logs/latest/register:web9.log || fail "$(cat b/state/logs/latest/register:web9.log)"
 	# b destroys its own web1: a's row stays.
 	echo "web1 10.9.0.2" > b/hosts.txt
 	(cd b && "$VJ" destroy web1 --yes > d.txt 2>&1) || fail "b's destroy: $(cat b/d.txt)"
@@ -135,7 +135,7 @@ test_stopped_registry_server_fails_within_the_timeout() {
 	t1=$(date +%s.%N)
 	kill -CONT "$pm"
 	[ $rc = 1 ] || fail "exit $rc with the server stopped, want 1"
-	grep -q "timeout expired\|no answer within 2 s (registry_timeout)" state/logs/register:web1.log || fail "no clear message: $(cat state/logs/register:web1.log)"
+	grep -q "timeout expired\|no answer within 2 s (registry_timeout)" state/logs/latest/register:web1.log || fail "no clear message: $(cat state/logs/latest/register:web1.log)"
 	python3 -c "import sys; sys.exit(0 if $t1 - $t0 < 15 else 1)" || fail "took $(python3 -c "print(round($t1 - $t0, 1))") s with registry_timeout = 2"
 	echo "    (stopped server: the run ended after $(python3 -c "print(round($t1 - $t0, 1))") s)"
 	"$VJ" hosts.txt > out.txt 2>&1 || fail "the next run: $(tail -3 out.txt)"
@@ -158,7 +158,7 @@ test_registry_server_that_never_answers_fails_within_the_timeout() {
 	t1=$(date +%s.%N)
 	kill $srv; wait $srv 2>/dev/null
 	[ $rc = 1 ] || fail "exit $rc, want 1"
-	grep -q "no answer within 2 s (registry_timeout)" state/logs/register:web1.log || fail "no clear message: $(cat state/logs/register:web1.log)"
+	grep -q "no answer within 2 s (registry_timeout)" state/logs/latest/register:web1.log || fail "no clear message: $(cat state/logs/latest/register:web1.log)"
 	python3 -c "import sys; sys.exit(0 if $t1 - $t0 < 15 else 1)" || fail "took $(python3 -c "print(round($t1 - $t0, 1))") s with registry_timeout = 2"
 }
 

@@ -109,3 +109,71 @@ TEST(state_digest_cache)
 	free(dir);
 	free(file);
 }
+
+static void
+count_run(const struct state_run *r, void *arg)
+{
+	int64_t *ids = arg;
+
+	ids[ids[0] + 1] = r->id;
+	ids[0]++;
+}
+
+static void
+count_task_run(const struct state_task_run *t, void *arg)
+{
+	int *n = arg;
+
+	(*n)++;
+	(void)t;
+}
+
+/* Each run keeps its tasks and a log directory; past `history` runs, the
+ * oldest go, rows and logs, and `latest` names the newest. */
+TEST(state_keeps_history_of_runs)
+{
+	char *dir = fs_join(t_tmpdir(), "hist");
+	char *old, *latest, buf[32];
+	struct state *s = NULL;
+	struct vj_err err;
+	struct state_task t;
+	struct state_counts n = { 1, 1, 0, 0, 0 };
+	int64_t run, ids[8] = { 0 };
+	int i, tasks = 0;
+	ssize_t len;
+
+	REQUIRE(state_open(dir, "/j", 0, &s, &err) == 0);
+	state_set_history(s, 2);
+	for (i = 0; i < 3; i++) {
+		CHECK(state_run_begin(s, "vjbuild x", 1, &run, &err) == 0);
+		memset(&t, 0, sizeof(t));
+		t.name = "a";
+		t.kind = "cmd";
+		t.fingerprint = "f";
+		t.depstamp = "d";
+		t.run = run;
+		t.started = 1 + i;
+		t.slot = 0;
+		CHECK(state_task_start(s, &t, &err) == 0);
+		t.status = i == 1 ? "failed" : "ok";
+		t.ended = 2 + i;
+		CHECK(state_task_finish(s, &t, &err) == 0);
+		CHECK(state_run_end(s, run, t.status, &n, &err) == 0);
+	}
+	CHECK(state_runs(s, 0, count_run, ids, &err) == 0);
+	CHECK(ids[0] == 2 && ids[1] == 2 && ids[2] == 3);
+	CHECK(state_task_runs(s, 0, "a", count_task_run, &tasks, &err) == 0);
+	CHECK(tasks == 2);
+	old = fs_join(dir, "logs/1");
+	CHECK(access(old, F_OK) == -1);
+	free(old);
+	old = fs_join(dir, "logs/2");
+	CHECK(access(old, F_OK) == 0);
+	free(old);
+	latest = fs_join(dir, "logs/latest");
+	len = readlink(latest, buf, sizeof(buf) - 1);
+	CHECK(len == 1 && buf[0] == '3');
+	free(latest);
+	state_close(s);
+	free(dir);
+}
