@@ -58,7 +58,7 @@ LIB_SRCS = compat/os.c \
 	sched/machine.c sched/loop.c sched/logtail.c
 CLI_SRCS = cli/args.c cli/common.c cli/progress.c cli/build.c \
 	cli/adopt.c cli/status.c cli/graph.c cli/cache.c cli/jail.c \
-	cli/destroy.c cli/runs.c cli/main.c
+	cli/destroy.c cli/runs.c cli/report.c cli/main.c
 CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS = tests/unit/t.c tests/unit/test_util.c tests/unit/test_graph.c \
 	tests/unit/test_conf.c tests/unit/test_sched.c tests/unit/test_state.c

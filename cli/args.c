@@ -58,7 +58,7 @@ static const struct {
 	const char *name;
 	int min, max;
 } subcommands[] = {
-	{ "build", 1, 1 }, { "status", 0, 0 }, { "graph", 1, 1 },
+	{ "build", 1, 1 }, { "status", 0, 1 }, { "graph", 1, 1 },
 	{ "cache", 1, 1 }, { "start", 1, -1 }, { "stop", 1, -1 },
 	{ "exec", 2, -1 }, { "ps", 0, 0 }, { "destroy", 1, -1 },
 	{ "run-graph", 1, 1 }, { "adopt", 1, 1 }, { "runs", 0, 0 },

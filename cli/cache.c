@@ -13,6 +13,7 @@
 
 #include "../state/state.h"
 #include "../tasks/tasks.h"
+#include "../util/json.h"
 #include "../util/util.h"
 #include "../vjbuild.h"
 #include "cli.h"
@@ -27,6 +28,8 @@ struct cache_walk {
 	char **keep;		/* gc: archive paths current recipes make */
 	size_t nkeep;
 	struct state *st;
+	int json;		/* ls --json: into b */
+	struct sbuf b;
 };
 
 static void
@@ -35,6 +38,22 @@ cache_ls_one(const struct state_package *p, void *arg)
 	struct cache_walk *w = arg;
 	char age[32];
 
+	if (w->json) {
+		int first = 1;
+		sbuf_puts(&w->b, w->n ? ",\n {" : "\n {");
+		json_kstr(&w->b, &first, "key", p->key);
+		json_kstr(&w->b, &first, "port", p->port);
+		json_kstr(&w->b, &first, "version", p->version);
+		json_kint(&w->b, &first, "bytes", p->size);
+		json_kint(&w->b, &first, "files", p->nfiles);
+		json_knum(&w->b, &first, "build_seconds", p->build_seconds);
+		json_knum(&w->b, &first, "built", p->built);
+		json_kstr(&w->b, &first, "sha256", p->sha256);
+		json_kstr(&w->b, &first, "path", p->path);
+		sbuf_puts(&w->b, "}");
+		w->n++;
+		return;
+	}
 	fmt_time(age, sizeof(age), vj_wall() - p->built);
 	printf("%-16.16s %-12s %-8s %10lld %6lld %7.1fs %9s  %s\n", p->key,
 	    p->port, p->version, (long long)p->size, (long long)p->nfiles,
@@ -268,8 +287,11 @@ cmd_cache(const struct opts *o, const char *action)
 	memset(&w, 0, sizeof(w));
 	w.c = c;
 	if (access(db, F_OK) == -1) {
-		printf("no state at %s: the cache is empty\n",
-		    c->val[CONF_STATE]);
+		if (o->json && strcmp(action, "ls") == 0)
+			printf("[]\n");
+		else
+			printf("no state at %s: the cache is empty\n",
+			    c->val[CONF_STATE]);
 		goto out;
 	}
 	if (state_open(c->val[CONF_STATE], NULL, !gc, &st, &err) == -1) {
@@ -277,7 +299,13 @@ cmd_cache(const struct opts *o, const char *action)
 		rc = EXIT_STATE;
 		goto out;
 	}
-	if (strcmp(action, "ls") == 0) {
+	if (strcmp(action, "ls") == 0 && o->json) {
+		w.json = 1;
+		rc = state_packages(st, cache_ls_one, &w, &err);
+		if (rc == 0)
+			printf("[%s%s]\n", w.b.s ? w.b.s : "", w.n ? "\n" : "");
+		sbuf_free(&w.b);
+	} else if (strcmp(action, "ls") == 0) {
 		printf("%-16s %-12s %-8s %10s %6s %8s %9s  %s\n", "KEY", "PORT",
 		    "VERSION", "BYTES", "FILES", "BUILD", "AGE", "PATH");
 		rc = state_packages(st, cache_ls_one, &w, &err);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "../state/state.h"
+#include "../util/json.h"
 #include "../util/util.h"
 #include "../vjbuild.h"
 #include "cli.h"
@@ -186,7 +187,8 @@ cmd_exec(const struct opts *o)
 
 struct ps_walk {
 	const struct conf *c;
-	int shown;
+	int shown, json;
+	struct sbuf b;
 };
 
 static void
@@ -201,7 +203,15 @@ ps_one(const struct state_jail *j, void *arg)
 	s.name = j->name;
 	s.root = j->root;
 	s.rundir = rundir;
-	if ((pid = jail_pid(&s)) != 0) {
+	if ((pid = jail_pid(&s)) != 0 && w->json) {
+		int first = 1;
+		sbuf_puts(&w->b, w->shown++ ? ",\n {" : "\n {");
+		json_kstr(&w->b, &first, "name", j->name);
+		json_kstr(&w->b, &first, "address", j->address);
+		json_kint(&w->b, &first, "pid", (int64_t)pid);
+		json_kint(&w->b, &first, "processes", jail_nprocs(pid));
+		sbuf_puts(&w->b, "}");
+	} else if (pid != 0) {
 		if (w->shown++ == 0)
 			printf("%-20s %-16s %8s %6s\n", "JAIL", "ADDRESS", "PID",
 			    "PROCS");
@@ -216,15 +226,18 @@ cmd_ps(const struct opts *o)
 {
 	struct conf *c = load_conf(o, 0);
 	struct state *st = open_state_ro(c->val[CONF_STATE], NULL, 1);
-	struct ps_walk w = { c, 0 };
+	struct ps_walk w = { c, 0, o->json, { 0 } };
 	struct vj_err err;
 	int rc = 0;
 
 	if (state_list(st, ps_one, no_task, &w, &err) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_STATE;
-	} else if (w.shown == 0 && !o->quiet)
+	} else if (w.json)
+		printf("[%s%s]\n", w.b.s ? w.b.s : "", w.shown ? "\n" : "");
+	else if (w.shown == 0 && !o->quiet)
 		printf("no jail is running\n");
+	sbuf_free(&w.b);
 	state_close(st);
 	conf_free(c);
 	return rc;

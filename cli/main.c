@@ -19,7 +19,7 @@ static const struct {
 	{ "cache", cache_cmd }, { "start", start_cmd }, { "stop", stop_cmd },
 	{ "exec", cmd_exec }, { "ps", cmd_ps }, { "destroy", cmd_destroy },
 	{ "run-graph", cmd_run_graph }, { "adopt", cmd_adopt },
-	{ "runs", cmd_runs }, { "log", cmd_log },
+	{ "runs", cmd_runs }, { "log", cmd_log }, { "report", cmd_report },
 	{ "build", cmd_build },
 };
 

@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * A run on the terminal: the status line, one line per task, the summary.
+ * A run as its user sees it: the status line, one line per task, the
+ * summary; and as tools see it: the events stream (--events FILE), one
+ * JSON object a line (the manual lists the fields).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -11,6 +17,7 @@
 #include "../sched/sched.h"
 #include "../state/state.h"
 #include "../tasks/tasks.h"
+#include "../util/json.h"
 #include "../util/util.h"
 #include "../vjbuild.h"
 #include "cli.h"
@@ -20,9 +27,128 @@
 struct ui {
 	const struct opts *o;
 	struct plan *p;
+	struct state *st;
 	int tty;
 	int line_shown;
+	int events;		/* --events fd, or -1 */
+	int64_t run;		/* once known */
+	int begun;		/* run_begin written */
 };
+
+/* ---- the events stream ---- */
+
+/* One event: {"event": kind, "run": N, "time": now, ...b's fields}, one
+ * write(2) (a line never interleaves with another writer's). */
+static void
+ev_write(struct ui *u, const char *kind, struct sbuf *fields)
+{
+	struct sbuf b = { 0 };
+	int first = 1;
+	size_t off = 0;
+	ssize_t w;
+
+	if (u->events == -1)
+		return;
+	sbuf_puts(&b, "{");
+	json_kstr(&b, &first, "event", kind);
+	json_kint(&b, &first, "run", u->run);
+	json_knum(&b, &first, "time", vj_wall());
+	if (fields->len > 0)
+		sbuf_printf(&b, ",%s", fields->s);
+	sbuf_puts(&b, "}\n");
+	while (off < b.len && ((w = write(u->events, b.s + off, b.len - off))
+	    > 0 || (w == -1 && errno == EINTR)))
+		off += w > 0 ? (size_t)w : 0;
+	if (off < b.len) {
+		fprintf(stderr, "%s: --events: %s; no more events are "
+		    "written\n", progname, strerror(errno));
+		close(u->events);
+		u->events = -1;
+	}
+	sbuf_free(&b);
+	sbuf_free(fields);
+}
+
+static void
+ev_begin(struct ui *u)
+{
+	struct sbuf f = { 0 };
+	int first = 1;
+
+	if (u->begun || u->events == -1)
+		return;
+	u->begun = 1;
+	json_kint(&f, &first, "tasks", (int64_t)plan_count(u->p));
+	json_kint(&f, &first, "jobs", u->o->jobs);
+	json_kstr(&f, &first, "command", u->o->command);
+	ev_write(u, "run_begin", &f);
+}
+
+/* A task's fields: name, kind, jail, slot. */
+static void
+ev_task(struct sbuf *f, int *first, const struct task *t, int slot)
+{
+	json_kstr(f, first, "task", t->name);
+	json_kstr(f, first, "kind", t->ops->kind);
+	json_kstr(f, first, "jail", task_jail(t));
+	if (slot >= 0)
+		json_kint(f, first, "slot", slot);
+	else
+		json_knull(f, first, "slot");
+}
+
+static void
+ev_end(struct ui *u, const struct sched_result *r, const char *status)
+{
+	struct sbuf f = { 0 };
+	size_t i, n = plan_count(u->p);
+	int64_t c[SCHED_INTERRUPTED + 1] = { 0 };
+	int first = 1;
+
+	if (u->events == -1)
+		return;
+	for (i = 0; i < n; i++)
+		c[r->status[i]]++;
+	json_kstr(&f, &first, "status", status);
+	json_kint(&f, &first, "tasks", (int64_t)n);
+	json_kint(&f, &first, "ran", c[SCHED_OK] + c[SCHED_FAILED] +
+	    c[SCHED_INTERRUPTED]);
+	json_kint(&f, &first, "up_to_date", c[SCHED_UPTODATE]);
+	json_kint(&f, &first, "failed", c[SCHED_FAILED] +
+	    c[SCHED_INTERRUPTED]);
+	json_kint(&f, &first, "not_run", c[SCHED_SKIPPED] + c[SCHED_WAITING] +
+	    c[SCHED_READY]);
+	ev_write(u, "run_end", &f);
+}
+
+static void
+ev_sched(struct ui *u, const struct sched_event *ev)
+{
+	const struct task *t;
+	struct sbuf f = { 0 };
+	int first = 1, code;
+	char *log;
+
+	if (u->events == -1 || ev->kind == SCHED_EV_TICK)
+		return;
+	u->run = ev->run;
+	ev_begin(u);
+	t = plan_task(u->p, ev->task);
+	ev_task(&f, &first, t, ev->slot);
+	if (ev->kind == SCHED_EV_START) {
+		ev_write(u, "task_start", &f);
+		return;
+	}
+	json_kstr(&f, &first, "status", sched_status_name(ev->status));
+	code = WIFEXITED(ev->exit_status) ? WEXITSTATUS(ev->exit_status) :
+	    WIFSIGNALED(ev->exit_status) ? 128 + WTERMSIG(ev->exit_status) : -1;
+	json_kint(&f, &first, "exit", code);
+	json_knum(&f, &first, "seconds", ev->duration);
+	log = sched_log_path(u->st, t);
+	json_kstr(&f, &first, "log", access(log, F_OK) == 0 ? log : NULL);
+	free(log);
+	ev_write(u, "task_end", &f);
+}
 
 static void
 clear_line(struct ui *u)
@@ -57,19 +183,25 @@ on_event(const struct sched_event *ev, void *arg)
 {
 	struct ui *u = arg;
 	const struct task *t = ev->task >= 0 ? plan_task(u->p, ev->task) : NULL;
-	char d[32];
+	char d[32], when[16], nm[48];
+	time_t now;
 
+	ev_sched(u, ev);
 	if (u->o->quiet)
 		return;
 	clear_line(u);
+	/* A line a finished task (ninja's [N/M], a time for a log). */
+	now = time(NULL);
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
+	snprintf(nm, sizeof(nm), "[%zu/%zu] %s", ev->done, ev->total, when);
 	if (ev->kind == SCHED_EV_START && u->o->verbose)
-		fprintf(stderr, "start    %s\n", t->name);
+		fprintf(stderr, "%s start    %s\n", nm, t->name);
 	if (ev->kind == SCHED_EV_END) {
 		fmt_time(d, sizeof(d), ev->duration);
 		if (ev->status == SCHED_FAILED)
-			fprintf(stderr, "FAILED   %s (%s)\n", t->name, d);
+			fprintf(stderr, "%s FAILED   %s (%s)\n", nm, t->name, d);
 		else if (!u->tty || u->o->verbose)
-			fprintf(stderr, "%-8s %s (%s)\n",
+			fprintf(stderr, "%s %-8s %s (%s)\n", nm,
 			    sched_status_name(ev->status), t->name, d);
 	}
 	if (u->tty)
@@ -120,10 +252,17 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 	size_t cnt[SCHED_INTERRUPTED + 1] = { 0 };
 	struct vj_err err;
 	char t[32], *root;
+	struct sbuf f;
+	int fst, stopper = -1;
 
 	clear_line(u);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		cnt[r->status[i]]++;
+		/* The failure that stopped the run: the first to end. */
+		if (r->status[i] == SCHED_FAILED && (stopper == -1 ||
+		    r->ended[i] < r->ended[stopper]))
+			stopper = (int)i;
+	}
 	for (j = 0; h != NULL && j < h->n; j++) {
 		const char *name = h->v[j].name;
 		double first = 0, last = 0;
@@ -151,33 +290,59 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 		sj.root = root = fs_join(c->val[CONF_JAILS], name);
 		sj.run = r->run;
 		sj.updated = vj_wall();
+		memset(&f, 0, sizeof(f));
+		fst = 1;
+		json_kstr(&f, &fst, "jail", name);
 		if (bad == -1) {
 			jok++;
 			if (!u->o->quiet)
 				printf("%-20s ok      %s%s\n", name, t,
 				    ran ? "" : " (up to date)");
 			sj.status = "ok";
+			json_kstr(&f, &fst, "status", "ok");
 		} else {
 			const struct task *tk = plan_task(u->p, bad);
 			enum sched_status s = r->status[bad];
+			int why = s == SCHED_SKIPPED ? r->cause[bad] :
+			    s == SCHED_FAILED ? bad : stopper;
+			char *log = why >= 0 ? sched_log_path(st,
+			    plan_task(u->p, why)) : NULL;
 			sj.status = s == SCHED_INTERRUPTED ? "interrupted" :
 			    "failed";
+			json_kstr(&f, &fst, "status", sj.status);
+			json_kstr(&f, &fst, "task", tk->name);
+			json_kstr(&f, &fst, "task_status",
+			    s == SCHED_WAITING || s == SCHED_READY ? "not run" :
+			    sched_status_name(s));
+			json_kstr(&f, &fst, "failed", why >= 0 ?
+			    plan_task(u->p, why)->name : NULL);
+			json_kstr(&f, &fst, "log", log);
 			if (s == SCHED_SKIPPED) {
-				printf("%-20s FAILED  %s: skipped, %s failed\n",
-				    name, tk->name,
-				    plan_task(u->p, r->cause[bad])->name);
+				printf("%-20s FAILED  %s: skipped, %s failed "
+				    "(log: %s)\n", name, tk->name,
+				    plan_task(u->p, why)->name, log);
 			} else if (s == SCHED_FAILED) {
-				char *log = sched_log_path(st, tk);
 				printf("%-20s FAILED  %s (log: %s)\n", name,
 				    tk->name, log);
 				fflush(stdout);
 				tail_log(log, 3);
-				free(log);
-			} else
-				printf("%-20s %s  %s: %s\n", name,
-				    s == SCHED_INTERRUPTED ? "STOPPED" :
-				    "NOT RUN", tk->name, sched_status_name(s));
+			} else if (s == SCHED_INTERRUPTED)
+				printf("%-20s STOPPED %s: interrupted\n", name,
+				    tk->name);
+			else if (why >= 0)
+				/* Without -k nothing starts after a failure:
+				 * say which, not only "ready". */
+				printf("%-20s NOT RUN %s: the run stopped when "
+				    "%s failed (log: %s); -k runs what does "
+				    "not depend on it\n", name, tk->name,
+				    plan_task(u->p, why)->name, log);
+			else
+				printf("%-20s NOT RUN %s: %s\n", name, tk->name,
+				    r->signal ? "the run was stopped" :
+				    sched_status_name(s));
+			free(log);
 		}
+		ev_write(u, "jail", &f);
 		if (state_jail_put(st, &sj, &err) == -1)
 			fprintf(stderr, "%s: %s\n", progname, err.msg);
 		free(root);
@@ -235,7 +400,18 @@ run_plan(const struct opts *o, struct plan *p, struct state *st,
 	memset(&u, 0, sizeof(u));
 	u.o = o;
 	u.p = p;
+	u.st = st;
 	u.tty = isatty(STDERR_FILENO) && !o->quiet;
+	u.events = -1;
+	/* The events of this run (a FIFO, like pkg's event pipe, works:
+	 * opening it waits for its reader). */
+	if (o->events != NULL && (u.events = open(o->events, O_WRONLY |
+	    O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1) {
+		fprintf(stderr, "%s: --events: %s: %s\n", progname, o->events,
+		    strerror(errno));
+		event_base_free(base);
+		return EXIT_INPUT;
+	}
 	memset(&so, 0, sizeof(so));
 	so.jobs = o->jobs;
 	so.keep_going = o->keep_going;
@@ -254,9 +430,15 @@ run_plan(const struct opts *o, struct plan *p, struct state *st,
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_STATE;
 	} else {
+		u.run = r.run;
+		ev_begin(&u);
 		summary(&u, c, h, st, &r);
+		ev_end(&u, &r, r.signal ? "interrupted" : rc == 0 ? "ok" :
+		    "failed");
 		rc = rc == 0 ? 0 : EXIT_TASKS;
 	}
+	if (u.events != -1)
+		close(u.events);
 	if (o->rusage)
 		print_usage();
 	if ((*sig = r.signal) != 0)

@@ -82,6 +82,7 @@ struct loop {
 	struct slot *slots;
 	int *running_ids;
 	int *picked, *logfd;	/* the batch being started; nslots each */
+	int *slot_of;		/* per task: the slot it ran in, or -1 */
 	int *tokens;		/* and the jobserver tokens they hold */
 	size_t npicked;
 	struct pend *pend;
@@ -219,6 +220,8 @@ emit(struct loop *l, enum sched_event_kind kind, int task,
 	}
 	ev.eta = l->eta;
 	ev.running_ids = l->running_ids;
+	ev.run = l->r->run;
+	ev.slot = task >= 0 ? l->slot_of[task] : -1;
 	l->o->event(&ev, l->o->arg);
 }
 
@@ -363,8 +366,9 @@ static int
 record(struct loop *l, int durable)
 {
 	struct state_task rec;
+	struct sbuf deps = { 0 };
 	char ds[65];
-	size_t k, opened = 0, slot = 0;
+	size_t k, d, opened = 0, slot = 0;
 
 	if (state_tx_begin(l->st, durable, l->err) == -1)
 		goto fail;
@@ -402,6 +406,15 @@ record(struct loop *l, int durable)
 		while (slot < l->nslots && l->slots[slot].pid != 0)
 			slot++;
 		rec.slot = (int)slot++;
+		/* What it waited for, for the report's critical path. */
+		deps.len = 0;
+		for (d = 0; d < graph_ndeps(plan_graph(l->p), i); d++) {
+			if (d > 0)
+				sbuf_puts(&deps, " ");
+			sbuf_puts(&deps, plan_task(l->p,
+			    graph_dep(plan_graph(l->p), i, d))->name);
+		}
+		rec.deps = deps.len ? deps.s : NULL;
 		if (state_task_start(l->st, &rec, l->err) == -1)
 			goto fail;
 		l->stamps[i] = rec.stamp;
@@ -409,8 +422,10 @@ record(struct loop *l, int durable)
 	if (state_tx_commit(l->st, l->err) == -1)
 		goto fail;
 	l->npend = 0;
+	sbuf_free(&deps);
 	return 0;
 fail:
+	sbuf_free(&deps);
 	/* The record is the one source of truth: stop. */
 	state_tx_rollback(l->st);
 	for (k = 0; k < opened; k++)
@@ -659,6 +674,7 @@ start(struct loop *l, int i, int logfd, int token)
 		close(logfd);
 	l->slots[k].pid = pid;
 	l->slots[k].task = i;
+	l->slot_of[i] = (int)k;
 	l->slots[k].token = token;
 	l->slots[k].timed_out = 0;
 	if (l->o->timeout > 0) {
@@ -1034,6 +1050,9 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	l.logs = xcalloc(l.total, sizeof(*l.logs));
 	l.weight = xcalloc(l.total, sizeof(*l.weight));
 	l.own = xcalloc(l.total, sizeof(*l.own));
+	l.slot_of = xmalloc((l.total ? l.total : 1) * sizeof(*l.slot_of));
+	for (i = 0; i < l.total; i++)
+		l.slot_of[i] = -1;
 	r->status = xcalloc(l.total, sizeof(*r->status));
 	r->started = xcalloc(l.total, sizeof(*r->started));
 	r->ended = xcalloc(l.total, sizeof(*r->ended));
@@ -1117,6 +1136,7 @@ out:
 	free(l.slots);
 	free(l.running_ids);
 	free(l.picked);
+	free(l.slot_of);
 	free(l.tokens);
 	jobserver_close(&l);
 	free(l.logfd);

@@ -72,6 +72,8 @@ struct sched_event {
 	size_t done, total, running, ran;
 	double elapsed, eta;
 	const int *running_ids;		/* borrowed, `running` of them */
+	int64_t run;			/* the run's number */
+	int slot;			/* START/END: its slot (0..jobs-1) or -1 */
 };
 
 struct sched_opts {

@@ -67,8 +67,8 @@ static const char *const sql[S_NSTMT] = {
 	[S_TASK_FORCE] = "UPDATE tasks SET status = 'forced' WHERE name = ?1 "
 	    "AND status = 'ok'",
 	[S_TRUN_START] = "INSERT OR REPLACE INTO task_runs(run, name, kind, "
-	    "jail, status, slot, started, log) VALUES (?1, ?2, ?3, ?4, "
-	    "'running', ?5, ?6, ?7)",
+	    "jail, status, slot, started, log, deps) VALUES (?1, ?2, ?3, ?4, "
+	    "'running', ?5, ?6, ?7, ?8)",
 	[S_TRUN_FINISH] = "UPDATE task_runs SET status = ?2, exit_status = ?3, "
 	    "ended = ?4 WHERE run = (SELECT run FROM tasks WHERE name = ?1) "
 	    "AND name = ?1",
@@ -107,7 +107,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE task_runs(run INTEGER NOT NULL, name TEXT NOT NULL, "
 	"  kind TEXT NOT NULL, jail TEXT, status TEXT NOT NULL, slot INTEGER, "
 	"  started REAL, ended REAL, exit_status INTEGER, log TEXT, cause TEXT, "
-	"  PRIMARY KEY (run, name));"
+	"  deps TEXT, PRIMARY KEY (run, name));"
 	"ALTER TABLE runs ADD COLUMN tasks INTEGER;"
 	"ALTER TABLE runs ADD COLUMN ran INTEGER;"
 	"ALTER TABLE runs ADD COLUMN uptodate INTEGER;"
@@ -836,6 +836,7 @@ state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
 		sqlite3_bind_int(q, 5, t->slot);
 	sqlite3_bind_double(q, 6, t->started);
 	sqlite3_bind_text(q, 7, t->log, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 8, t->deps, -1, SQLITE_STATIC);
 	if (step(s, S_TASK_START, err) == -1 || step(s, S_STAMP, err) == -1 ||
 	    step(s, S_TRUN_START, err) == -1 ||
 	    (own && exec(s, "COMMIT", err) == -1)) {
@@ -1162,7 +1163,7 @@ state_task_runs(struct state *s, int64_t run, const char *name,
 	int rc;
 
 	if (sqlite3_prepare_v2(s->db, "SELECT run, name, kind, jail, status, "
-	    "slot, started, ended, exit_status, log, cause FROM task_runs "
+	    "slot, started, ended, exit_status, log, cause, deps FROM task_runs "
 	    "WHERE (?1 = 0 OR run = ?1) AND (?2 IS NULL OR name = ?2) "
 	    "ORDER BY run, started IS NULL, started, name", -1, &q, NULL) !=
 	    SQLITE_OK)
@@ -1183,6 +1184,7 @@ state_task_runs(struct state *s, int64_t run, const char *name,
 			    sqlite3_column_int(q, 8),
 			(const char *)sqlite3_column_text(q, 9),
 			(const char *)sqlite3_column_text(q, 10),
+			(const char *)sqlite3_column_text(q, 11),
 		};
 		fn(&t, arg);
 	}

@@ -29,6 +29,8 @@ struct state_task {
 	double started, ended, duration;
 	int exit_status;
 	int slot;			/* start: the -j slot it runs in, or -1 */
+	const char *deps;		/* start: its dependencies' names, one
+					 * space between (NULL: none) */
 };
 
 struct state_jail {
@@ -97,6 +99,7 @@ struct state_task_run {
 	double started, ended;		/* 0: not */
 	int exit_status;		/* -1: none */
 	const char *log, *cause;	/* NULL: none */
+	const char *deps;		/* names, one space between, or NULL */
 };
 /* Calls fn for the tasks of run (0: every run kept) named name (NULL:
  * all), by run, then start. */

@@ -22,7 +22,7 @@ test_twenty_jails_three_ports_built_once() {
 	"$VJ" -j4 hosts.txt > out.txt 2> err.txt || { tail -5 out.txt; fail "run failed"; return; }
 	builds=$(task_runs | awk '$1 ~ /^build:/ && $2 == "ok"' | wc -l)
 	[ "$builds" = 3 ] || fail "state shows $builds builds, want 3"
-	[ "$(grep -c '^ok  *build:' err.txt)" = 3 ] || fail "ran $(grep -c '^ok  *build:' err.txt) builds"
+	[ "$(grep -c ':[0-9][0-9] ok  *build:' err.txt)" = 3 ] || fail "ran $(grep -c ':[0-9][0-9] ok  *build:' err.txt) builds"
 	"$VJ" cache ls > ls.txt
 	grep -q '^3 packages' ls.txt || fail "cache: $(tail -1 ls.txt)"
 	for i in $(seq 1 20); do
@@ -62,7 +62,7 @@ test_recipe_edit_rebuilds_that_port_everywhere() {
 	# Editing the library rebuilds it and the two daemons that need it.
 	echo "# touched" >> ports/libvj/build
 	"$VJ" -j2 hosts.txt > out.txt 2> err.txt || { fail "third run"; return; }
-	[ "$(grep -c '^ok  *build:' err.txt)" = 3 ] || fail "libvj edit: $(grep '^ok  *build:' err.txt)"
+	[ "$(grep -c ':[0-9][0-9] ok  *build:' err.txt)" = 3 ] || fail "libvj edit: $(grep ':[0-9][0-9] ok  *build:' err.txt)"
 }
 
 test_corrupt_cache_entry_is_never_installed() {
@@ -85,7 +85,7 @@ test_corrupt_cache_entry_is_never_installed() {
 	[ ! -e jails/web1/usr/local/sbin/echod ] || fail "corrupt package installed"
 	# The next run builds it again and installs it.
 	"$VJ" -j2 hosts.txt > out.txt 2> err.txt || { fail "rebuild run: $(tail -5 out.txt)"; return; }
-	grep -q '^ok  *build:echod' err.txt || fail "not rebuilt"
+	grep -q ':[0-9][0-9] ok  *build:echod' err.txt || fail "not rebuilt"
 	chroot jails/web1 /usr/local/sbin/echod -V > /dev/null || fail "echod after rebuild"
 	"$VJ" cache verify > /dev/null || fail "verify after rebuild"
 }
@@ -114,9 +114,9 @@ test_undeclared_dependency_fails_to_build() {
 	sed -i 's/^web1 10.9.0.1$/web1 10.9.0.1 echod nodeps/' hosts.txt
 	"$VJ" -k -j2 hosts.txt > out.txt 2> err.txt; rc=$?
 	[ $rc = 1 ] || fail "exit $rc"
-	grep -q "^FAILED  *build:nodeps" err.txt || fail "nodeps built by luck"
+	grep -q ":[0-9][0-9] FAILED  *build:nodeps" err.txt || fail "nodeps built by luck"
 	grep -q "vjlib.h" state/logs/latest/build:nodeps.log || fail "log: $(cat state/logs/latest/build:nodeps.log)"
-	grep -q "^ok  *build:echod" err.txt || fail "echod (declared) did not build"
+	grep -q ":[0-9][0-9] ok  *build:echod" err.txt || fail "echod (declared) did not build"
 	[ ! -e /usr/local/include/vjlib.h ] || fail "the build leaked into the host's /usr/local"
 }
 
@@ -245,8 +245,8 @@ test_no_cache_builds_in_every_jail_and_keeps_nothing() {
 	need_root || return
 	setup_ports 3
 	"$VJ" --no-cache -j2 hosts.txt > out.txt 2> err.txt || { fail "$(tail -3 out.txt)"; return; }
-	[ "$(grep -c '^ok  *build:[a-z]*@web[0-9]' err.txt)" = 9 ] || fail "want 9 builds (3 ports x 3 jails): $(grep -c '^ok  *build:' err.txt)"
-	grep -q '^ok  *build:[a-z]* ' err.txt && fail "a shared build ran" || true
+	[ "$(grep -c ':[0-9][0-9] ok  *build:[a-z]*@web[0-9]' err.txt)" = 9 ] || fail "want 9 builds (3 ports x 3 jails): $(grep -c ':[0-9][0-9] ok  *build:' err.txt)"
+	grep -q ':[0-9][0-9] ok  *build:[a-z]* ' err.txt && fail "a shared build ran" || true
 	"$VJ" cache ls | grep -q '^0 packages' || fail "packages were kept"
 	[ -z "$(ls -A cache/nocache 2>/dev/null)" ] || fail "copies left: $(ls -R cache/nocache)"
 	for i in 1 2 3; do
@@ -254,7 +254,7 @@ test_no_cache_builds_in_every_jail_and_keeps_nothing() {
 	done
 	# Again: nothing is reused, every jail compiles again.
 	"$VJ" --no-cache -j2 hosts.txt > out.txt 2> err.txt || { fail "second run"; return; }
-	[ "$(grep -c '^ok  *build:' err.txt)" = 9 ] || fail "second run reused builds"
+	[ "$(grep -c ':[0-9][0-9] ok  *build:' err.txt)" = 9 ] || fail "second run reused builds"
 }
 
 test_shared_library_refreshes_linker_cache() {
