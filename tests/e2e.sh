@@ -42,7 +42,7 @@ test_address_change_reruns_only_that_jail() {
 	"$VJ" -j2 hosts.txt > /dev/null 2>&1 || { fail "first run"; return; }
 	sed -i 's/^web3 10.9.0.3$/web3 10.9.0.33/' hosts.txt
 	"$VJ" -j2 hosts.txt > out.txt 2> err.txt || { fail "second run"; return; }
-	ran=$(awk '$1=="ok"{print $2}' err.txt | sort | tr '\n' ' ')
+	ran=$(awk '$3=="ok"{print $4}' err.txt | sort | tr '\n' ' ')
 	[ "$ran" = "hostconf:web3 jailconf register:web3 " ] || fail "ran: '$ran'"
 	grep -q '^10.9.0.33	web3' jails/web3/etc/hosts || fail "web3 hosts not updated"
 	grep -q 'ip4.addr = "10.9.0.33"' state/jail.conf || fail "jail.conf not updated"

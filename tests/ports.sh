@@ -14,7 +14,7 @@ setup_ports() {
 }
 
 # The tasks that ran in the last run, from its -v output on stderr.
-ran() { awk '$1=="ok" || $1=="FAILED" {print $2}' "$1" | sort | tr '\n' ' '; }
+ran() { awk '$3=="ok" || $3=="FAILED" {print $4}' "$1" | sort | tr '\n' ' '; }
 
 test_twenty_jails_three_ports_built_once() {
 	need_root || return
