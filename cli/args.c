@@ -7,51 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <time.h>
+#include <unistd.h>
 
 #include "../util/util.h"
 #include "../vjbuild.h"
 #include "cli.h"
 
 const char *progname = "vjbuild";
-
-void
-usage(FILE *f)
-{
-	fprintf(f,
-"usage: vjbuild [-knqv] [-j N] [-f FILE] [--base FILE] [--jails DIR]\n"
-"               [--state DIR] [--recreate NAME] [--no-cache] HOSTS\n"
-"       vjbuild status [-f FILE] [--state DIR]\n"
-"       vjbuild graph [-f FILE] [--base FILE] HOSTS\n"
-"       vjbuild cache ls | verify | gc [-f FILE] [--state DIR]\n"
-"       vjbuild start | stop NAME...     vjbuild exec NAME CMD [ARG...]\n"
-"       vjbuild ps                       vjbuild destroy NAME... [--yes]\n"
-"       vjbuild run-graph [-knqv] [-j N] [--state DIR] [--always] FILE\n"
-"       vjbuild adopt [-f FILE] HOSTS    (jails of a lost state database)\n"
-"  (build and run-graph also take --timeout, --no-jobserver, --rusage)\n"
-"\n"
-"  -j N            run up to N tasks at once (default: the number of CPUs)\n"
-"  -k              keep going: after a failure, run everything that does\n"
-"                  not depend on it\n"
-"  -n              dry run: print the plan, what would run, and change\n"
-"                  nothing\n"
-"  -f FILE         the configuration (default: ./vjbuild.conf if present)\n"
-"  --base FILE     the base system archive\n"
-"  --jails DIR     where the jail roots go\n"
-"  --state DIR     the state database, logs and jail.conf\n"
-"  --recreate NAME make jail NAME anew from the base; the old root is\n"
-"                  moved aside, not deleted (may be repeated)\n"
-"  --no-cache      the paper's way: every jail compiles its own copy of\n"
-"                  every package; nothing is reused or kept\n"
-"  --always        run every task, even those that are up to date\n"
-"  --rusage        at the end, print vjbuild's own CPU time and peak memory\n"
-"  --timeout SECS  a task that runs longer fails: its process group gets\n"
-"                  SIGTERM, then SIGKILL\n"
-"  --no-jobserver  do not share the -j budget with the makes that tasks run\n"
-"                  (by default vjbuild is their GNU make jobserver)\n"
-"  -q, -v          quieter, more verbose\n"
-"  --help, --version\n");
-}
 
 /* Subcommands and how many operands each takes (-1: any number). */
 static const struct {
@@ -62,7 +24,7 @@ static const struct {
 	{ "cache", 1, 1 }, { "start", 1, -1 }, { "stop", 1, -1 },
 	{ "exec", 2, -1 }, { "ps", 0, 0 }, { "destroy", 1, -1 },
 	{ "run-graph", 1, 1 }, { "adopt", 1, 1 }, { "runs", 0, 0 },
-	{ "log", 1, 1 }, { "report", 0, 1 },
+	{ "log", 1, 1 }, { "report", 0, 1 }, { "help", 0, 1 },
 	{ NULL, 0, 0 },
 };
 
@@ -195,13 +157,15 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->recreate[o->nrecreate] = NULL;
 			break;
 		case O_HELP:
-			usage(stdout);
-			exit(0);
+			o->help = 1;
+			break;
 		case O_VERSION:
 			printf("vjbuild %s\n", VJBUILD_VERSION);
 			exit(0);
 		default:
-			usage(stderr);
+			/* getopt said which option. */
+			help_usage_line(stderr, o->nargs > 0 &&
+			    help_known(o->args[0]) ? o->args[0] : NULL);
 			exit(EXIT_INPUT);
 		}
 	}
@@ -216,16 +180,32 @@ parse_args(int argc, char **argv, struct opts *o)
 		o->cmd = argv[0];
 		argv++;
 		argc--;
-	} else
+	} else {
 		i = 0;	/* build */
-	if (argc < subcommands[i].min || (subcommands[i].max >= 0 &&
-	    argc > subcommands[i].max)) {
-		usage(stderr);
-		exit(EXIT_INPUT);
+		/* A word that is neither a command nor a file is a mistyped
+		 * command ("stauts"), not a missing hosts file. */
+		if (argc > 0 && !o->help && access(argv[0], F_OK) == -1 &&
+		    strpbrk(argv[0], "/.") == NULL) {
+			fprintf(stderr, "%s: '%s' is not a command (vjbuild help "
+			    "lists them) nor a hosts file\n", progname,
+			    argv[0]);
+			exit(EXIT_INPUT);
+		}
 	}
-	if (strcmp(o->cmd, "cache") == 0 && strcmp(argv[0], "ls") != 0 &&
-	    strcmp(argv[0], "verify") != 0 && strcmp(argv[0], "gc") != 0) {
-		usage(stderr);
+	if (o->help || strcmp(o->cmd, "help") == 0) {
+		const char *about = o->help ? o->cmd : argc > 0 ? argv[0] : NULL;
+		if (help_print(stdout, about) == -1) {
+			fprintf(stderr, "%s: help: no command '%s' (vjbuild help "
+			    "lists them)\n", progname, about);
+			exit(EXIT_INPUT);
+		}
+		exit(0);
+	}
+	if (argc < subcommands[i].min || (subcommands[i].max >= 0 &&
+	    argc > subcommands[i].max) || (strcmp(o->cmd, "cache") == 0 &&
+	    strcmp(argv[0], "ls") != 0 && strcmp(argv[0], "verify") != 0 &&
+	    strcmp(argv[0], "gc") != 0)) {
+		help_usage_line(stderr, o->cmd);
 		exit(EXIT_INPUT);
 	}
 	o->hosts = argc ? argv[0] : NULL;

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <stdio.h>
 
 #include "../conf/conf.h"
@@ -27,7 +28,7 @@ struct opts {
 	const char *config;
 	const char *hosts;
 	int jobs, keep_going, dry_run, verbose, quiet, nocache, yes, always, rusage, nojobserver;
-	int json, follow;
+	int json, follow, help, all;
 	const char *events;	/* --events FILE */
 	int64_t run;		/* --run N */
 	double timeout;
@@ -44,8 +45,13 @@ struct opts {
 extern const char *progname;
 
 /* args.c */
-void usage(FILE *f);
 void parse_args(int argc, char **argv, struct opts *o);
+
+/* help.c: 1 when name is a command; its usage line (NULL: build's); its
+ * help (NULL: every command's synopsis), or -1 when it is not one. */
+int help_known(const char *name);
+void help_usage_line(FILE *f, const char *cmd);
+int help_print(FILE *f, const char *cmd);
 
 /* common.c */
 void die_input(const struct vj_err *err);

@@ -66,6 +66,68 @@ load_conf(const struct opts *o, int need_base)
 	return c;
 }
 
+/* Every template of ports, one after another (NUL-free text). */
+static char *
+all_templates(const struct conf_ports *ports)
+{
+	struct sbuf b = { 0 };
+	size_t i, f;
+
+	sbuf_puts(&b, "");
+	for (i = 0; ports != NULL && i < ports->n; i++) {
+		const struct conf_port *p = &ports->v[i];
+		for (f = 0; f < p->nfiles; f++) {
+			size_t len = strlen(p->files[f]);
+			char *path, *text;
+			if (len < 3 || strcmp(p->files[f] + len - 3, ".in") != 0)
+				continue;
+			path = xasprintf("%s/files/%s", p->dir, p->files[f]);
+			if ((text = fs_read(path, 16u << 20, NULL)) != NULL)
+				sbuf_puts(&b, text);
+			free(text);
+			free(path);
+		}
+	}
+	return sbuf_take(&b);
+}
+
+static int
+var_used(const char *all, const char *key)
+{
+	char *want = xasprintf("%%%%var.%s%%%%", key);
+	int used = strstr(all, want) != NULL;
+
+	free(want);
+	return used;
+}
+
+/* A var. that no template of the ports in use names is most likely a
+ * misspelling (var.http_prot): said, not an error. */
+static void
+warn_unused_vars(const struct conf *c, const struct conf_hosts *h,
+    const struct conf_ports *ports)
+{
+	char *all = all_templates(ports);
+	size_t i, k;
+
+	for (k = 0; k < c->nvars; k++)
+		if (!var_used(all, c->vars[k].key))
+			fprintf(stderr, "%s: warning: %s: var.%s is used by no "
+			    "template of the ports in use (no %%%%var.%s%%%% in "
+			    "their files/*.in)\n", progname, c->path ? c->path :
+			    "the configuration", c->vars[k].key,
+			    c->vars[k].key);
+	for (i = 0; i < h->n; i++)
+		for (k = 0; k < h->v[i].nvars; k++)
+			if (!var_used(all, h->v[i].vars[k].key))
+				fprintf(stderr, "%s: warning: %s:%d: var.%s is "
+				    "used by no template of the ports in use (no "
+				    "%%%%var.%s%%%% in their files/*.in)\n",
+				    progname, h->path, h->v[i].line,
+				    h->v[i].vars[k].key, h->v[i].vars[k].key);
+	free(all);
+}
+
 /* Checks that every package a host or the config names has a port. */
 static void
 check_packages(const struct conf *c, const struct conf_hosts *h)
@@ -122,8 +184,10 @@ load_ports(const struct conf *c, const struct conf_hosts *h)
 			want[nwant++] = *v;
 		}
 	}
-	if (nwant == 0)
+	if (nwant == 0) {
+		warn_unused_vars(c, h, NULL);
 		return NULL;
+	}
 	ports = conf_ports_read(c->val[CONF_PORTS], c->val[CONF_DISTFILES],
 	    want, nwant, &err);
 	free(want);
@@ -161,6 +225,7 @@ load_ports(const struct conf *c, const struct conf_hosts *h)
 		}
 		free(mine);
 	}
+	warn_unused_vars(c, h, ports);
 	return ports;
 }
 

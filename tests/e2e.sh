@@ -336,6 +336,35 @@ test_usage_errors() {
 	"$VJ" --help | grep -q -- '--recreate' || fail "--help"
 }
 
+test_command_line_says_what_is_wrong_briefly() {
+	setup 1
+	"$VJ" stauts > out.txt 2> err.txt; [ $? = 2 ] || fail "a mistyped command: exit $?"
+	grep -q "'stauts' is not a command (vjbuild help lists them)" err.txt || fail "$(cat err.txt)"
+	"$VJ" start > out.txt 2> err.txt; [ $? = 2 ] || fail "start without a name: exit $?"
+	[ "$(wc -l < err.txt)" -le 2 ] && grep -q '^usage: vjbuild start NAME' err.txt || fail "usage: $(cat err.txt)"
+	"$VJ" help start | grep -q '^usage: vjbuild start' || fail "help start"
+	"$VJ" start --help | grep -q '^usage: vjbuild start' || fail "start --help"
+	"$VJ" log --help | grep -q -- '--follow' || fail "log --help"
+	"$VJ" help nosuch > /dev/null 2>&1; [ $? = 2 ] || fail "help of no command"
+	# A var. no template uses: a warning naming file and line.
+	mkdir -p ports; make_port app 'mkdir -p $STAGEDIR$PREFIX; true'
+	mkdir -p ports/app/files; echo 'port %%var.http_port%%' > ports/app/files/app.conf.in
+	printf 'ports = ports\nvar.http_port = 80\n' >> vjbuild.conf
+	echo 'web1 10.9.0.1 app var.http_prot=9090' > hosts.txt
+	"$VJ" -n hosts.txt > out.txt 2> err.txt || fail "dry run: $(cat err.txt)"
+	grep -q 'warning: .*hosts.txt:1: var.http_prot is used by no template' err.txt || fail "no warning: $(cat err.txt)"
+	grep -q 'var.http_port' err.txt && fail "a used var warned: $(cat err.txt)"
+	# Not root: refused before anything is made (in a directory the
+	# user may write, so that only the check keeps it out).
+	local nr; nr=$(mktemp -d /tmp/vjbuild-nr.XXXXXX)
+	cp -r vjbuild.conf hosts.txt base.tar.gz ports "$nr"; chmod -R a+rwX "$nr"
+	(cd "$nr" && setpriv --reuid=65534 --regid=65534 --clear-groups "$VJ" hosts.txt) > out.txt 2> err.txt; rc=$?
+	[ $rc = 2 ] || fail "not root: exit $rc"
+	grep -q 'build needs root' err.txt || fail "not root: $(cat err.txt)"
+	[ ! -e "$nr/state" ] && [ ! -e "$nr/jails" ] || fail "not root: something was made: $(ls $nr)"
+	rm -rf "$nr"
+}
+
 test_valgrind_main_path_has_no_leaks() {
 	need_root || return
 	command -v valgrind > /dev/null || { echo "    skipped: valgrind is not installed"; return $SKIP_RC; }
