@@ -47,8 +47,10 @@ ev_write(struct ui *u, const char *kind, struct sbuf *fields)
 	size_t off = 0;
 	ssize_t w;
 
-	if (u->events == -1)
+	if (u->events == -1) {
+		sbuf_free(fields);
 		return;
+	}
 	sbuf_puts(&b, "{");
 	json_kstr(&b, &first, "event", kind);
 	json_kint(&b, &first, "run", u->run);

@@ -375,7 +375,7 @@ test_valgrind_main_path_has_no_leaks() {
 	# The forked children end with _exit and keep the parent's heap by
 	# design; valgrind judges the parent, which must free everything.
 	local vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --child-silent-after-fork=yes"
-	for args in "-j2 hosts.txt" "-j2 hosts.txt" "status" "-n hosts.txt" "graph hosts.txt"; do
+	for args in "-j2 --events ev.jsonl hosts.txt" "-j2 hosts.txt" "status" "status --json" "runs --json" "report" "log extract:web1" "-n hosts.txt" "graph hosts.txt"; do
 		$vg --log-file=vg.txt "$VJ" $args > out.txt 2>&1 || { fail "vjbuild $args: exit $?: $(tail -3 out.txt)"; continue; }
 		[ ! -s vg.txt ] || fail "vjbuild $args: $(head -20 vg.txt)"
 	done
