@@ -33,7 +33,7 @@ parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BASE = 256, O_JAILS, O_STATE, O_RECREATE, O_HELP,
 	    O_VERSION, O_NOCACHE, O_YES, O_REGISTRY, O_ALWAYS, O_RUSAGE, O_NOJOBSERVER, O_TIMEOUT,
-	    O_JSON, O_FOLLOW, O_RUN, O_EVENTS };
+	    O_JSON, O_FOLLOW, O_RUN, O_EVENTS, O_ALL };
 	static const struct option longopts[] = {
 		{ "base", required_argument, NULL, O_BASE },
 		{ "jails", required_argument, NULL, O_JAILS },
@@ -49,6 +49,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "follow", no_argument, NULL, O_FOLLOW },
 		{ "run", required_argument, NULL, O_RUN },
 		{ "events", required_argument, NULL, O_EVENTS },
+		{ "all", no_argument, NULL, O_ALL },
 		{ "registry", required_argument, NULL, O_REGISTRY },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -118,6 +119,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_RUSAGE: o->rusage = 1; break;
 		case O_NOJOBSERVER: o->nojobserver = 1; break;
 		case O_JSON: o->json = 1; break;
+		case O_ALL: o->all = 1; break;
 		case O_FOLLOW: o->follow = 1; break;
 		case O_EVENTS: o->events = optarg; break;
 		case O_RUN:
@@ -201,13 +203,18 @@ parse_args(int argc, char **argv, struct opts *o)
 		}
 		exit(0);
 	}
-	if (argc < subcommands[i].min || (subcommands[i].max >= 0 &&
+	/* start --all, stop --all: no names. */
+	if (o->all && (strcmp(o->cmd, "start") == 0 ||
+	    strcmp(o->cmd, "stop") == 0) && argc == 0)
+		goto ok;
+	if (o->all || argc < subcommands[i].min || (subcommands[i].max >= 0 &&
 	    argc > subcommands[i].max) || (strcmp(o->cmd, "cache") == 0 &&
 	    strcmp(argv[0], "ls") != 0 && strcmp(argv[0], "verify") != 0 &&
 	    strcmp(argv[0], "gc") != 0)) {
 		help_usage_line(stderr, o->cmd);
 		exit(EXIT_INPUT);
 	}
+ok:
 	o->hosts = argc ? argv[0] : NULL;
 	o->operands = argv;
 	o->noperands = (size_t)argc;

@@ -46,9 +46,12 @@ static const struct help {
 "ls: the packages built; verify: each archive against its digest; gc:\n"
 "remove what no current recipe makes (packages, sources, work).\n" },
 	{ "start", "vjbuild start NAME... | --all",
-"Starts provisioned jails and their services; --all those marked to boot.\n" },
-	{ "stop", "vjbuild stop NAME...",
-"Stops jails: their services (rc.shutdown), then what is left.\n" },
+"Starts provisioned jails and their services; --all every jail whose last\n"
+"provisioning ended well, but those whose line in the hosts file says\n"
+"boot=no (what the systemd unit and the rc.d script run at boot).\n" },
+	{ "stop", "vjbuild stop NAME... | --all",
+"Stops jails: their services (rc.shutdown), then what is left; --all every\n"
+"jail that runs.\n" },
 	{ "exec", "vjbuild exec NAME CMD [ARG...]",
 "Runs CMD inside the running jail NAME; its exit status is CMD's.\n" },
 	{ "ps", "vjbuild ps [--json]",

@@ -128,20 +128,60 @@ open_console(const struct conf *c, const char *name, char **path)
 	return fd;
 }
 
-/* start, stop: each jail named; the exit status says if any failed. */
+/* --all: for start, the jails provisioned whole and not boot=no; for
+ * stop, every jail (those not running are passed over). */
+struct every {
+	int start;
+	char **names;
+	size_t n;
+};
+
+static void
+every_jail(const struct state_jail *j, void *arg)
+{
+	struct every *e = arg;
+
+	if (e->start && (j->status == NULL || strcmp(j->status, "ok") != 0 ||
+	    !j->boot))
+		return;
+	e->names = xreallocarray(e->names, e->n + 1, sizeof(*e->names));
+	e->names[e->n++] = xstrdup(j->name);
+}
+
+/* start, stop: each jail named, or --all; the exit status says if any
+ * failed. */
 int
 cmd_run(const struct opts *o, int start)
 {
 	struct conf *c = load_conf(o, 0);
 	struct state *st = open_state_ro(c->val[CONF_STATE], NULL, 1);
-	size_t i;
+	struct every all = { start, NULL, 0 };
+	char *const *names = o->operands;
+	size_t i, n = o->noperands;
+	struct vj_err err;
 	int rc = 0;
 
-	for (i = 0; i < o->noperands; i++) {
+	if (o->all) {
+		if (state_list(st, every_jail, no_task, &all, &err) == -1) {
+			fprintf(stderr, "%s: %s\n", progname, err.msg);
+			state_close(st);
+			conf_free(c);
+			return EXIT_STATE;
+		}
+		names = all.names;
+		n = all.n;
+	}
+	for (i = 0; i < n; i++) {
 		struct found f;
-		struct vj_err err;
 		char *console = NULL;
-		jail_of(c, st, o->operands[i], &f);
+		jail_of(c, st, names[i], &f);
+		if (o->all && (jail_pid(&f.spec) != 0) == start) {
+			/* --all: what is already as asked is left so. */
+			if (start && !o->quiet)
+				printf("%s is running already\n", f.name);
+			found_clear(&f);
+			continue;
+		}
 		if (start && (f.spec.console = open_console(c, f.name,
 		    &console)) == -1) {
 			rc = EXIT_TASKS;
@@ -159,6 +199,9 @@ cmd_run(const struct opts *o, int start)
 		free(console);
 		found_clear(&f);
 	}
+	for (i = 0; i < all.n; i++)
+		free(all.names[i]);
+	free(all.names);
 	state_close(st);
 	conf_free(c);
 	return rc;

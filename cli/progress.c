@@ -289,6 +289,7 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 		sj.name = name;
 		sj.address = h->v[j].address;
 		sj.limits = h->v[j].limits;
+		sj.boot = !h->v[j].noboot;
 		sj.root = root = fs_join(c->val[CONF_JAILS], name);
 		sj.run = r->run;
 		sj.updated = vj_wall();

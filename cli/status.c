@@ -39,6 +39,8 @@ show_jail(const struct state_jail *j, void *arg)
 		json_kint(&sh->jails, &first, "run", j->run);
 		json_knum(&sh->jails, &first, "updated", j->updated);
 		json_kstr(&sh->jails, &first, "limits", j->limits);
+		sbuf_printf(&sh->jails, ",\"boot\":%s", j->boot ? "true" :
+		    "false");
 		sbuf_puts(&sh->jails, "}");
 		return;
 	}

@@ -48,6 +48,7 @@ struct conf_host {
 	struct conf_user *users;	/* user.NAME=... words of the line */
 	size_t nusers;
 	char *limits;		/* its limit.KEY=VALUE words, checked, or NULL */
+	int noboot;		/* boot=no: start --all leaves it */
 	int line;
 };
 

@@ -149,6 +149,15 @@ parse_line(struct conf_hosts *h, char *line, int lineno, struct vj_err *err)
 		char *eq = strchr(w[i], '=');
 		if (strncmp(w[i], "user.", 5) == 0 && eq != NULL)
 			continue;	/* parsed below, once the line is known good */
+		if (strncmp(w[i], "boot=", 5) == 0) {
+			if (strcmp(w[i] + 5, "yes") != 0 &&
+			    strcmp(w[i] + 5, "no") != 0) {
+				vj_errf(err, "%s:%d: '%.64s': boot is yes or no",
+				    h->path, lineno, w[i]);
+				return -1;
+			}
+			continue;
+		}
 		if (strncmp(w[i], "limit.", 6) == 0 && eq != NULL) {
 			struct conf_limits l;
 			struct vj_err why;
@@ -189,6 +198,10 @@ parse_line(struct conf_hosts *h, char *line, int lineno, struct vj_err *err)
 	c.family = family;
 	for (i = 2; i < n; i++) {
 		char *eq = strchr(w[i], '=');
+		if (strncmp(w[i], "boot=", 5) == 0) {
+			c.noboot = strcmp(w[i] + 5, "no") == 0;
+			continue;
+		}
 		if (eq != NULL && strncmp(w[i], "limit.", 6) == 0) {
 			char *was = c.limits;
 			c.limits = was == NULL ? xstrdup(w[i] + 6) :

@@ -53,7 +53,8 @@ static const char *const sql[S_NSTMT] = {
 	[S_STAMP] = "INSERT OR REPLACE INTO meta(key, value) "
 	    "VALUES ('stamp', ?1)",
 	[S_JAIL_PUT] = "INSERT OR REPLACE INTO jails(name, address, root, "
-	    "status, run, updated, limits) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	    "status, run, updated, limits, boot) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8)",
 	[S_DIGEST_GET] = "SELECT sha256 FROM digests WHERE path = ?1 AND "
 	    "size = ?2 AND mtime_ns = ?3 AND ino = ?4",
 	[S_DIGEST_PUT] = "INSERT OR REPLACE INTO digests(path, size, "
@@ -112,7 +113,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN ran INTEGER;"
 	"ALTER TABLE runs ADD COLUMN uptodate INTEGER;"
 	"ALTER TABLE runs ADD COLUMN failed INTEGER;"
-	"ALTER TABLE runs ADD COLUMN skipped INTEGER;",
+	"ALTER TABLE runs ADD COLUMN skipped INTEGER;"
+	"ALTER TABLE jails ADD COLUMN boot INTEGER NOT NULL DEFAULT 1;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -905,6 +907,7 @@ state_jail_put(struct state *s, const struct state_jail *j, struct vj_err *err)
 	sqlite3_bind_int64(q, 5, j->run);
 	sqlite3_bind_double(q, 6, j->updated);
 	sqlite3_bind_text(q, 7, j->limits, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 8, j->boot);
 	return step(s, S_JAIL_PUT, err);
 }
 
@@ -917,7 +920,8 @@ state_list(struct state *s, void (*jail_fn)(const struct state_jail *, void *),
 	int rc;
 
 	if (sqlite3_prepare_v2(s->db, "SELECT name, address, root, status, "
-	    "run, updated, limits FROM jails ORDER BY name", -1, &q, NULL) !=
+	    "run, updated, limits, boot FROM jails ORDER BY name", -1, &q,
+	    NULL) !=
 	    SQLITE_OK)
 		return fail(s, err, "SELECT jails");
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -928,6 +932,7 @@ state_list(struct state *s, void (*jail_fn)(const struct state_jail *, void *),
 			(const char *)sqlite3_column_text(q, 3),
 			sqlite3_column_int64(q, 4), sqlite3_column_double(q, 5),
 			(const char *)sqlite3_column_text(q, 6),
+			sqlite3_column_int(q, 7),
 		};
 		jail_fn(&j, arg);
 	}

@@ -39,6 +39,7 @@ struct state_jail {
 	double updated;
 	const char *limits;	/* its line's limit.* words ("pids=64 ..."),
 				 * or NULL */
+	int boot;		/* started by start --all (not boot=no) */
 };
 
 /*

@@ -389,7 +389,7 @@ test_valgrind_main_path_has_no_leaks() {
 test_older_state_is_upgraded_by_a_run_not_by_status() {
 	setup 1
 	"$VJ" hosts.txt > /dev/null 2>&1 || { fail "first run"; return; }
-	python3 -c 'import sqlite3; c = sqlite3.connect("state/vjbuild.db"); c.execute("alter table jails drop column limits"); c.execute("drop table task_runs"); [c.execute("alter table runs drop column " + k) for k in ("tasks", "ran", "uptodate", "failed", "skipped")]; c.execute("pragma user_version = 3"); c.commit()' || { fail "cannot make an old state"; return; }
+	python3 -c 'import sqlite3; c = sqlite3.connect("state/vjbuild.db"); c.execute("alter table jails drop column limits"); c.execute("alter table jails drop column boot"); c.execute("drop table task_runs"); [c.execute("alter table runs drop column " + k) for k in ("tasks", "ran", "uptodate", "failed", "skipped")]; c.execute("pragma user_version = 3"); c.commit()' || { fail "cannot make an old state"; return; }
 	"$VJ" status > out.txt 2> err.txt; rc=$?
 	[ $rc = 3 ] || fail "status on an old state: exit $rc"
 	grep -q "schema version 3 is older than this vjbuild's (5): provision once" err.txt || fail "message: $(cat err.txt)"

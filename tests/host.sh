@@ -120,6 +120,30 @@ setup_web() {
 	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "provisioning: $(tail -3 out.txt)"; return 1; }
 }
 
+# What the systemd unit and the rc.d script run at boot and shutdown.
+test_start_all_starts_the_jails_marked_to_boot() {
+	need_root || return
+	command -v ip > /dev/null || { echo "    skipped: no ip(8) (iproute2)"; return $SKIP_RC; }
+	setup 3
+	sed -i 's/^web3 10.9.0.3$/web3 10.9.0.3 boot=no/' hosts.txt
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "provisioning: $(tail -3 out.txt)"; return; }
+	"$VJ" start --all > start.txt 2>&1 || { fail "start --all: $(cat start.txt)"; "$VJ" stop --all; return; }
+	"$VJ" ps > ps.txt
+	grep -q '^web1 ' ps.txt && grep -q '^web2 ' ps.txt || fail "not started: $(cat ps.txt)"
+	grep -q '^web3 ' ps.txt && fail "boot=no started: $(cat ps.txt)"
+	"$VJ" start --all > again.txt 2>&1 || fail "start --all again: $(cat again.txt)"
+	grep -q 'web1 is running already' again.txt || fail "again: $(cat again.txt)"
+	"$VJ" start web3 > /dev/null 2>&1 || fail "start web3 by name"
+	"$VJ" stop --all > stop.txt 2>&1 || fail "stop --all: $(cat stop.txt)"
+	[ "$(grep -c '^stopped web' stop.txt)" = 3 ] || fail "stop --all: $(cat stop.txt)"
+	"$VJ" ps | grep -q '^web' && fail "still running: $("$VJ" ps)"
+	"$VJ" start --all web1 > /dev/null 2>&1; [ $? = 2 ] || fail "--all with a name accepted"
+	"$VJ" status --json | python3 -c '
+import json, sys
+assert {j["name"]: j["boot"] for j in json.load(sys.stdin)["jails"]} == {"web1": True, "web2": True, "web3": False}
+' || fail "status --json: boot"
+}
+
 test_started_jails_serve_on_their_own_address() {
 	need_root || return
 	command -v ip > /dev/null || { echo "    skipped: no ip(8) (iproute2)"; return $SKIP_RC; }
