@@ -172,15 +172,41 @@ bench-paper: $(BIN)
 	    --json $(BENCH_OUT)/paper.json --svg $(BENCH_OUT)/table2.svg \
 	    $(PAPER_ARGS)
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the manual,
+# bash completion, and what starts the jails at boot: a systemd unit on
+# Linux (PREFIX/lib/systemd/system; `systemctl enable vjbuild`), an rc.d
+# script on FreeBSD (PREFIX/etc/rc.d; vjbuild_enable=YES). Both read
+# SYSCONFDIR/vjbuild/vjbuild.conf.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR	?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+SUBST	= sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(COMPLETIONDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/vjbuild
 	install -m 0644 vjbuild.1 $(DESTDIR)$(PREFIX)/share/man/man1/vjbuild.1
+	install -m 0644 dist/vjbuild.bash $(DESTDIR)$(COMPLETIONDIR)/vjbuild
+	if [ "$$(uname -s)" = FreeBSD ]; then \
+		install -d $(DESTDIR)$(PREFIX)/etc/rc.d && \
+		$(SUBST) dist/vjbuild.rc.in > $(DESTDIR)$(PREFIX)/etc/rc.d/vjbuild && \
+		chmod 0755 $(DESTDIR)$(PREFIX)/etc/rc.d/vjbuild; \
+	else \
+		install -d $(DESTDIR)$(UNITDIR) && \
+		$(SUBST) dist/vjbuild.service.in > $(DESTDIR)$(UNITDIR)/vjbuild.service && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/vjbuild.service; \
+	fi
+
+# The Debian package (debian/): `make deb-test` builds it with
+# dpkg-buildpackage -us -uc from a copy of the tree, installs it, checks
+# it and removes it (as root; needs dpkg-dev and debhelper).
+deb-test: $(BIN)
+	VJBUILD=$(abspath $(BIN)) bash tests/deb.sh
 
 clean:
 	rm -rf build build-san build-fuzz vjbuild
 
-.PHONY: all check torture fuzz fuzzers demo hosting-demo hosting-test bench bench-core bench-sched \
+.PHONY: deb-test all check torture fuzz fuzzers demo hosting-demo hosting-test bench bench-core bench-sched \
     bench-paper bench-sandbox paper-trees install clean
 
 -include $(DEPS)
