@@ -116,9 +116,33 @@ cache_set_unpack_limit(unsigned long long limit)
 	unpack_limit = limit;
 }
 
-/* What no archive may make: refused with err. *total is the file data
- * unpacked so far (copy_data counts it); an entry whose header claims
- * more than is left is refused before anything of it is written. */
+/* Device nodes passed over by the last extraction: how many, the first
+ * few names. */
+static long skipped;
+static struct sbuf skipped_names;
+
+long
+cache_skipped_devices(const char **names)
+{
+	*names = skipped_names.s ? skipped_names.s : "";
+	return skipped;
+}
+
+static void
+skip_reset(void)
+{
+	skipped = 0;
+	sbuf_free(&skipped_names);
+}
+
+/*
+ * What no archive may make. A device node is never made (devfs makes a
+ * jail's; one from an archive could give the jail the host's disk): it is
+ * passed over, counted, and 1 is returned. (A base tarred from a
+ * debootstrap root has its /dev.) Else 0, or -1 with err: *total is the
+ * file data unpacked so far (copy_data counts it); an entry whose header
+ * claims more than is left is refused before anything of it is written.
+ */
 static int
 allowed(const char *src, struct archive_entry *e, unsigned long long *total,
     struct vj_err *err)
@@ -127,9 +151,10 @@ allowed(const char *src, struct archive_entry *e, unsigned long long *total,
 	la_int64_t size = la.archive_entry_size(e);
 
 	if (type == AE_IFCHR || type == AE_IFBLK) {
-		vj_errf(err, "%s: %s: a device node; archives may not make "
-		    "devices (devfs makes a jail's)", src, relname(e));
-		return -1;
+		if (skipped++ < 5)
+			sbuf_printf(&skipped_names, "%s%s", skipped > 1 ?
+			    ", " : "", relname(e));
+		return 1;
 	}
 	if (size > 0 && (unsigned long long)size > unpack_limit - *total) {
 		vj_errf(err, "%s: unpacks to more than unpack_limit (%llu "
@@ -262,8 +287,9 @@ cache_extract_filtered(const char *path, int destfd, const char *prefix,
 	size_t plen = prefix ? strlen(prefix) : 0;
 	unsigned long long total = 0;
 	long n = 0;
-	int rc;
+	int rc, a;
 
+	skip_reset();
 	if (cache_archive_load(err) == -1)
 		return -1;
 	r = la.archive_read_new();
@@ -285,7 +311,9 @@ cache_extract_filtered(const char *path, int destfd, const char *prefix,
 		const char *name = relname(e);
 		if (prefix != NULL && strncmp(name, prefix, plen) != 0)
 			continue;
-		if (allowed(path, e, &total, err) == -1 || (ids != NULL &&
+		if ((a = allowed(path, e, &total, err)) == 1)
+			continue;	/* read_next_header skips its data */
+		if (a == -1 || (ids != NULL &&
 		    move_ids(e, path, 0, ids->base, ids->count, err) == -1)) {
 			n = -1;
 			goto out;
@@ -355,6 +383,9 @@ cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err)
 	unsigned long long total = 0;
 	long n = 0;
 	int rc;
+	int a;
+
+	skip_reset();
 
 	if (cache_archive_load(err) == -1)
 		return -1;
@@ -383,8 +414,9 @@ cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err)
 			n = -1;
 			goto out;
 		}
-		if (allowed(srcdir, e, &total, err) == -1 ||
-		    put_entry(srcdir, r, w, e, &total, err) == -1) {
+		if ((a = allowed(srcdir, e, &total, err)) == 1)
+			continue;
+		if (a == -1 || put_entry(srcdir, r, w, e, &total, err) == -1) {
 			n = -1;
 			goto out;
 		}

@@ -34,6 +34,12 @@ long cache_extract(const char *path, int destfd, struct vj_err *err);
  * an archive that makes one could give the jail the host's disk).
  */
 void cache_set_unpack_limit(unsigned long long limit);
+/*
+ * Device nodes are not made from any archive: they are passed over. How
+ * many the last extraction or copy passed over, and the first few names
+ * ("dev/null, dev/zero") in *names (valid until the next one).
+ */
+long cache_skipped_devices(const char **names);
 
 /* Host ids base..base+count-1 that stand for ids 0..count-1 (a build
  * sandbox's user namespace). */

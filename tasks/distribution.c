@@ -37,13 +37,19 @@ distribution_exists(const struct task *t)
 static long
 fill_dir(int stagefd, void *src, struct vj_err *err)
 {
-	return cache_copy_tree(src, stagefd, err);
+	long n = cache_copy_tree(src, stagefd, err);
+
+	task_note_devices(src);
+	return n;
 }
 
 static long
 fill_archive(int stagefd, void *src, struct vj_err *err)
 {
-	return cache_extract(src, stagefd, err);
+	long n = cache_extract(src, stagefd, err);
+
+	task_note_devices(src);
+	return n;
 }
 
 static int

@@ -151,6 +151,7 @@ extract_run(const struct task *t, struct vj_err *err)
 	}
 	if ((n = cache_extract(base, tfd, err)) == -1)
 		goto out;
+	task_note_devices(base);
 	marker = root_marker(t, t->fingerprint);
 	if (fs_write_beneath(tfd, ROOT_MARKER, marker, strlen(marker), 0644,
 	    err) == -1)
@@ -185,3 +186,15 @@ const struct task_ops task_extract_ops = {
 	.exists = extract_exists,
 	.run = extract_run,
 };
+
+void
+task_note_devices(const char *src)
+{
+	const char *names;
+	long n = cache_skipped_devices(&names);
+
+	if (n > 0)
+		printf("note: %s: passed over %ld device node%s (%s%s): no "
+		    "archive makes devices; devfs makes the jail's\n", src, n,
+		    n == 1 ? "" : "s", names, n > 5 ? ", ..." : "");
+}

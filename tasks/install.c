@@ -366,7 +366,16 @@ fill_pkg(int stagefd, void *arg, struct vj_err *err)
 	struct fill_pkg *f = arg;
 	long n = cache_extract_filtered(f->t->port->archive, stagefd, NULL,
 	    NULL, f->names, err);
+	const char *devs;
 
+	/* A base may come with its /dev; a package that vjbuild built in a
+	 * user namespace cannot hold a device node: one that does was not
+	 * made by it, and is refused (the stage is not laid). */
+	if (n != -1 && cache_skipped_devices(&devs) > 0) {
+		vj_errf(err, "%s: %s: a device node in a package: refused "
+		    "(no build makes one)", f->t->port->archive, devs);
+		return -1;
+	}
 	if (n != -1 && needs_check(f->t, stagefd, f->rootfd, f->names->s ?
 	    f->names->s : "", err) == -1)
 		return -1;

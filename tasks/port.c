@@ -148,11 +148,13 @@ fetch_run(const struct task *t, struct vj_err *err)
 	tmp = xasprintf(".tmp.%s", base);
 	if ((fd = fresh_dir(dir, tmp, &dfd, err)) == -1)
 		goto out;
-	if (p->source != NULL)
+	if (p->source != NULL) {
 		n = cache_extract(p->source, fd, err);
-	else {
+		task_note_devices(p->source);
+	} else {
 		char *src = fs_join(p->dir, "src");
 		n = cache_copy_tree(src, fd, err);
+		task_note_devices(src);
 		free(src);
 	}
 	if (n == -1)

@@ -143,6 +143,9 @@ struct plan *plan_new(struct task_env *env, struct vj_err *err);
 /* Fills env->tports for env->ports: cache keys, paths, and the digests the
  * state recorded (when env->state is set). plan_new calls it. 0 or -1. */
 int task_port_keys(struct task_env *env, struct vj_err *err);
+/* After an extraction or copy from src: a line in the task's log naming
+ * the device nodes it passed over, if any. */
+void task_note_devices(const char *src);
 /* Frees what plan_new added to env (the ports' keys and paths). */
 void task_env_free_ports(struct task_env *env);
 void plan_free(struct plan *p);
