@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "../sched/sched.h"
 #include "../state/state.h"
 #include "../tasks/tasks.h"
@@ -13,32 +15,40 @@
 #include "../vjbuild.h"
 #include "cli.h"
 
-/* Each task of p in order: would it run, or is it up to date (st may be
- * NULL: no state yet). */
-static void
-print_dry_run(const struct plan *p, struct state *st)
+/* The dry run: the plan through the scheduler with a runner that does
+ * nothing (sched_opts.dry); each task of p in order, would it run or is it
+ * up to date (st may be NULL: no state yet). The exit status. */
+static int
+print_dry_run(const struct opts *o, struct plan *p, struct state *st)
 {
+	struct event_base *base = event_base_new();
 	size_t i, n = plan_count(p), nrun = 0;
-	int64_t *stamps = xcalloc(n ? n : 1, sizeof(*stamps));
+	struct sched_result r;
+	struct sched_opts so;
+	struct vj_err err;
 
-	for (i = 0; i < n; i++) {
-		const struct task *t = plan_task(p, (int)i);
-		const struct state_task *rec = st ? state_task_get(st, t->name) :
-		    NULL;
-		stamps[i] = rec ? rec->stamp : 0;
+	memset(&so, 0, sizeof(so));
+	so.jobs = o->jobs;
+	so.always = o->always;
+	so.dry = 1;
+	if (base == NULL || sched_run(base, p, st, &so, &r, &err) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, base ? err.msg :
+		    "event_base_new failed");
+		if (base)
+			event_base_free(base);
+		return EXIT_STATE;
 	}
 	for (i = 0; i < n; i++) {
 		int id = plan_order(p)[i];
-		int up = st != NULL && sched_uptodate(p, st, id, stamps);
-		if (!up) {
-			stamps[id] = -1 - (int64_t)i;	/* would be new */
-			nrun++;
-		}
+		int up = r.status[id] == SCHED_UPTODATE;
+		nrun += !up;
 		printf("%-10s %s\n", up ? "up-to-date" : "run",
 		    plan_task(p, id)->name);
 	}
 	printf("%zu tasks: %zu would run, %zu up to date\n", n, nrun, n - nrun);
-	free(stamps);
+	sched_result_free(&r);
+	event_base_free(base);
+	return 0;
 }
 
 static int
@@ -49,16 +59,17 @@ cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h,
 	struct task_env env;
 	struct plan *p;
 	struct vj_err err;
+	int rc;
 
 	st = open_state_ro(c->val[CONF_STATE], c->val[CONF_JAILS], 0);
 	make_env(&env, c, h, ports, st, o);
 	if ((p = plan_new(&env, &err)) == NULL)
 		die_input(&err);
-	print_dry_run(p, st);
+	rc = print_dry_run(o, p, st);
 	plan_free(p);
 	task_env_free_ports(&env);
 	state_close(st);
-	return 0;
+	return rc;
 }
 
 /*
@@ -158,9 +169,8 @@ cmd_run_graph(const struct opts *o)
 		die_input(&err);
 	}
 	if (o->dry_run) {
-		rc = 0;
 		st = open_state_ro(dir, NULL, 0);
-		print_dry_run(p, st);
+		rc = print_dry_run(o, p, st);
 	} else if (state_open(dir, NULL, 0, &st, &err) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_STATE;

@@ -1003,16 +1003,41 @@ weights(struct loop *l)
 
 	for (i = 0; i < l->total; i++) {
 		const struct task *t = plan_task(l->p, (int)i);
-		rec = state_task_get(l->st, t->name);
+		rec = l->st ? state_task_get(l->st, t->name) : NULL;
 		if (rec != NULL && rec->duration >= 0)
 			own[i] = rec->duration;
-		else if ((est = state_kind_estimate(l->st, t->ops->kind)) >= 0)
+		else if (l->st != NULL &&
+		    (est = state_kind_estimate(l->st, t->ops->kind)) >= 0)
 			own[i] = est;
 		else
 			own[i] = t->ops->estimate;
 		l->stamps[i] = rec ? rec->stamp : 0;
 	}
 	graph_critical(plan_graph(l->p), plan_order(l->p), own, l->weight);
+}
+
+/*
+ * The dry run (-n): the same walk as a run, in the same order, with a
+ * runner that does nothing: a task that is not up to date "runs" (OK, a
+ * stamp no record has, so that what depends on it would run too); nothing
+ * is started, recorded or written.
+ */
+static void
+dry(struct loop *l)
+{
+	int64_t fresh = 0;
+	int i;
+
+	while ((i = sched_next(l->s)) != -1) {
+		if (!l->o->always && l->st != NULL &&
+		    sched_uptodate(l->p, l->st, i, l->stamps)) {
+			sched_finish(l->s, i, SCHED_UPTODATE);
+			continue;
+		}
+		l->stamps[i] = --fresh;
+		sched_finish(l->s, i, SCHED_OK);
+		emit(l, SCHED_EV_END, i, SCHED_OK, 0, 0);
+	}
 }
 
 int
@@ -1059,6 +1084,13 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	r->cause = xcalloc(l.total, sizeof(*r->cause));
 	weights(&l);
 	l.s = sched_new(plan_graph(p), l.weight, o->keep_going);
+	if (o->dry) {
+		dry(&l);
+		for (i = 0; i < l.total; i++)
+			r->status[i] = sched_status(l.s, (int)i);
+		rc = 0;
+		goto out;
+	}
 	if ((l.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
 		vj_errno(err, "/dev/null");
 		goto out;

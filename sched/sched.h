@@ -80,6 +80,9 @@ struct sched_opts {
 	int jobs;
 	int keep_going;
 	int always;			/* run even what is up to date */
+	int dry;			/* -n: decide, run and record nothing
+					 * (what would run ends OK; st may be
+					 * NULL) */
 	int jobserver;			/* be make's jobserver (see loop.c) */
 	double timeout;			/* seconds a task may take; 0: any */
 	const char *command;		/* recorded with the run */
