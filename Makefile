@@ -45,7 +45,7 @@ LIB_SRCS = compat/os.c \
 	conf/lines.c conf/valid.c conf/hosts.c conf/config.c conf/ports.c \
 	conf/users.c \
 	graph/graph.c \
-	cache/archive.c \
+	cache/archive.c cache/gc.c \
 	state/sqlite.c state/registry.c state/pg.c \
 	jail/jailconf.c jail/ns.c jail/run.c jail/sandbox.c jail/seccomp.c \
 	jail/ids.c jail/cgroup.c jail/net.c \

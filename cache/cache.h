@@ -9,6 +9,10 @@
 #ifndef VJ_CACHE_H
 #define VJ_CACHE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+struct state;
 struct vj_err;
 
 /*
@@ -81,5 +85,19 @@ long cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err);
  * owner, size, link target and contents, in name order. 0 or -1 with err.
  */
 int cache_tree_digest(const char *dir, char hex[65], struct vj_err *err);
+
+/*
+ * cache gc (gc.c): removes from the cache at dir the packages the state st
+ * records, the unpacked sources (dir/src) and the work directories
+ * (dir/work) that are not in keep (the archive and source paths current
+ * recipes make) and whose lock no other vjbuild holds. Tells say about
+ * each (detail: "PORT VERSION" of a package removed, or why it could not be);
+ * *removed and *bytes count the packages. 0, or -1 with err.
+ */
+enum cache_gc_what { CACHE_GC_REMOVED, CACHE_GC_IN_USE, CACHE_GC_FAILED };
+int cache_gc(const char *dir, struct state *st, char *const *keep,
+    size_t nkeep, void (*say)(void *arg, enum cache_gc_what what,
+    const char *path, const char *detail), void *arg, size_t *removed,
+    int64_t *bytes, struct vj_err *err);
 
 #endif

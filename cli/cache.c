@@ -11,6 +11,7 @@
 
 #include <time.h>
 
+#include "../cache/cache.h"
 #include "../state/state.h"
 #include "../tasks/tasks.h"
 #include "../util/json.h"
@@ -25,9 +26,6 @@ struct cache_walk {
 	int bad;
 	size_t n;
 	int64_t bytes;
-	char **keep;		/* gc: archive paths current recipes make */
-	size_t nkeep;
-	struct state *st;
 	int json;		/* ls --json: into b */
 	struct sbuf b;
 };
@@ -81,128 +79,6 @@ cache_verify_one(const struct state_package *p, void *arg)
 		printf("ok       %s %s %s\n", p->port, p->version, p->path);
 }
 
-static int
-kept(const struct cache_walk *w, const char *path)
-{
-	size_t i;
-
-	for (i = 0; i < w->nkeep; i++)
-		if (strcmp(w->keep[i], path) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * CACHE/locks/NAME, taken without waiting: what another vjbuild is
- * building or unpacking now (tasks/port.c) is not removed under it. The
- * fd, or -1 when it is held.
- */
-static int
-try_cache_lock(const char *cache, const char *name)
-{
-	char *dir = fs_join(cache, "locks"), *path = fs_join(dir, name);
-	int fd = -1;
-
-	if (fs_mkdirs(dir, 0755) == 0 && (fd = open(path, O_RDWR | O_CREAT |
-	    O_CLOEXEC | O_NOFOLLOW, 0644)) != -1 &&
-	    flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		close(fd);
-		fd = -1;
-	}
-	free(dir);
-	free(path);
-	return fd;
-}
-
-static void
-cache_gc_one(const struct state_package *p, void *arg)
-{
-	struct cache_walk *w = arg;
-	struct vj_err err;
-	char *files, *name;
-	int lk;
-
-	if (kept(w, p->path))
-		return;
-	name = xasprintf("%s-%.16s", p->port, p->key);
-	lk = try_cache_lock(w->c->val[CONF_CACHE], name);
-	free(name);
-	if (lk == -1) {
-		printf("in use by another vjbuild, kept: %s\n", p->path);
-		return;
-	}
-	files = xasprintf("%s.files", p->path);
-	if ((unlink(p->path) == -1 && errno != ENOENT) ||
-	    (unlink(files) == -1 && errno != ENOENT))
-		printf("cannot remove %s: %s\n", p->path, strerror(errno));
-	else if (state_package_delete(w->st, p->key, &err) == -1)
-		printf("%s\n", err.msg);
-	else {
-		printf("removed  %s %s %s\n", p->port, p->version, p->path);
-		w->n++;
-		w->bytes += p->size;
-	}
-	free(files);
-	close(lk);
-}
-
-/* Removes the entries of dir (CACHE/src or CACHE/work) that filter keeps
- * and whose lock (prefix + name) no other vjbuild holds. */
-static void
-gc_dir(struct cache_walk *w, const char *sub, const char *prefix,
-    int (*filter)(struct cache_walk *, const char *, const char *))
-{
-	char *dir = fs_join(w->c->val[CONF_CACHE], sub);
-	struct dirent **ents = NULL;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), m, k, lk;
-
-	m = fd == -1 ? -1 : scandir(dir, &ents, NULL, alphasort);
-	for (k = 0; k < m; k++) {
-		const char *d = ents[k]->d_name;
-		/* A fetch's temporary is locked under its output's name. */
-		const char *base = strncmp(d, ".tmp.", 5) == 0 ? d + 5 : d;
-		char *path = fs_join(dir, d), *lname;
-		if (strcmp(d, ".") != 0 && strcmp(d, "..") != 0 &&
-		    filter(w, d, path)) {
-			lname = xasprintf("%s%s", prefix, base);
-			if ((lk = try_cache_lock(w->c->val[CONF_CACHE],
-			    lname)) == -1)
-				printf("in use by another vjbuild, kept: %s\n",
-				    path);
-			else {
-				if (fs_rmtree_at(fd, d) == 0)
-					printf("removed  %s\n", path);
-				close(lk);
-			}
-			free(lname);
-		}
-		free(path);
-		free(ents[k]);
-	}
-	free(ents);
-	if (fd != -1)
-		close(fd);
-	free(dir);
-}
-
-/* Unpacked sources no current port uses, and fetches' leftovers. */
-static int
-gc_src(struct cache_walk *w, const char *name, const char *path)
-{
-	return (name[0] != '.' || strncmp(name, ".tmp.", 5) == 0) &&
-	    !kept(w, path);
-}
-
-/* Every build's work directory (a finished build removes its own). */
-static int
-gc_work(struct cache_walk *w, const char *name, const char *path)
-{
-	(void)w;
-	(void)name;
-	(void)path;
-	return 1;
-}
-
 /* The names of every port in the ports tree (directories with a recipe). */
 static char **
 all_ports(const char *dir, size_t *n)
@@ -225,18 +101,29 @@ all_ports(const char *dir, size_t *n)
 	return names;
 }
 
-/*
- * gc: what no current recipe produces goes: packages (file and record),
- * unpacked sources, and build work directories.
- */
+static void
+gc_said(void *arg, enum cache_gc_what what, const char *path,
+    const char *detail)
+{
+	(void)arg;
+	if (what == CACHE_GC_REMOVED)
+		printf("removed  %s%s%s\n", detail ? detail : "", detail ? " " :
+		    "", path);
+	else if (what == CACHE_GC_IN_USE)
+		printf("in use by another vjbuild, kept: %s\n", path);
+	else
+		printf("cannot remove %s: %s\n", path, detail);
+}
+
+/* gc: the archives and sources the current recipes make are kept. */
 static int
-cache_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
+run_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
 {
 	const struct conf *c = w->c;
 	struct conf_ports *ports = NULL;
 	struct task_env env;
-	char **names;
-	size_t n, i;
+	char **names, **keep = NULL;
+	size_t n, i, nkeep = 0;
 	int rc = -1;
 
 	names = all_ports(c->val[CONF_PORTS], &n);
@@ -252,23 +139,18 @@ cache_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
 		if (task_port_keys(&env, err) == -1)
 			goto out;
 		for (i = 0; i < ports->n; i++) {
-			w->keep = xreallocarray(w->keep, w->nkeep + 2,
-			    sizeof(*w->keep));
-			w->keep[w->nkeep++] = env.tports[i].archive;
-			w->keep[w->nkeep++] = env.tports[i].srcdir;
+			keep = xreallocarray(keep, nkeep + 2, sizeof(*keep));
+			keep[nkeep++] = env.tports[i].archive;
+			keep[nkeep++] = env.tports[i].srcdir;
 		}
 	}
-	w->st = st;
-	if (state_packages(st, cache_gc_one, w, err) == -1)
-		goto out;
-	gc_dir(w, "src", "src-", gc_src);
-	gc_dir(w, "work", "", gc_work);
-	rc = 0;
+	rc = cache_gc(c->val[CONF_CACHE], st, keep, nkeep, gc_said, NULL,
+	    &w->n, &w->bytes, err);
 out:
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	free(w->keep);
+	free(keep);
 	task_env_free_ports(&env);
 	conf_ports_free(ports);
 	return rc;
@@ -320,7 +202,7 @@ cmd_cache(const struct opts *o, const char *action)
 		if (rc == 0 && w.bad > 0)
 			rc = EXIT_TASKS;
 	} else {
-		rc = cache_gc(&w, st, &err);
+		rc = run_gc(&w, st, &err);
 		if (rc == 0)
 			printf("removed %zu packages, %lld bytes\n", w.n,
 			    (long long)w.bytes);
