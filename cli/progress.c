@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <string.h>
 #include <time.h>
@@ -131,7 +132,8 @@ ev_sched(struct ui *u, const struct sched_event *ev)
 	int first = 1, code;
 	char *log;
 
-	if (u->events == -1 || ev->kind == SCHED_EV_TICK)
+	if (u->events == -1 || (ev->kind != SCHED_EV_START &&
+	    ev->kind != SCHED_EV_END))
 		return;
 	u->run = ev->run;
 	ev_begin(u);
@@ -161,23 +163,64 @@ clear_line(struct ui *u)
 	}
 }
 
+/* The terminal's width in columns (80 when it does not say). */
+static size_t
+columns(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/*
+ * The terminal's status line: [done/total], elapsed, the ETA when every
+ * task left has a measured duration, what runs; cut to the width (a line
+ * that wraps cannot be overwritten).
+ */
 static void
 status_line(struct ui *u, const struct sched_event *ev)
 {
+	struct sbuf b = { 0 };
 	char el[32], eta[32];
-	size_t i;
+	size_t i, w = columns();
 
 	fmt_time(el, sizeof(el), ev->elapsed);
-	fmt_time(eta, sizeof(eta), ev->eta);
-	fprintf(stderr, "\r\033[K[%zu/%zu] %s ETA %s", ev->done, ev->total,
-	    el, eta);
+	sbuf_printf(&b, "[%zu/%zu] %s", ev->done, ev->total, el);
+	if (ev->eta >= 0) {
+		fmt_time(eta, sizeof(eta), ev->eta);
+		sbuf_printf(&b, " ETA %s", eta);
+	}
 	for (i = 0; i < ev->running && i < 3; i++)
-		fprintf(stderr, "%s%s", i ? ", " : " | ",
+		sbuf_printf(&b, "%s%s", i ? ", " : " | ",
 		    plan_task(u->p, ev->running_ids[i])->name);
 	if (ev->running > 3)
-		fprintf(stderr, " (+%zu)", ev->running - 3);
+		sbuf_printf(&b, " (+%zu)", ev->running - 3);
+	/* Names are ASCII (hosts and ports are words): bytes are columns.
+	 * One column is left, for terminals that wrap at the last. */
+	if (b.len > w - 1)
+		b.s[w - 1] = '\0';
+	fprintf(stderr, "\r\033[K%s", b.s);
 	fflush(stderr);
+	sbuf_free(&b);
 	u->line_shown = 1;
+}
+
+/* SIGUSR1 or SIGINFO: every task running, and for how long. */
+static void
+info(struct ui *u, const struct sched_event *ev)
+{
+	char d[32];
+	size_t i;
+
+	fprintf(stderr, "[%zu/%zu] running %zu:\n", ev->done, ev->total,
+	    ev->running);
+	for (i = 0; i < ev->running; i++) {
+		fmt_time(d, sizeof(d), vj_now() - ev->started[ev->running_ids[i]]);
+		fprintf(stderr, "    %s (%s)\n",
+		    plan_task(u->p, ev->running_ids[i])->name, d);
+	}
 }
 
 static void
@@ -189,9 +232,11 @@ on_event(const struct sched_event *ev, void *arg)
 	time_t now;
 
 	ev_sched(u, ev);
-	if (u->o->quiet)
+	if (u->o->quiet && ev->kind != SCHED_EV_INFO)
 		return;
 	clear_line(u);
+	if (ev->kind == SCHED_EV_INFO)
+		info(u, ev);
 	/* A line a finished task (ninja's [N/M], a time for a log). */
 	now = time(NULL);
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));

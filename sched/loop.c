@@ -83,6 +83,8 @@ struct loop {
 	int *running_ids;
 	int *picked, *logfd;	/* the batch being started; nslots each */
 	int *slot_of;		/* per task: the slot it ran in, or -1 */
+	char *known;		/* per task: its duration was measured (its own
+				 * or its kind's), not a default */
 	int *tokens;		/* and the jobserver tokens they hold */
 	size_t npicked;
 	struct pend *pend;
@@ -101,6 +103,7 @@ struct loop {
 	int js[2], js_nb, implicit_free;
 	struct event *ev_js;
 	struct event *ev_chld, *ev_int, *ev_term, *ev_hup, *ev_tick, *ev_kill;
+	struct event *ev_usr1, *ev_siginfo;
 };
 
 /* The hex digest of the stamps of task i's dependencies. */
@@ -172,6 +175,9 @@ eta(const struct loop *l)
 
 	for (i = 0; i < l->total; i++) {
 		enum sched_status st = sched_status(l->s, (int)i);
+		if ((st == SCHED_RUNNING || st == SCHED_WAITING ||
+		    st == SCHED_READY) && !l->known[i])
+			return -1;	/* a guess is not an estimate */
 		if (st == SCHED_RUNNING) {
 			left = l->own[i] - (now - l->r->started[i]);
 			left = left > 0 ? left : 0;
@@ -220,6 +226,7 @@ emit(struct loop *l, enum sched_event_kind kind, int task,
 	}
 	ev.eta = l->eta;
 	ev.running_ids = l->running_ids;
+	ev.started = l->r->started;
 	ev.run = l->r->run;
 	ev.slot = task >= 0 ? l->slot_of[task] : -1;
 	l->o->event(&ev, l->o->arg);
@@ -289,6 +296,10 @@ child(struct loop *l, int i, int logfd)
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGUSR1, SIG_DFL);
+#ifdef SIGINFO
+	signal(SIGINFO, SIG_DFL);
+#endif
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	(void)compat_die_with_parent();
@@ -508,7 +519,11 @@ static pid_t
 spawn_argv(struct loop *l, struct task *t, int logfd, int *errnum)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD,
-	    SIGPIPE };
+	    SIGPIPE, SIGUSR1,
+#ifdef SIGINFO
+	    SIGINFO,
+#endif
+	};
 	volatile int child_errno = 0;
 	struct sigaction dfl;
 	sigset_t all, old;
@@ -986,6 +1001,15 @@ jobserver_close(struct loop *l)
 	}
 }
 
+/* SIGUSR1 (and SIGINFO, ^T, where there is one): what runs now. */
+static void
+on_info(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	emit(arg, SCHED_EV_INFO, -1, SCHED_RUNNING, 0, 0);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -1004,13 +1028,16 @@ weights(struct loop *l)
 	for (i = 0; i < l->total; i++) {
 		const struct task *t = plan_task(l->p, (int)i);
 		rec = l->st ? state_task_get(l->st, t->name) : NULL;
+		l->known[i] = 1;
 		if (rec != NULL && rec->duration >= 0)
 			own[i] = rec->duration;
 		else if (l->st != NULL &&
 		    (est = state_kind_estimate(l->st, t->ops->kind)) >= 0)
 			own[i] = est;
-		else
+		else {
 			own[i] = t->ops->estimate;
+			l->known[i] = 0;
+		}
 		l->stamps[i] = rec ? rec->stamp : 0;
 	}
 	graph_critical(plan_graph(l->p), plan_order(l->p), own, l->weight);
@@ -1075,6 +1102,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	l.logs = xcalloc(l.total, sizeof(*l.logs));
 	l.weight = xcalloc(l.total, sizeof(*l.weight));
 	l.own = xcalloc(l.total, sizeof(*l.own));
+	l.known = xcalloc(l.total ? l.total : 1, 1);
 	l.slot_of = xmalloc((l.total ? l.total : 1) * sizeof(*l.slot_of));
 	for (i = 0; i < l.total; i++)
 		l.slot_of[i] = -1;
@@ -1116,6 +1144,12 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	evsignal_add(l.ev_int, NULL);
 	evsignal_add(l.ev_term, NULL);
 	evsignal_add(l.ev_hup, NULL);
+	l.ev_usr1 = evsignal_new(base, SIGUSR1, on_info, &l);
+	evsignal_add(l.ev_usr1, NULL);
+#ifdef SIGINFO
+	l.ev_siginfo = evsignal_new(base, SIGINFO, on_info, &l);
+	evsignal_add(l.ev_siginfo, NULL);
+#endif
 	if (o->tick > 0) {
 		struct timeval tv = { (time_t)o->tick,
 		    (suseconds_t)((o->tick - (long)o->tick) * 1e6) };
@@ -1158,6 +1192,8 @@ out:
 	if (l.ev_hup) event_free(l.ev_hup);
 	if (l.ev_kill) event_free(l.ev_kill);
 	if (l.ev_tick) event_free(l.ev_tick);
+	if (l.ev_usr1) event_free(l.ev_usr1);
+	if (l.ev_siginfo) event_free(l.ev_siginfo);
 	sched_free(l.s);
 	for (i = 0; i < l.total; i++)
 		free(l.logs[i]);
@@ -1169,6 +1205,7 @@ out:
 	free(l.running_ids);
 	free(l.picked);
 	free(l.slot_of);
+	free(l.known);
 	free(l.tokens);
 	jobserver_close(&l);
 	free(l.logfd);

@@ -60,7 +60,8 @@ size_t sched_count(const struct sched *s, enum sched_status st);
 const char *sched_status_name(enum sched_status st);
 
 /* What the loop tells its caller, which prints. */
-enum sched_event_kind { SCHED_EV_START, SCHED_EV_END, SCHED_EV_TICK };
+enum sched_event_kind { SCHED_EV_START, SCHED_EV_END, SCHED_EV_TICK,
+	SCHED_EV_INFO };		/* INFO: SIGUSR1 or SIGINFO asked */
 
 struct sched_event {
 	enum sched_event_kind kind;
@@ -70,8 +71,10 @@ struct sched_event {
 	double duration;		/* END */
 	/* progress, in every event */
 	size_t done, total, running, ran;
-	double elapsed, eta;
+	double elapsed, eta;		/* eta < 0: not known (a task to run
+					 * has no measured duration) */
 	const int *running_ids;		/* borrowed, `running` of them */
+	const double *started;		/* borrowed, per task (vj_now) */
 	int64_t run;			/* the run's number */
 	int slot;			/* START/END: its slot (0..jobs-1) or -1 */
 };

@@ -309,4 +309,28 @@ test_makes_below_share_the_j_budget() {
 	echo "    (without the jobserver: $(sort -n seen | tail -1) jobs at once under -j3)"
 }
 
+# On a terminal: the status line never wider than the terminal, and no
+# ETA before durations are measured; SIGUSR1 lists what runs.
+test_terminal_line_fits_and_eta_waits_for_measurements() {
+	command -v script > /dev/null || { echo "    skipped: no script(1) (util-linux)"; return $SKIP_RC; }
+	for i in $(seq 1 6); do echo "a-rather-long-task-name-number-$i: | sleep 1.2"; done > g.txt
+	script -qec "stty cols 40; $VJ run-graph -j3 g.txt" /dev/null > tty1.txt 2>&1 || { fail "run: $(cat tty1.txt)"; return; }
+	python3 - tty1.txt first <<-'EOF' || fail "first run: $(cat -v tty1.txt | head -5)"
+	import re, sys
+	text = open(sys.argv[1], "rb").read().decode()
+	lines = [p for p in re.split(r"\r\x1b\[K|\r?\n", text) if p.startswith("[")]
+	assert lines, text
+	assert all(len(l) <= 39 for l in lines), [l for l in lines if len(l) > 39]
+	assert not any("ETA" in l for l in lines), [l for l in lines if "ETA" in l]
+	EOF
+	"$VJ" run-graph -q --always -j3 g.txt > /dev/null 2>&1 || fail "second run"
+	script -qec "stty cols 200; $VJ run-graph --always -j3 g.txt" /dev/null > tty2.txt 2>&1 || fail "third run"
+	grep -q 'ETA ' tty2.txt || fail "no ETA once durations are recorded: $(cat -v tty2.txt | head -3)"
+	"$VJ" run-graph --always -j2 g.txt > out.txt 2> err.txt &
+	local pid=$!
+	sleep 0.6; kill -USR1 $pid; wait $pid || fail "run with SIGUSR1: exit $?"
+	grep -q '^\[0/6\] running 2:' err.txt && grep -qE '^    a-rather-long-task-name-number-[0-9] \(0\.[0-9]s\)' err.txt ||
+	    fail "SIGUSR1: $(cat err.txt)"
+}
+
 run_tests "$@"
