@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The records of a state: runs (their log directories and the history
+ * kept), tasks (the last record of each, and every run's), jails.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+#include "db.h"
+
+/*
+ * DIR/logs/RUN made for the run's logs, and DIR/logs/latest pointing to it
+ * (a new link renamed over the old: never missing, never half made).
+ */
+static int
+run_logdir(struct state *s, int64_t run, struct vj_err *err)
+{
+	char name[32], *tmp = fs_join(s->logdir, ".latest.tmp");
+	char *latest = fs_join(s->logdir, "latest");
+
+	snprintf(name, sizeof(name), "%lld", (long long)run);
+	free(s->runlogdir);
+	s->runlogdir = fs_join(s->logdir, name);
+	(void)unlink(tmp);
+	if ((mkdir(s->runlogdir, 0755) == -1 && errno != EEXIST) ||
+	    symlink(name, tmp) == -1 || rename(tmp, latest) == -1) {
+		vj_errno(err, "%s", s->runlogdir);
+		free(tmp);
+		free(latest);
+		return -1;
+	}
+	free(tmp);
+	free(latest);
+	return 0;
+}
+
+/*
+ * The records and logs of runs older than the last `history` go: their
+ * rows, then their log directories (DIR/logs/ID, only names of digits,
+ * which only vjbuild makes there). A task's own record stays (it says
+ * what is done); its log may be gone with its run.
+ */
+static int
+prune(struct state *s, int64_t run, struct vj_err *err)
+{
+	int64_t below = run - s->history + 1, id;
+	sqlite3_stmt *q = NULL;
+	int fd, rc;
+
+	if (below <= 1)
+		return 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT id FROM runs WHERE id < ?1",
+	    -1, &q, NULL) != SQLITE_OK)
+		return db_fail(s, err, "SELECT runs");
+	sqlite3_bind_int64(q, 1, below);
+	fd = open(s->logdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		char name[32];
+		id = sqlite3_column_int64(q, 0);
+		snprintf(name, sizeof(name), "%lld", (long long)id);
+		if (fd != -1)
+			(void)fs_rmtree_at(fd, name);
+	}
+	sqlite3_finalize(q);
+	if (fd != -1)
+		close(fd);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, err, "SELECT runs");
+	if ((q = NULL, sqlite3_prepare_v2(s->db, "DELETE FROM task_runs WHERE "
+	    "run < ?1", -1, &q, NULL)) != SQLITE_OK)
+		return db_fail(s, err, "DELETE FROM task_runs");
+	sqlite3_bind_int64(q, 1, below);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, err, "DELETE FROM task_runs");
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM runs WHERE id < ?1", -1,
+	    &q, NULL) != SQLITE_OK)
+		return db_fail(s, err, "DELETE FROM runs");
+	sqlite3_bind_int64(q, 1, below);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, err, "DELETE FROM runs");
+	return 0;
+}
+
+int
+state_run_begin(struct state *s, const char *command, int jobs, int64_t *run,
+    struct vj_err *err)
+{
+	/* Not durable by itself: a power cut that loses it loses every
+	 * commit after it too (the WAL keeps their order), and the first
+	 * durable one, at the latest the run's end, carries it. */
+	if (db_set_durable(s, 0, err) == -1)
+		return -1;
+	sqlite3_bind_double(s->st[S_RUN_BEGIN], 1, vj_wall());
+	sqlite3_bind_text(s->st[S_RUN_BEGIN], 2, command, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s->st[S_RUN_BEGIN], 3, jobs);
+	if (db_step(s, S_RUN_BEGIN, err) == -1)
+		return -1;
+	*run = sqlite3_last_insert_rowid(s->db);
+	if (prune(s, *run, err) == -1)
+		return -1;
+	return run_logdir(s, *run, err);
+}
+
+int
+state_run_end(struct state *s, int64_t run, const char *status,
+    const struct state_counts *n, struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_RUN_END];
+
+	/* The end of a run makes everything before it durable. */
+	if (db_set_durable(s, 1, err) == -1)
+		return -1;
+	sqlite3_bind_int64(q, 1, run);
+	sqlite3_bind_double(q, 2, vj_wall());
+	sqlite3_bind_text(q, 3, status, -1, SQLITE_STATIC);
+	if (n != NULL) {
+		sqlite3_bind_int64(q, 4, n->tasks);
+		sqlite3_bind_int64(q, 5, n->ran);
+		sqlite3_bind_int64(q, 6, n->uptodate);
+		sqlite3_bind_int64(q, 7, n->failed);
+		sqlite3_bind_int64(q, 8, n->skipped);
+	}
+	return db_step(s, S_RUN_END, err);
+}
+
+static int
+byname(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct rec *)elem)->t.name);
+}
+
+const struct state_task *
+state_task_get(struct state *s, const char *name)
+{
+	struct rec *r;
+
+	if (s->nrecs == 0)
+		return NULL;
+	r = bsearch(name, s->recs, s->nrecs, sizeof(*s->recs), byname);
+	return r ? &r->t : NULL;
+}
+
+double
+state_kind_estimate(struct state *s, const char *kind)
+{
+	size_t k;
+
+	for (k = 0; k < s->nkinds; k++)
+		if (strcmp(s->kinds[k].kind, kind) == 0)
+			return s->kinds[k].sum / s->kinds[k].n;
+	return -1;
+}
+
+int
+state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_TASK_START];
+	char buf[32];
+	int own = !s->in_tx;
+
+	if (own && db_exec(s, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	t->stamp = s->stamp + 1;
+	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, t->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, t->jail, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, t->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, t->depstamp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 6, t->stamp);
+	sqlite3_bind_int64(q, 7, t->run);
+	sqlite3_bind_double(q, 8, t->started);
+	sqlite3_bind_text(q, 9, t->log, -1, SQLITE_STATIC);
+	snprintf(buf, sizeof(buf), "%lld", (long long)t->stamp);
+	sqlite3_bind_text(s->st[S_STAMP], 1, buf, -1, SQLITE_TRANSIENT);
+	q = s->st[S_TRUN_START];
+	sqlite3_bind_int64(q, 1, t->run);
+	sqlite3_bind_text(q, 2, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, t->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, t->jail, -1, SQLITE_STATIC);
+	if (t->slot >= 0)
+		sqlite3_bind_int(q, 5, t->slot);
+	sqlite3_bind_double(q, 6, t->started);
+	sqlite3_bind_text(q, 7, t->log, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 8, t->deps, -1, SQLITE_STATIC);
+	if (db_step(s, S_TASK_START, err) == -1 || db_step(s, S_STAMP, err) == -1 ||
+	    db_step(s, S_TRUN_START, err) == -1 ||
+	    (own && db_exec(s, "COMMIT", err) == -1)) {
+		if (own)
+			(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	/* In a batch that is later rolled back the stamp is still unique. */
+	s->stamp = t->stamp;
+	return 0;
+}
+
+int
+state_task_force(struct state *s, const char *name, struct vj_err *err)
+{
+	sqlite3_bind_text(s->st[S_TASK_FORCE], 1, name, -1, SQLITE_STATIC);
+	return db_step(s, S_TASK_FORCE, err);
+}
+
+int
+state_task_finish(struct state *s, const struct state_task *t,
+    struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_TASK_FINISH];
+
+	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, t->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, t->exit_status);
+	sqlite3_bind_double(q, 4, t->ended);
+	sqlite3_bind_double(q, 5, t->duration);
+	/* The run's row first: its subquery reads the task's run. */
+	q = s->st[S_TRUN_FINISH];
+	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, t->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, t->exit_status);
+	sqlite3_bind_double(q, 4, t->ended);
+	if (db_step(s, S_TRUN_FINISH, err) == -1)
+		return -1;
+	return db_step(s, S_TASK_FINISH, err);
+}
+
+int
+state_task_skipped(struct state *s, int64_t run, const struct state_task *t,
+    const char *status, const char *cause, struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_TRUN_SKIP];
+
+	sqlite3_bind_int64(q, 1, run);
+	sqlite3_bind_text(q, 2, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, t->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, t->jail, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, cause, -1, SQLITE_STATIC);
+	return db_step(s, S_TRUN_SKIP, err);
+}
+
+int
+state_jail_put(struct state *s, const struct state_jail *j, struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_JAIL_PUT];
+
+	sqlite3_bind_text(q, 1, j->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, j->address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, j->root, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, j->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, j->run);
+	sqlite3_bind_double(q, 6, j->updated);
+	sqlite3_bind_text(q, 7, j->limits, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 8, j->boot);
+	return db_step(s, S_JAIL_PUT, err);
+}
+
+int
+state_list(struct state *s, void (*jail_fn)(const struct state_jail *, void *),
+    void (*task_fn)(const struct state_task *, void *), void *arg,
+    struct vj_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT name, address, root, status, "
+	    "run, updated, limits, boot FROM jails ORDER BY name", -1, &q,
+	    NULL) !=
+	    SQLITE_OK)
+		return db_fail(s, err, "SELECT jails");
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct state_jail j = {
+			(const char *)sqlite3_column_text(q, 0),
+			(const char *)sqlite3_column_text(q, 1),
+			(const char *)sqlite3_column_text(q, 2),
+			(const char *)sqlite3_column_text(q, 3),
+			sqlite3_column_int64(q, 4), sqlite3_column_double(q, 5),
+			(const char *)sqlite3_column_text(q, 6),
+			sqlite3_column_int(q, 7),
+		};
+		jail_fn(&j, arg);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, err, "SELECT jails");
+	if (sqlite3_prepare_v2(s->db, "SELECT name, kind, jail, status, run, "
+	    "started, ended, duration, exit_status, log, fingerprint FROM tasks "
+	    "ORDER BY jail, name", -1, &q, NULL) != SQLITE_OK)
+		return db_fail(s, err, "SELECT tasks");
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct state_task t;
+		memset(&t, 0, sizeof(t));
+		t.name = (const char *)sqlite3_column_text(q, 0);
+		t.kind = (const char *)sqlite3_column_text(q, 1);
+		t.jail = (const char *)sqlite3_column_text(q, 2);
+		t.status = (const char *)sqlite3_column_text(q, 3);
+		t.run = sqlite3_column_int64(q, 4);
+		t.started = sqlite3_column_double(q, 5);
+		t.ended = sqlite3_column_double(q, 6);
+		t.duration = sqlite3_column_type(q, 7) == SQLITE_NULL ? -1 :
+		    sqlite3_column_double(q, 7);
+		t.exit_status = sqlite3_column_int(q, 8);
+		t.log = (const char *)sqlite3_column_text(q, 9);
+		t.fingerprint = (const char *)sqlite3_column_text(q, 10);
+		task_fn(&t, arg);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_fail(s, err, "SELECT tasks");
+}
+
+int
+state_forget_jail(struct state *s, const char *name, struct vj_err *err)
+{
+	static const char *const q[] = {
+		"DELETE FROM tasks WHERE jail = ?1",
+		"DELETE FROM jails WHERE name = ?1",
+	};
+	sqlite3_stmt *st = NULL;
+	size_t i;
+
+	if (db_exec(s, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (sqlite3_prepare_v2(s->db, q[i], -1, &st, NULL) != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	return db_exec(s, "COMMIT", err);
+fail:
+	sqlite3_finalize(st);
+	db_fail(s, err, q[i]);
+	(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+state_runs(struct state *s, int64_t only, void (*fn)(const struct state_run *,
+    void *), void *arg, struct vj_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT id, started, ended, status, "
+	    "command, jobs, tasks, ran, uptodate, failed, skipped FROM runs "
+	    "WHERE ?1 = 0 OR id = ?1 ORDER BY id", -1, &q, NULL) != SQLITE_OK)
+		return db_fail(s, err, "SELECT runs");
+	sqlite3_bind_int64(q, 1, only);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct state_run r = {
+			sqlite3_column_int64(q, 0), sqlite3_column_double(q, 1),
+			sqlite3_column_double(q, 2),
+			(const char *)sqlite3_column_text(q, 3),
+			(const char *)sqlite3_column_text(q, 4),
+			sqlite3_column_int(q, 5),
+			{ sqlite3_column_int64(q, 6), sqlite3_column_int64(q, 7),
+			  sqlite3_column_int64(q, 8), sqlite3_column_int64(q, 9),
+			  sqlite3_column_int64(q, 10) },
+			sqlite3_column_type(q, 6) != SQLITE_NULL,
+		};
+		fn(&r, arg);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_fail(s, err, "SELECT runs");
+}
+
+int
+state_task_runs(struct state *s, int64_t run, const char *name,
+    void (*fn)(const struct state_task_run *, void *), void *arg,
+    struct vj_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT run, name, kind, jail, status, "
+	    "slot, started, ended, exit_status, log, cause, deps FROM task_runs "
+	    "WHERE (?1 = 0 OR run = ?1) AND (?2 IS NULL OR name = ?2) "
+	    "ORDER BY run, started IS NULL, started, name", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return db_fail(s, err, "SELECT task_runs");
+	sqlite3_bind_int64(q, 1, run);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct state_task_run t = {
+			sqlite3_column_int64(q, 0),
+			(const char *)sqlite3_column_text(q, 1),
+			(const char *)sqlite3_column_text(q, 2),
+			(const char *)sqlite3_column_text(q, 3),
+			(const char *)sqlite3_column_text(q, 4),
+			sqlite3_column_type(q, 5) == SQLITE_NULL ? -1 :
+			    sqlite3_column_int(q, 5),
+			sqlite3_column_double(q, 6), sqlite3_column_double(q, 7),
+			sqlite3_column_type(q, 8) == SQLITE_NULL ? -1 :
+			    sqlite3_column_int(q, 8),
+			(const char *)sqlite3_column_text(q, 9),
+			(const char *)sqlite3_column_text(q, 10),
+			(const char *)sqlite3_column_text(q, 11),
+		};
+		fn(&t, arg);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_fail(s, err, "SELECT task_runs");
+}
