@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Inside the loop that runs a plan: what loop.c (the loop, its events and
+ * signals), record.c (what is recorded, up to date, adopted), spawn.c (a
+ * task's process and output) and jobserver.c share. sched.h is the
+ * interface.
+ */
+#ifndef VJ_SCHED_LOOP_H
+#define VJ_SCHED_LOOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../util/util.h"
+#include "sched.h"
+
+struct event;
+struct event_base;
+struct task;
+
+#define KILL_GRACE 5.0
+#define IMPLICIT	(-1)	/* vjbuild's own token, never in the pipe */
+
+struct slot {
+	pid_t pid;
+	int task;
+	int out;	/* a command's output (memfd), or -1 */
+	int token;	/* the jobserver token it holds: a byte, or IMPLICIT */
+	struct event *ev_timeout;	/* --timeout: TERM, then KILL */
+	int timed_out;
+};
+
+
+/* A finish reaped and not yet recorded. */
+struct pend {
+	int task;
+	const char *status;
+	int exit_status;
+	double ended, duration;
+};
+
+struct loop {
+	struct event_base *base;
+	struct plan *p;
+	struct state *st;
+	const struct sched_opts *o;
+	struct sched_result *r;
+	struct sched *s;
+	struct vj_err *err;
+	struct slot *slots;
+	int *running_ids;
+	int *picked, *logfd;	/* the batch being started; nslots each */
+	int *slot_of;		/* per task: the slot it ran in, or -1 */
+	char *known;		/* per task: its duration was measured (its own
+				 * or its kind's), not a default */
+	int *tokens;		/* and the jobserver tokens they hold */
+	size_t npicked;
+	struct pend *pend;
+	size_t npend, cpend;
+	size_t nslots;
+	int64_t *stamps;
+	char **logs;
+	double *weight, *own, t0;
+	double eta, eta_at;	/* the last estimate, and when it was made */
+	size_t total, ran;
+	int fatal;
+	int devnull;		/* stdin of commands */
+	/* The jobserver: a pipe of -j - 1 tokens that every make below
+	 * shares; js[0] and js[1] are its ends as the children see them,
+	 * js_nb a non-blocking reading end of vjbuild's own. */
+	int js[2], js_nb, implicit_free;
+	struct event *ev_js;
+	struct event *ev_chld, *ev_int, *ev_term, *ev_hup, *ev_tick, *ev_kill;
+	struct event *ev_usr1, *ev_siginfo;
+};
+
+/* Between the files (each defined where its name says: spawn.c, record.c,
+ * jobserver.c, loop.c). */
+void loop_child(struct loop *l, int i, int logfd);
+enum sched_status loop_finish(struct loop *l, size_t k);
+int loop_force(struct loop *l);
+void loop_give_token(struct loop *l, int token);
+void loop_jobserver_close(struct loop *l);
+int loop_jobserver_open(struct loop *l, struct vj_err *err);
+void loop_keep_output(struct loop *l, int i, int out);
+void loop_note(struct loop *l, size_t k, const char *fmt, ...)
+    VJ_PRINTF(3, 4);
+void loop_pend(struct loop *l, int i, const char *status, int exit_status,
+    double duration);
+int loop_record(struct loop *l, int durable);
+int loop_record_unstarted(struct loop *l, struct vj_err *err);
+int loop_recorded_done(const struct plan *p, struct state *s, int i,
+    const int64_t *stamps);
+void loop_schedule(struct loop *l);
+pid_t loop_spawn_argv(struct loop *l, struct task *t, int logfd, int *errnum);
+void loop_start(struct loop *l, int i, int logfd, int token);
+int loop_take_token(struct loop *l, int *token);
+/* --timeout of a slot: TERM, then KILL (an event callback). */
+void loop_on_timeout(int fd, short what, void *arg);
+
+#endif
