@@ -47,7 +47,8 @@ LIB_SRCS = compat/os.c \
 	graph/graph.c \
 	cache/archive.c cache/gc.c \
 	state/sqlite.c state/records.c state/packages.c state/registry.c state/pg.c \
-	jail/jailconf.c jail/ns.c jail/run.c jail/sandbox.c jail/seccomp.c \
+	jail/jailconf.c jail/ns.c jail/run.c jail/init.c jail/userns.c \
+	jail/run_freebsd.c jail/sandbox.c jail/seccomp.c \
 	jail/ids.c jail/cgroup.c jail/net.c \
 	tasks/root.c tasks/plan.c tasks/extract.c tasks/distribution.c \
 	tasks/devfs.c tasks/hostconf.c tasks/jailconf.c tasks/port.c \
