@@ -40,6 +40,22 @@ run_logdir(struct state *s, int64_t run, struct vj_err *err)
 	return 0;
 }
 
+/* Runs statement q, with ?1 = below. 0 or -1 with err. */
+static int
+delete_below(struct state *s, const char *q, int64_t below,
+    struct vj_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, err, q);
+	sqlite3_bind_int64(st, 1, below);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(s, err, q);
+}
+
 /*
  * The records and logs of runs older than the last `history` go: their
  * rows, then their log directories (DIR/logs/ID, only names of digits,
@@ -72,22 +88,10 @@ prune(struct state *s, int64_t run, struct vj_err *err)
 		close(fd);
 	if (rc != SQLITE_DONE)
 		return db_fail(s, err, "SELECT runs");
-	if ((q = NULL, sqlite3_prepare_v2(s->db, "DELETE FROM task_runs WHERE "
-	    "run < ?1", -1, &q, NULL)) != SQLITE_OK)
-		return db_fail(s, err, "DELETE FROM task_runs");
-	sqlite3_bind_int64(q, 1, below);
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE)
-		return db_fail(s, err, "DELETE FROM task_runs");
-	if (sqlite3_prepare_v2(s->db, "DELETE FROM runs WHERE id < ?1", -1,
-	    &q, NULL) != SQLITE_OK)
-		return db_fail(s, err, "DELETE FROM runs");
-	sqlite3_bind_int64(q, 1, below);
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE)
-		return db_fail(s, err, "DELETE FROM runs");
+	if (delete_below(s, "DELETE FROM task_runs WHERE run < ?1", below,
+	    err) == -1 || delete_below(s, "DELETE FROM runs WHERE id < ?1",
+	    below, err) == -1)
+		return -1;
 	return 0;
 }
 
