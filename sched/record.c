@@ -110,6 +110,7 @@ loop_record(struct loop *l, int durable)
 		const struct pend *e = &l->pend[k];
 		memset(&rec, 0, sizeof(rec));
 		rec.name = plan_task(l->p, e->task)->name;
+		rec.run = l->r->run;
 		rec.status = e->status;
 		rec.exit_status = e->exit_status;
 		rec.ended = e->ended;

@@ -226,12 +226,12 @@ state_task_finish(struct state *s, const struct state_task *t,
 	sqlite3_bind_int(q, 3, t->exit_status);
 	sqlite3_bind_double(q, 4, t->ended);
 	sqlite3_bind_double(q, 5, t->duration);
-	/* The run's row first: its subquery reads the task's run. */
 	q = s->st[S_TRUN_FINISH];
 	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, t->status, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 3, t->exit_status);
 	sqlite3_bind_double(q, 4, t->ended);
+	sqlite3_bind_int64(q, 5, t->run);
 	if (db_step(s, S_TRUN_FINISH, err) == -1)
 		return -1;
 	return db_step(s, S_TASK_FINISH, err);

@@ -64,8 +64,7 @@ const char *const db_sql[S_NSTMT] = {
 	    "jail, status, slot, started, log, deps) VALUES (?1, ?2, ?3, ?4, "
 	    "'running', ?5, ?6, ?7, ?8)",
 	[S_TRUN_FINISH] = "UPDATE task_runs SET status = ?2, exit_status = ?3, "
-	    "ended = ?4 WHERE run = (SELECT run FROM tasks WHERE name = ?1) "
-	    "AND name = ?1",
+	    "ended = ?4 WHERE run = ?5 AND name = ?1",
 	[S_TRUN_SKIP] = "INSERT OR REPLACE INTO task_runs(run, name, kind, "
 	    "jail, status, cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
@@ -101,7 +100,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE task_runs(run INTEGER NOT NULL, name TEXT NOT NULL, "
 	"  kind TEXT NOT NULL, jail TEXT, status TEXT NOT NULL, slot INTEGER, "
 	"  started REAL, ended REAL, exit_status INTEGER, log TEXT, cause TEXT, "
-	"  deps TEXT, PRIMARY KEY (run, name));"
+	"  deps TEXT, PRIMARY KEY (run, name)) WITHOUT ROWID;"
 	"ALTER TABLE runs ADD COLUMN tasks INTEGER;"
 	"ALTER TABLE runs ADD COLUMN ran INTEGER;"
 	"ALTER TABLE runs ADD COLUMN uptodate INTEGER;"

@@ -140,7 +140,7 @@ void state_tx_rollback(struct state *s);
  * its record calls it done no more. In a batch, like the others. */
 int state_task_force(struct state *s, const char *name, struct vj_err *err);
 /* Records how it ended: status ("ok", "failed", "interrupted"), exit status,
- * ended, duration. */
+ * ended, duration, in its record and in its run's (t->run). */
 int state_task_finish(struct state *s, const struct state_task *t,
     struct vj_err *err);
 
