@@ -158,8 +158,7 @@ cmd_log(const struct opts *o)
 {
 	const char *name = o->operands[0];
 	struct conf *c = load_conf(o, 0);
-	const char *dir = o->flag[CONF_STATE] ? o->flag[CONF_STATE] :
-	    c->val[CONF_STATE];
+	const char *dir = c->val[CONF_STATE];
 	struct state *st = open_state_ro(dir, NULL, 1);
 	struct found_run f;
 	struct vj_err err;

@@ -23,12 +23,19 @@ run_logdir(struct state *s, int64_t run, struct vj_err *err)
 {
 	char name[32], *tmp = fs_join(s->logdir, ".latest.tmp");
 	char *latest = fs_join(s->logdir, "latest");
+	int fd;
 
 	snprintf(name, sizeof(name), "%lld", (long long)run);
 	free(s->runlogdir);
 	s->runlogdir = fs_join(s->logdir, name);
 	(void)unlink(tmp);
-	if ((mkdir(s->runlogdir, 0755) == -1 && errno != EEXIST) ||
+	/* A directory of this number is a lost database's run's: its logs
+	 * are not this run's. */
+	if ((fd = open(s->logdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		(void)fs_rmtree_at(fd, name);
+		close(fd);
+	}
+	if (mkdir(s->runlogdir, 0755) == -1 ||
 	    symlink(name, tmp) == -1 || rename(tmp, latest) == -1) {
 		vj_errno(err, "%s", s->runlogdir);
 		free(tmp);

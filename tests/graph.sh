@@ -309,6 +309,23 @@ test_makes_below_share_the_j_budget() {
 	echo "    (without the jobserver: $(sort -n seen | tail -1) jobs at once under -j3)"
 }
 
+# vjbuild log TASK --follow while TASK runs: what it writes, then the end
+# when its record says it ended; --run N a run before.
+test_log_follows_a_running_task() {
+	printf 'slow: | sh -c "echo first; sleep 1.5; echo second"\n' > g.txt
+	"$VJ" run-graph -q g.txt > run.txt 2>&1 &
+	local pid=$!
+	for _ in $(seq 1 50); do [ -s g.txt.state/logs/latest/slow.log ] && break; sleep 0.1; done
+	timeout 20 "$VJ" log slow --follow --state g.txt.state > follow.txt 2>&1; rc=$?
+	wait $pid || fail "the run failed: $(cat run.txt)"
+	[ $rc = 0 ] || fail "log --follow: exit $rc: $(cat follow.txt)"
+	[ "$(cat follow.txt)" = "$(printf 'first\nsecond')" ] || fail "followed: $(cat follow.txt)"
+	sed -i 's/echo second/echo third/' g.txt
+	"$VJ" run-graph -q g.txt > /dev/null 2>&1 || fail "second run"
+	"$VJ" log slow --state g.txt.state | grep -q third || fail "log: the last run's"
+	"$VJ" log slow --run 1 --state g.txt.state | grep -q second || fail "log --run 1: $("$VJ" log slow --run 1 --state g.txt.state)"
+}
+
 # On a terminal: the status line never wider than the terminal, and no
 # ETA before durations are measured; SIGUSR1 lists what runs.
 test_terminal_line_fits_and_eta_waits_for_measurements() {

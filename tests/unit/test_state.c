@@ -2,6 +2,7 @@
 /* state/: records survive reopening; one holder at a time; identity. */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -143,9 +144,17 @@ TEST(state_keeps_history_of_runs)
 	ssize_t len;
 
 	REQUIRE(state_open(dir, "/j", 0, &s, &err) == 0);
+	/* A lost database's run 1: its logs are not the new run 1's. */
+	old = fs_join(dir, "logs/1");
+	CHECK(mkdir(old, 0755) == 0);
+	free(old);
+	old = fs_join(dir, "logs/1/stale.log");
+	close(open(old, O_WRONLY | O_CREAT, 0644));
 	state_set_history(s, 2);
 	for (i = 0; i < 3; i++) {
 		CHECK(state_run_begin(s, "vjbuild x", 1, &run, &err) == 0);
+		if (i == 0)
+			CHECK(access(old, F_OK) == -1);
 		memset(&t, 0, sizeof(t));
 		t.name = "a";
 		t.kind = "cmd";
@@ -160,6 +169,7 @@ TEST(state_keeps_history_of_runs)
 		CHECK(state_task_finish(s, &t, &err) == 0);
 		CHECK(state_run_end(s, run, t.status, &n, &err) == 0);
 	}
+	free(old);
 	CHECK(state_runs(s, 0, count_run, ids, &err) == 0);
 	CHECK(ids[0] == 2 && ids[1] == 2 && ids[2] == 3);
 	CHECK(state_task_runs(s, 0, "a", count_task_run, &tasks, &err) == 0);
