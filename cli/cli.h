@@ -66,11 +66,6 @@ struct state *open_state_ro(const char *dir, const char *jails, int need);
 void print_usage(void);
 void reraise(int sig);
 
-/* runs.c */
-struct sbuf;
-struct state_run;
-void json_run(struct sbuf *b, const struct state_run *r, int live);
-
 /* progress.c */
 int run_plan(const struct opts *o, struct plan *p, struct state *st,
     const struct conf *c, const struct conf_hosts *h, int *sig);

@@ -146,18 +146,29 @@ run_status(const struct run *x, int live)
 	return live ? "running" : "interrupted";
 }
 
-/* The task of x named name that ran, or NULL. */
-static struct trun *
-find(struct run *x, const char *name, size_t len)
+static int
+by_name(const void *a, const void *b)
 {
-	size_t i;
+	return strcmp((*(struct trun *const *)a)->name,
+	    (*(struct trun *const *)b)->name);
+}
 
-	for (i = 0; i < x->n; i++)
-		if (strlen(x->t[i].name) == len &&
-		    strncmp(x->t[i].name, name, len) == 0 &&
-		    x->t[i].started > 0)
-			return &x->t[i];
-	return NULL;
+static int
+to_name(const void *key, const void *elem)
+{
+	return strcmp(key, (*(struct trun *const *)elem)->name);
+}
+
+/* The task named name (len bytes) in idx (x's tasks by name) if it ran,
+ * or NULL. */
+static struct trun *
+find(struct trun **idx, size_t n, const char *name, size_t len)
+{
+	char *key = xstrndup(name, len);
+	struct trun **t = bsearch(key, idx, n, sizeof(*idx), to_name);
+
+	free(key);
+	return t != NULL && (*t)->started > 0 ? *t : NULL;
 }
 
 /* Marks the critical path: from the task that ended last, back through
@@ -165,9 +176,13 @@ find(struct run *x, const char *name, size_t len)
 static void
 critical_path(struct run *x)
 {
-	struct trun *cur = NULL, *next;
+	struct trun *cur = NULL, *next, **idx;
 	size_t i;
 
+	idx = xreallocarray(NULL, x->n ? x->n : 1, sizeof(*idx));
+	for (i = 0; i < x->n; i++)
+		idx[i] = &x->t[i];
+	qsort(idx, x->n, sizeof(*idx), by_name);
 	for (i = 0; i < x->n; i++)
 		if (x->t[i].ended > 0 && (cur == NULL ||
 		    x->t[i].ended > cur->ended))
@@ -181,7 +196,7 @@ critical_path(struct run *x)
 			e = strchr(p, ' ');
 			if (e == NULL)
 				e = p + strlen(p);
-			d = find(x, p, (size_t)(e - p));
+			d = find(idx, x->n, p, (size_t)(e - p));
 			if (d != NULL && d->ended > 0 && (next == NULL ||
 			    d->ended > next->ended))
 				next = d;
@@ -189,6 +204,7 @@ critical_path(struct run *x)
 		}
 		cur = next;
 	}
+	free(idx);
 }
 
 static void

@@ -31,7 +31,7 @@ struct runs_walk {
 	struct sbuf b;
 };
 
-void
+static void
 json_run(struct sbuf *b, const struct state_run *r, int live)
 {
 	int first = 1;
