@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
@@ -460,6 +461,10 @@ run_plan(const struct opts *o, struct plan *p, struct state *st,
 		event_base_free(base);
 		return EXIT_INPUT;
 	}
+	/* A reader that goes away (a FIFO's) is said once, not a SIGPIPE
+	 * that ends the run; tasks get SIGPIPE at its default (spawn.c). */
+	if (u.events != -1)
+		signal(SIGPIPE, SIG_IGN);
 	memset(&so, 0, sizeof(so));
 	so.jobs = o->jobs;
 	so.keep_going = o->keep_going;

@@ -326,6 +326,19 @@ test_log_follows_a_running_task() {
 	"$VJ" log slow --run 1 --state g.txt.state | grep -q second || fail "log --run 1: $("$VJ" log slow --run 1 --state g.txt.state)"
 }
 
+# --events into a FIFO whose reader goes away after one line: the run goes
+# on to its end and says so once.
+test_events_reader_that_goes_away_does_not_stop_the_run() {
+	for i in $(seq 1 20); do echo "t$i: | sleep 0.05"; done > g.txt
+	mkfifo ev
+	head -1 ev > first.txt &
+	"$VJ" run-graph -j2 --events ev g.txt > out.txt 2> err.txt || fail "exit $?: $(tail -3 err.txt)"
+	wait
+	grep -q '"event":"run_begin"' first.txt || fail "first event: $(cat first.txt)"
+	grep -q '20 tasks: 20 ran' out.txt || fail "$(cat out.txt)"
+	[ "$(grep -c 'no more events are written' err.txt)" = 1 ] || fail "said: $(grep events err.txt)"
+}
+
 # On a terminal: the status line never wider than the terminal, and no
 # ETA before durations are measured; SIGUSR1 lists what runs.
 test_terminal_line_fits_and_eta_waits_for_measurements() {
