@@ -144,6 +144,13 @@ BENCH_OUT = bench-out
 PAPER_ARGS =
 bench: bench-core bench-sched bench-paper
 
+# The fleet of issue 18, simulated from recorded durations (docs/FLEET.md):
+# the table, and its JSON and chart in BENCH_OUT. Seconds.
+bench-fleet:
+	mkdir -p $(BENCH_OUT)
+	python3 bench/fleet_sim.py --input docs/bench/fleet-input.json \
+	    --json $(BENCH_OUT)/fleet-sim.json --svg $(BENCH_OUT)/fleet-sim.svg
+
 bench-core: $(BIN)
 	bash bench/run.sh
 
@@ -208,7 +215,7 @@ deb-test: $(BIN)
 clean:
 	rm -rf build build-san build-fuzz vjbuild
 
-.PHONY: deb-test all check torture fuzz fuzzers demo hosting-demo hosting-test bench bench-core bench-sched \
+.PHONY: deb-test all check torture fuzz fuzzers demo hosting-demo hosting-test bench bench-fleet bench-core bench-sched \
     bench-paper bench-sandbox paper-trees install clean
 
 -include $(DEPS)
