@@ -163,8 +163,13 @@ test_status_after_kill9_says_interrupted() {
 	local vj=$!
 	for _ in $(seq 100); do pgrep -f "sleep 425[1]" > /dev/null && break; sleep 0.1; done
 	"$VJ" status | grep -q '^build:slow  *running' || fail "while it runs: $("$VJ" status | grep build:)"
+	"$VJ" runs | grep -qE '^ +1 .* running ' || fail "runs while it runs: $("$VJ" runs)"
+	"$VJ" log build:slow --run 1 > /dev/null || fail "log of the running build"
 	kill -9 $vj; wait $vj 2>/dev/null
 	"$VJ" status | grep -q '^build:slow  *interrupted' || fail "after kill -9: $("$VJ" status | grep build:)"
+	"$VJ" runs | grep -qE '^ +1 .* interrupted ' || fail "runs after kill -9: $("$VJ" runs)"
+	"$VJ" runs --json | python3 -c 'import json,sys; r = json.load(sys.stdin); assert r[0]["status"] == "interrupted" and r[0]["ended"] is None, r' ||
+	    fail "runs --json after kill -9"
 }
 
 run_tests "$@"
