@@ -91,27 +91,19 @@ out:
 int
 cmd_adopt(const struct opts *o)
 {
-	struct conf *c = load_conf(o, 1);
-	struct conf_hosts *h;
-	struct conf_ports *ports;
-	struct state *st = NULL;
 	struct registry *reg = NULL;
-	struct task_env env;
-	struct plan *p = NULL;
+	struct build b;
 	struct vj_err err;
 	char *want = NULL, host[256];
 	int *stack = NULL, rc = 0, sig = 0, r;
 	size_t i, n, top, k, adopted = 0, tasks = 0, refused = 0;
 	int64_t run;
 
-	memset(&env, 0, sizeof(env));
-	if ((h = conf_hosts_read(o->hosts, &err)) == NULL)
-		die_input(&err);
-	ports = load_ports(c, h);
-	if ((rc = open_build(o, c, h, ports, &st, &env, &p)) != 0)
+	build_read(o, &b);
+	if ((rc = build_open(o, &b)) != 0)
 		goto out;
-	if (registry_open(c->val[CONF_REGISTRY], c->val[CONF_STATE], &reg,
-	    &err) == -1 || state_run_begin(st, "adopt", o->jobs, &run,
+	if (registry_open(b.c->val[CONF_REGISTRY], b.c->val[CONF_STATE], &reg,
+	    &err) == -1 || state_run_begin(b.st, "adopt", o->jobs, &run,
 	    &err) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_STATE;
@@ -120,14 +112,14 @@ cmd_adopt(const struct opts *o)
 	if (gethostname(host, sizeof(host)) == -1)
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
-	n = plan_count(p);
+	n = plan_count(b.p);
 	want = xcalloc(n, 1);
 	stack = xmalloc(n * sizeof(*stack));
 	for (i = 0; i < n; i++) {
-		const struct task *t = plan_task(p, (int)i);
+		const struct task *t = plan_task(b.p, (int)i);
 		if (t->ops != &task_register_ops)
 			continue;
-		if ((r = adopt_jail(st, reg, t, host, &err)) != 0) {
+		if ((r = adopt_jail(b.st, reg, t, host, &err)) != 0) {
 			printf("%-20s %s %s\n", t->host->name, r == 1 ?
 			    "skipped:" : "NOT ADOPTED:", err.msg);
 			refused += r == -1;
@@ -139,8 +131,8 @@ cmd_adopt(const struct opts *o)
 		stack[top++] = (int)i;
 		while (top > 0) {
 			int v = stack[--top];
-			for (k = 0; k < graph_ndeps(plan_graph(p), v); k++) {
-				int d = graph_dep(plan_graph(p), v, k);
+			for (k = 0; k < graph_ndeps(plan_graph(b.p), v); k++) {
+				int d = graph_dep(plan_graph(b.p), v, k);
 				if (!want[d]) {
 					want[d] = 1;
 					stack[top++] = d;
@@ -150,8 +142,8 @@ cmd_adopt(const struct opts *o)
 		adopted++;
 		printf("%-20s adopted: %s\n", t->host->name, t->root);
 	}
-	if (sched_adopt(p, st, want, run, &tasks, &err) == -1 ||
-	    state_run_end(st, run, refused ? "failed" : "ok", NULL, &err) == -1) {
+	if (sched_adopt(b.p, b.st, want, run, &tasks, &err) == -1 ||
+	    state_run_end(b.st, run, refused ? "failed" : "ok", NULL, &err) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		rc = EXIT_STATE;
 		goto out;
@@ -162,26 +154,17 @@ cmd_adopt(const struct opts *o)
 	reg = NULL;
 	/* What is left (jail.conf, DNS, whatever could not be adopted) runs
 	 * as a build would, with the records just made. */
-	plan_free(p);
-	p = NULL;
-	task_env_free_ports(&env);
-	state_close(st);
-	st = NULL;
-	if ((rc = open_build(o, c, h, ports, &st, &env, &p)) != 0)
+	build_close_plan(&b);
+	if ((rc = build_open(o, &b)) != 0)
 		goto out;
-	rc = run_plan(o, p, st, c, h, &sig);
+	rc = run_plan(o, b.p, b.st, b.c, b.h, &sig);
 	if (rc == 0 && refused > 0)
 		rc = EXIT_TASKS;
 out:
 	free(want);
 	free(stack);
 	registry_close(reg);
-	plan_free(p);
-	task_env_free_ports(&env);
-	state_close(st);
-	conf_ports_free(ports);
-	conf_hosts_free(h);
-	conf_free(c);
+	build_free(&b);
 	reraise(sig);
 	return rc;
 }

@@ -72,16 +72,21 @@ cmd_dry_run(const struct opts *o, struct conf *c, struct conf_hosts *h,
 	return rc;
 }
 
-/*
- * What a build and adopt do before they run anything: load the libraries
- * their tasks use (a missing one stops the run before anything is made),
- * open the state (from here on things are created), fill env and plan.
- * 0, or the exit status with the message printed.
- */
+void
+build_read(const struct opts *o, struct build *b)
+{
+	struct vj_err err;
+
+	memset(b, 0, sizeof(*b));
+	b->c = load_conf(o, 1);
+	if ((b->h = conf_hosts_read(o->hosts, &err)) == NULL)
+		die_input(&err);
+	b->ports = load_ports(b->c, b->h);
+	b->env = xcalloc(1, sizeof(*b->env));
+}
+
 int
-open_build(const struct opts *o, const struct conf *c,
-    const struct conf_hosts *h, const struct conf_ports *ports,
-    struct state **st, struct task_env *env, struct plan **p)
+build_open(const struct opts *o, struct build *b)
 {
 	struct vj_err err;
 
@@ -89,58 +94,61 @@ open_build(const struct opts *o, const struct conf *c,
 	 * filter, in processes of their own: loaded here once, they inherit
 	 * the libraries. */
 	if (cache_archive_load(&err) == -1 ||
-	    (ports != NULL && ports->n > 0 &&
+	    (b->ports != NULL && b->ports->n > 0 &&
 	    jail_seccomp_preload(&err) == -1)) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		return EXIT_TASKS;
 	}
-	if (state_open(c->val[CONF_STATE], c->val[CONF_JAILS], 0, st,
-	    &err) == -1) {
+	if (state_open(b->c->val[CONF_STATE], b->c->val[CONF_JAILS], 0,
+	    &b->st, &err) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		*st = NULL;
+		b->st = NULL;
 		return EXIT_STATE;
 	}
-	state_set_history(*st, c->history);
-	make_env(env, c, h, ports, *st, o);
-	if ((*p = plan_new(env, &err)) == NULL) {
+	state_set_history(b->st, b->c->history);
+	make_env(b->env, b->c, b->h, b->ports, b->st, o);
+	if ((b->p = plan_new(b->env, &err)) == NULL) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		return EXIT_INPUT;
 	}
 	return 0;
 }
 
+void
+build_close_plan(struct build *b)
+{
+	plan_free(b->p);
+	b->p = NULL;
+	if (b->env != NULL)
+		task_env_free_ports(b->env);
+	state_close(b->st);
+	b->st = NULL;
+}
+
+void
+build_free(struct build *b)
+{
+	build_close_plan(b);
+	free(b->env);
+	conf_ports_free(b->ports);
+	conf_hosts_free(b->h);
+	conf_free(b->c);
+	memset(b, 0, sizeof(*b));
+}
+
 int
 cmd_build(const struct opts *o)
 {
-	struct conf *c = load_conf(o, 1);
-	struct conf_hosts *h;
-	struct conf_ports *ports;
-	struct state *st = NULL;
-	struct task_env env;
-	struct plan *p = NULL;
-	struct vj_err err;
+	struct build b;
 	int rc, sig = 0;
 
-	memset(&env, 0, sizeof(env));
-	if ((h = conf_hosts_read(o->hosts, &err)) == NULL)
-		die_input(&err);
-	ports = load_ports(c, h);
-	if (o->dry_run) {
-		rc = cmd_dry_run(o, c, h, ports);
-		conf_ports_free(ports);
-		conf_hosts_free(h);
-		conf_free(c);
-		return rc;
-	}
+	build_read(o, &b);
+	if (o->dry_run)
+		rc = cmd_dry_run(o, b.c, b.h, b.ports);
 	/* Everything is validated; from here on things are created. */
-	if ((rc = open_build(o, c, h, ports, &st, &env, &p)) == 0)
-		rc = run_plan(o, p, st, c, h, &sig);
-	plan_free(p);
-	task_env_free_ports(&env);
-	state_close(st);
-	conf_ports_free(ports);
-	conf_hosts_free(h);
-	conf_free(c);
+	else if ((rc = build_open(o, &b)) == 0)
+		rc = run_plan(o, b.p, b.st, b.c, b.h, &sig);
+	build_free(&b);
 	reraise(sig);
 	return rc;
 }

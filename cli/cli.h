@@ -70,10 +70,23 @@ void reraise(int sig);
 int run_plan(const struct opts *o, struct plan *p, struct state *st,
     const struct conf *c, const struct conf_hosts *h, int *sig);
 
-/* build.c */
-int open_build(const struct opts *o, const struct conf *c,
-    const struct conf_hosts *h, const struct conf_ports *ports,
-    struct state **st, struct task_env *env, struct plan **p);
+/* build.c: what a build and adopt hold. build_read loads the config, the
+ * hosts file and the ports (exits on bad input); build_open loads the
+ * libraries tasks use, opens the state (from here on things are created)
+ * and makes the plan: 0, or the exit status with the message printed;
+ * build_close_plan closes what build_open opened, build_free the rest. */
+struct build {
+	struct conf *c;
+	struct conf_hosts *h;
+	struct conf_ports *ports;
+	struct state *st;
+	struct task_env *env;
+	struct plan *p;
+};
+void build_read(const struct opts *o, struct build *b);
+int build_open(const struct opts *o, struct build *b);
+void build_close_plan(struct build *b);
+void build_free(struct build *b);
 
 /* jail.c: a provisioned jail as the state records it, and its spec to run
  * it; the strings are owned (found_clear). */
