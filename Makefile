@@ -43,24 +43,25 @@ endif
 LIB_SRCS = compat/os.c \
 	util/util.c util/elf.c util/fs.c util/sha256.c util/heap.c util/json.c \
 	conf/lines.c conf/valid.c conf/hosts.c conf/config.c conf/ports.c \
-	conf/users.c \
+	conf/users.c conf/fleet.c \
 	graph/graph.c \
-	cache/archive.c cache/gc.c \
+	cache/archive.c cache/gc.c cache/http.c \
 	state/sqlite.c state/records.c state/packages.c state/registry.c state/pg.c \
+	state/claims.c \
 	jail/jailconf.c jail/ns.c jail/run.c jail/init.c jail/userns.c \
 	jail/run_freebsd.c jail/sandbox.c jail/seccomp.c \
 	jail/ids.c jail/cgroup.c jail/net.c \
 	tasks/root.c tasks/plan.c tasks/extract.c tasks/distribution.c \
 	tasks/devfs.c tasks/hostconf.c tasks/jailconf.c tasks/port.c \
 	tasks/install.c tasks/configure.c tasks/setup.c tasks/services.c \
-	tasks/cert.c \
+	tasks/cert.c tasks/fleet.c \
 	tasks/users.c tasks/register.c \
 	tasks/cmd.c \
 	sched/machine.c sched/loop.c sched/record.c sched/spawn.c \
 	sched/jobserver.c sched/logtail.c
 CLI_SRCS = cli/args.c cli/help.c cli/common.c cli/progress.c cli/build.c \
 	cli/adopt.c cli/status.c cli/graph.c cli/cache.c cli/jail.c \
-	cli/destroy.c cli/runs.c cli/report.c cli/main.c
+	cli/destroy.c cli/runs.c cli/report.c cli/fleet.c cli/main.c
 CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS = tests/unit/t.c tests/unit/test_util.c tests/unit/test_graph.c \
 	tests/unit/test_conf.c tests/unit/test_sched.c tests/unit/test_state.c

@@ -109,7 +109,9 @@ cmd_adopt(const struct opts *o)
 		rc = EXIT_STATE;
 		goto out;
 	}
-	if (gethostname(host, sizeof(host)) == -1)
+	if (b.c->fleet_host != NULL)	/* conf_fleet_check's: fleet_host */
+		snprintf(host, sizeof(host), "%s", b.c->fleet_host);
+	else if (gethostname(host, sizeof(host)) == -1)
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
 	n = plan_count(b.p);

@@ -25,6 +25,7 @@ static const struct {
 	{ "exec", 2, -1 }, { "ps", 0, 0 }, { "destroy", 1, -1 },
 	{ "run-graph", 1, 1 }, { "adopt", 1, 1 }, { "runs", 0, 0 },
 	{ "log", 1, 1 }, { "report", 0, 1 }, { "help", 0, 1 },
+	{ "fleet", 1, 1 },
 	{ NULL, 0, 0 },
 };
 
@@ -210,7 +211,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	if (o->all || argc < subcommands[i].min || (subcommands[i].max >= 0 &&
 	    argc > subcommands[i].max) || (strcmp(o->cmd, "cache") == 0 &&
 	    strcmp(argv[0], "ls") != 0 && strcmp(argv[0], "verify") != 0 &&
-	    strcmp(argv[0], "gc") != 0)) {
+	    strcmp(argv[0], "gc") != 0) || (strcmp(o->cmd, "fleet") == 0 &&
+	    strcmp(argv[0], "status") != 0)) {
 		help_usage_line(stderr, o->cmd);
 		exit(EXIT_INPUT);
 	}

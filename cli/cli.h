@@ -115,5 +115,6 @@ int cmd_destroy(const struct opts *o);
 int cmd_runs(const struct opts *o);
 int cmd_log(const struct opts *o);
 int cmd_report(const struct opts *o);
+int cmd_fleet(const struct opts *o);
 
 #endif

@@ -40,6 +40,11 @@ static const struct help {
 "One HTML page, self-contained, of every run kept or of RUN: each jail's\n"
 "result, a timeline of the tasks on their slots with the critical path,\n"
 "build times against the run before, failures with their logs' tails.\n" },
+	{ "fleet", "vjbuild fleet status [--json]",
+"The fleet as the PostgreSQL registry has it (registry = postgresql://...):\n"
+"each provisioning host's jails (fleet_host), and each claim on a package's\n"
+"cache key: building (whose, the lease left), done (by whom, build time,\n"
+"size), failed (why). docs/FLEET.md has the design.\n" },
 	{ "graph", "vjbuild graph [-f FILE] HOSTS",
 "The plan of HOSTS as a Graphviz dot graph; nothing is changed.\n" },
 	{ "cache", "vjbuild cache ls [--json] | verify | gc",

@@ -28,7 +28,7 @@ static const struct {
 	{ "destroy", cmd_destroy, 1 }, { "run-graph", cmd_run_graph, 0 },
 	{ "adopt", cmd_adopt, 1 }, { "runs", cmd_runs, 0 },
 	{ "log", cmd_log, 0 }, { "report", cmd_report, 0 },
-	{ "build", cmd_build, 1 },
+	{ "fleet", cmd_fleet, 0 }, { "build", cmd_build, 1 },
 };
 
 int

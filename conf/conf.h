@@ -66,6 +66,8 @@ enum conf_key {
 	CONF_REGISTRY, CONF_DNS, CONF_UNPACK_LIMIT, CONF_LIMIT_PIDS,
 	CONF_LIMIT_MEMORY, CONF_LIMIT_CPU, CONF_LIMIT_SHM, CONF_HOST_ACCESS,
 	CONF_BUILD_ROOT, CONF_LOG_LIMIT, CONF_REGISTRY_TIMEOUT, CONF_CA, CONF_HISTORY,
+	CONF_CACHE_URL, CONF_CACHE_CREDENTIALS, CONF_CACHE_TIMEOUT,
+	CONF_CACHE_DOWN, CONF_CLAIM_LEASE, CONF_FLEET_HOST,
 	CONF_NKEYS
 };
 
@@ -101,6 +103,11 @@ struct conf {
 	unsigned long long log_limit;	/* bytes a build's log keeps */
 	int registry_timeout;		/* seconds a PostgreSQL round trip may take */
 	int history;			/* runs whose records and logs are kept */
+	/* The fleet (fleet.c): the shared package store and the claims. */
+	int cache_timeout;		/* seconds an HTTP step may wait */
+	int cache_down_build;		/* cache_down = build: build alone */
+	int claim_lease;		/* seconds a claim lives unrenewed */
+	char *fleet_host;		/* this host in the fleet */
 	struct conf_limits limits;
 	struct conf_access *access;	/* default: each resolver, port 53 */
 	size_t naccess;
@@ -127,6 +134,13 @@ int conf_limit_set(struct conf_limits *l, const char *key, const char *v,
  * as conf_hosts keeps them; NULL for none) over l: 0, or -1 with why. */
 int conf_limits_apply(struct conf_limits *l, const char *words,
     struct vj_err *why);
+/* The fleet's keys checked (fleet.c): 0, or -1 with err at file:line. */
+int conf_fleet_check(struct conf *c, struct vj_err *err);
+/* The credentials file's "user:password" (malloc'd), NULL when none is
+ * set, or NULL with err when it cannot be read or others may read it. */
+char *conf_cache_credentials(const struct conf *c, int *failed,
+    struct vj_err *err);
+
 /* Sets key from a command-line flag (which wins over the file). */
 void conf_set(struct conf *c, enum conf_key k, const char *value,
     const char *where);

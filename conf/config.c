@@ -42,6 +42,12 @@ static const struct {
 	[CONF_LOG_LIMIT] = { "log_limit", 0 },
 	[CONF_REGISTRY_TIMEOUT] = { "registry_timeout", 0 },
 	[CONF_HISTORY] = { "history", 0 },
+	[CONF_CACHE_URL] = { "cache_url", 0 },
+	[CONF_CACHE_CREDENTIALS] = { "cache_credentials", 1 },
+	[CONF_CACHE_TIMEOUT] = { "cache_timeout", 0 },
+	[CONF_CACHE_DOWN] = { "cache_down", 0 },
+	[CONF_CLAIM_LEASE] = { "claim_lease", 0 },
+	[CONF_FLEET_HOST] = { "fleet_host", 0 },
 };
 
 /* The default: more than any base system or package, less than a disk. */
@@ -114,6 +120,7 @@ conf_free(struct conf *c)
 	for (k = 0; k < (int)c->nusers; k++)
 		conf_user_clear(&c->users[k]);
 	free(c->users);
+	free(c->fleet_host);
 	free(c->path);
 	free(c);
 }
@@ -596,7 +603,8 @@ conf_finish(struct conf *c, const char *dir, int need_base, struct vj_err *err)
 		}
 		c->history = (int)v;
 	}
-	if (limits(c, err) == -1 || build_root(c, err) == -1)
+	if (limits(c, err) == -1 || build_root(c, err) == -1 ||
+	    conf_fleet_check(c, err) == -1)
 		return -1;
 	if (c->val[CONF_RESOLVER] != NULL && c->resolvers == NULL &&
 	    split_list(c, CONF_RESOLVER, 1, &c->resolvers, &c->nresolvers,

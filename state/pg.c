@@ -43,7 +43,7 @@
 	X(PQsendQuery) X(PQsendQueryParams) X(PQfinish) X(PQgetvalue) \
 	X(PQntuples) X(PQresultStatus) X(PQsetNoticeProcessor) X(PQstatus) \
 	X(PQsocket) X(PQconsumeInput) X(PQisBusy) X(PQgetResult) \
-	X(PQcmdTuples) X(PQresultErrorField)
+	X(PQcmdTuples) X(PQresultErrorField) X(PQnotifies) X(PQfreemem)
 
 static struct {
 #define PQ_MEMBER(f) __typeof__(f) *f;
@@ -90,6 +90,14 @@ static const char *const migrations[] = {
 	/* Whose a row is: the registering state's uuid ('' for rows made
 	 * before owners, taken by the first state to register them). */
 	"ALTER TABLE jails ADD COLUMN owner text NOT NULL DEFAULT '';",
+	/* The fleet's package claims (claims.c): one row a cache key. */
+	"CREATE TABLE package_claims(key text PRIMARY KEY, port text NOT "
+	"  NULL, version text NOT NULL, state text NOT NULL CHECK (state IN "
+	"  ('building', 'done', 'failed')), holder text NOT NULL, token text "
+	"  NOT NULL, lease_until timestamptz, claimed timestamptz NOT NULL "
+	"  DEFAULT now(), ended timestamptz, builds integer NOT NULL DEFAULT "
+	"  1, sha256 text, size bigint, seconds double precision, manifest "
+	"  text, note text NOT NULL DEFAULT '');",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -473,6 +481,72 @@ pg_list(void *conn, void (*fn)(const struct registry_jail *, void *),
 	}
 	pq.PQclear(r);
 	return 0;
+}
+
+/* ---- for claims.c: statements and notifications ---- */
+
+void *
+pg_exec(void *conn, const char *q, int n, const char *const *params,
+    int tuples, struct vj_err *err)
+{
+	return run(conn, q, n, params, tuples ? PGRES_TUPLES_OK :
+	    PGRES_COMMAND_OK, err);
+}
+
+int
+pg_rows(const void *r)
+{
+	return pq.PQntuples(r);
+}
+
+const char *
+pg_value(const void *r, int row, int col)
+{
+	return pq.PQgetvalue(r, row, col);
+}
+
+long
+pg_affected(const void *r)
+{
+	return atol(pq.PQcmdTuples((PGresult *)r));
+}
+
+void
+pg_clear(void *r)
+{
+	pq.PQclear(r);
+}
+
+int
+pg_wait_notify(void *conn, double seconds, struct vj_err *err)
+{
+	struct pgc *k = conn;
+	double deadline = vj_now() + seconds;
+	PGnotify *n;
+	struct pollfd p;
+	int got = 0, ms;
+
+	for (;;) {
+		if (pq.PQconsumeInput(k->c) == 0) {
+			vj_errf(err, "PostgreSQL registry: %s",
+			    pq.PQerrorMessage(k->c));
+			k->broken = 1;
+			return -1;
+		}
+		while ((n = pq.PQnotifies(k->c)) != NULL) {
+			pq.PQfreemem(n);
+			got = 1;
+		}
+		ms = (int)((deadline - vj_now()) * 1000);
+		if (got || ms <= 0)
+			return got;
+		p.fd = pq.PQsocket(k->c);
+		p.events = POLLIN;
+		if (poll(&p, 1, ms) == -1 && errno != EINTR) {
+			vj_errno(err, "PostgreSQL registry: poll");
+			return -1;
+		}
+	}
 }
 
 void

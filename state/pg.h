@@ -22,4 +22,16 @@ int pg_list(void *conn, void (*fn)(const struct registry_jail *, void *),
     void *arg, struct vj_err *err);
 void pg_close(void *conn);
 
+/* For claims.c: q with n text parameters; a PGresult (rows when tuples,
+ * else a command's), or NULL with err. */
+void *pg_exec(void *conn, const char *q, int n, const char *const *params,
+    int tuples, struct vj_err *err);
+int pg_rows(const void *r);
+const char *pg_value(const void *r, int row, int col);
+long pg_affected(const void *r);	/* rows a command changed */
+void pg_clear(void *r);
+/* Waits up to seconds for a notification on a channel the connection
+ * listens to: 1 (all queued are taken), 0 none came, -1 with err. */
+int pg_wait_notify(void *conn, double seconds, struct vj_err *err);
+
 #endif

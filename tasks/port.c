@@ -324,6 +324,8 @@ build_run(const struct task *t, struct vj_err *err)
 	int wfd = -1, pfd = -1, fd = -1, rootfd = -1, status, rc = -1;
 	int klk = -1, slk = -1;
 	char *wname = xasprintf("%s-%.16s", tp->workname, tp->key);
+	char hex[65];
+	struct fleet fl = { .heartbeat = -1 };
 	long n;
 
 	/* One build of a key at a time, whichever vjbuild or state asks:
@@ -339,6 +341,14 @@ build_run(const struct task *t, struct vj_err *err)
 			(void)fs_rmtree_at(wfd, wname);
 		rc = 0;
 		goto out;
+	}
+	/* In a fleet: fetched from the store, or claimed to build here. */
+	if (!t->env->always && !tp->nocache) {
+		int got = fleet_begin(t, &fl, err);
+		if (got == -1 || got == FLEET_FETCHED) {
+			rc = got == -1 ? -1 : 0;
+			goto out;
+		}
 	}
 	/* CACHE/work/NAME-KEY16/{src,stage,root}, made anew (it is this
 	 * key's, and the key is locked) and given to the sandbox's ids;
@@ -444,7 +454,7 @@ build_run(const struct task *t, struct vj_err *err)
 	/* The manifest (read_manifest), then the archive: a crash between
 	 * leaves a manifest whose digest no archive has. */
 	{
-		char *files = sbuf_take(&names), hex[65];
+		char *files = sbuf_take(&names);
 		if (sha256_file(tmp, hex, err) == -1) {
 			free(files);
 			goto out;
@@ -467,7 +477,11 @@ build_run(const struct task *t, struct vj_err *err)
 	printf("packed %ld entries into %s\n", n, tp->archive);
 	(void)fs_rmtree_at(wfd, wname);
 	rc = 0;
+	/* The package is this host's now; the fleet's copy is a bonus. */
+	if (fleet_publish(t, &fl, took, hex, list, err) == -1)
+		printf("warning: not shared with the fleet: %s\n", err->msg);
 out:
+	fleet_end(t, &fl, rc == -1 ? err->msg : "not shared: see its log");
 	if (rc == -1 && tmp != NULL)
 		(void)unlink(tmp);
 	if (fd != -1)

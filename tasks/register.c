@@ -86,7 +86,9 @@ register_run(const struct task *t, struct vj_err *err)
 	j.name = t->host->name;
 	j.address = t->host->address;
 	j.root = t->root;
-	j.host = host;
+	/* fleet_host when set: hosts of a fleet may share a system name. */
+	j.host = t->env->conf->fleet_host != NULL ? t->env->conf->fleet_host :
+	    host;
 	j.state = "ok";
 	j.owner = t->env->uuid;
 	j.nports = ports_of(t, (const char ***)&j.ports,

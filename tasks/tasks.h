@@ -33,6 +33,10 @@
 #ifndef VJ_TASKS_H
 #define VJ_TASKS_H
 
+#include <sys/types.h>
+
+#include "../cache/http.h"
+
 #include <stddef.h>
 
 struct conf;
@@ -120,6 +124,28 @@ extern const struct task_ops task_extract_ops, task_distribution_ops,
     task_build_ops, task_install_ops, task_configure_ops, task_clean_ops,
     task_users_ops, task_register_ops, task_dns_ops, task_cmd_ops,
     task_setup_ops, task_services_ops, task_cert_ops;
+
+/* build:P in a fleet (fleet.c): what fleet_begin says to do. */
+enum { FLEET_OFF, FLEET_FETCHED, FLEET_BUILD };
+struct claims;
+struct fleet {
+	struct claims *claims;		/* the registry's claims */
+	struct http_target store;	/* cache_url */
+	char token[33];			/* the claim's, when held */
+	int held;
+	pid_t heartbeat;		/* renewing the lease, or -1 */
+};
+/* With the key's local lock held: FLEET_OFF (no fleet, or the store is
+ * down and cache_down = build: build here), FLEET_FETCHED (the archive
+ * and its manifest are in the local cache), FLEET_BUILD (this host holds
+ * the claim: build, then fleet_publish), or -1 with err. */
+int fleet_begin(const struct task *t, struct fleet *f, struct vj_err *err);
+/* After the archive was renamed into place: uploads it and marks the key
+ * done. 0, or -1 with err (the claim is then ended failed by fleet_end). */
+int fleet_publish(const struct task *t, struct fleet *f, double seconds,
+    const char *sha256, const char *manifest, struct vj_err *err);
+/* Stops the heartbeat; a claim still held is ended failed with why. */
+void fleet_end(const struct task *t, struct fleet *f, const char *why);
 
 /* The ports jail h wants: its line's packages, else the config's default
  * set, with everything they depend on; indexes into env->ports, in

@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * A small HTTP/1.1 client for the shared package store (cache_url): GET a
+ * file into a descriptor, PUT a file from one. One connection a request
+ * ("Connection: close"), every connect, read and write bounded by the
+ * timeout (cache_timeout), a response's head by 16 KiB and its body by
+ * what the caller says it may be. The server is not trusted: what it
+ * sends is checked by digest by the caller (cache/store.c); here it can
+ * only waste the time and the bytes allowed.
+ *
+ * Plain http:// only: no TLS here (the packages' integrity does not rest
+ * on the transport, their digests come from the registry; their secrecy
+ * and the credentials' do, said in SECURITY.md). Not libevent's evhttp:
+ * it runs in a build task's own process, where a blocking client with
+ * deadlines is all there is to do, and evhttp 2.1 cannot stream a body
+ * from a file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+#include "../vjbuild.h"
+#include "http.h"
+
+#define HEAD_MAX 16384
+
+static int
+name_ok(const char *s)
+{
+	if (*s == '\0' || *s == '.')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' ||
+		    *s == '_'))
+			return 0;
+	return 1;
+}
+
+static char *
+base64(const char *s)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(s), i, o = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+
+	for (i = 0; i + 2 < n; i += 3) {
+		out[o++] = tab[u[i] >> 2];
+		out[o++] = tab[((u[i] & 3) << 4) | (u[i + 1] >> 4)];
+		out[o++] = tab[((u[i + 1] & 15) << 2) | (u[i + 2] >> 6)];
+		out[o++] = tab[u[i + 2] & 63];
+	}
+	if (i < n) {
+		out[o++] = tab[u[i] >> 2];
+		if (i + 1 < n) {
+			out[o++] = tab[((u[i] & 3) << 4) | (u[i + 1] >> 4)];
+			out[o++] = tab[(u[i + 1] & 15) << 2];
+		} else
+			out[o++] = tab[(u[i] & 3) << 4], out[o++] = '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+int
+http_target_init(struct http_target *t, const char *url, const char *userpass,
+    int timeout, struct vj_err *err)
+{
+	const char *p, *slash, *colon;
+	size_t n;
+
+	memset(t, 0, sizeof(*t));
+	if (strncmp(url, "http://", 7) != 0) {
+		vj_errf(err, "cache_url %.80s: only http:// URLs are read", url);
+		return -1;
+	}
+	p = url + 7;
+	slash = strchr(p, '/');
+	n = slash != NULL ? (size_t)(slash - p) : strlen(p);
+	if (n == 0 || memchr(p, '@', n) != NULL) {
+		vj_errf(err, "cache_url %.80s: no host, or a user in it (the "
+		    "credentials go in cache_credentials)", url);
+		return -1;
+	}
+	t->hostport = xstrndup(p, n);
+	if (t->hostport[0] == '[') {	/* [v6]:port */
+		char *end = strchr(t->hostport, ']');
+		if (end == NULL) {
+			vj_errf(err, "cache_url %.80s: unclosed [", url);
+			http_target_free(t);
+			return -1;
+		}
+		t->host = xstrndup(t->hostport + 1, (size_t)(end - t->hostport - 1));
+		colon = end[1] == ':' ? end + 1 : NULL;
+	} else {
+		colon = strrchr(t->hostport, ':');
+		t->host = colon != NULL ? xstrndup(t->hostport,
+		    (size_t)(colon - t->hostport)) : xstrdup(t->hostport);
+	}
+	t->port = xstrdup(colon != NULL ? colon + 1 : "80");
+	p = slash != NULL ? slash : "/";
+	n = strlen(p);
+	t->path = xasprintf("%s%s", p, n > 0 && p[n - 1] == '/' ? "" : "/");
+	for (p = t->path; *p; p++)
+		if (*p <= ' ' || *p >= 127 || *p == '?' || *p == '#') {
+			vj_errf(err, "cache_url %.80s: the path may hold no "
+			    "spaces, controls, ? or #", url);
+			http_target_free(t);
+			return -1;
+		}
+	if (userpass != NULL)
+		t->auth = base64(userpass);
+	t->timeout = timeout > 0 ? timeout : 30;
+	return 0;
+}
+
+void
+http_target_free(struct http_target *t)
+{
+	free(t->hostport);
+	free(t->host);
+	free(t->port);
+	free(t->path);
+	if (t->auth != NULL)
+		explicit_bzero(t->auth, strlen(t->auth));
+	free(t->auth);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Waits until fd is ready for events, at most the timeout. */
+static int
+wait_fd(const struct http_target *t, int fd, short events, const char *what,
+    struct vj_err *err)
+{
+	struct pollfd p = { fd, events, 0 };
+	int n;
+
+	do
+		n = poll(&p, 1, t->timeout * 1000);
+	while (n == -1 && errno == EINTR);
+	if (n == 0) {
+		vj_errf(err, "%s: no progress %s within %d s (cache_timeout)",
+		    t->hostport, what, t->timeout);
+		return -1;
+	}
+	if (n == -1) {
+		vj_errno(err, "%s: poll", t->hostport);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dial(const struct http_target *t, struct vj_err *err)
+{
+	struct addrinfo hints, *res, *ai;
+	int fd = -1, e, soerr;
+	socklen_t len;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if ((e = getaddrinfo(t->host, t->port, &hints, &res)) != 0) {
+		vj_errf(err, "cache_url: %s: %s", t->hostport, gai_strerror(e));
+		return -1;
+	}
+	vj_errf(err, "%s: no address", t->hostport);
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, ai->ai_protocol);
+		if (fd == -1)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (errno == EINPROGRESS && wait_fd(t, fd, POLLOUT,
+		    "connecting", err) == 0) {
+			len = sizeof(soerr);
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr,
+			    &len) == 0 && soerr == 0)
+				break;
+			errno = soerr;
+		}
+		if (errno != 0)
+			vj_errno(err, "cache server %s: connect", t->hostport);
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int
+write_all(const struct http_target *t, int fd, const char *p, size_t n,
+    struct vj_err *err)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = send(fd, p, n, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN && wait_fd(t, fd, POLLOUT,
+			    "sending", err) == 0)
+				continue;
+			if (errno != EAGAIN)
+				vj_errno(err, "cache server %s: send",
+				    t->hostport);
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads what is there (waiting for some): bytes, 0 at the end, -1. */
+static ssize_t
+read_some(const struct http_target *t, int fd, char *p, size_t n,
+    struct vj_err *err)
+{
+	ssize_t r;
+
+	for (;;) {
+		if ((r = recv(fd, p, n, 0)) >= 0)
+			return r;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			vj_errno(err, "cache server %s: recv", t->hostport);
+			return -1;
+		}
+		if (wait_fd(t, fd, POLLIN, "receiving", err) == -1)
+			return -1;
+	}
+}
+
+/* A response being read: what is buffered past the head. */
+struct resp {
+	char buf[HEAD_MAX + 1];
+	size_t have, off;	/* bytes in buf; the body's start in it */
+	int status, chunked, eof;
+	long long length;	/* -1: until the connection closes */
+};
+
+/* Reads the status line and the headers. */
+static int
+read_head(const struct http_target *t, int fd, struct resp *r,
+    struct vj_err *err)
+{
+	char *end = NULL, *line, *next;
+	ssize_t n;
+
+	memset(r, 0, sizeof(*r));
+	r->length = -1;
+	while (end == NULL) {
+		if (r->have == HEAD_MAX) {
+			vj_errf(err, "cache server %s: a response head over "
+			    "%d bytes", t->hostport, HEAD_MAX);
+			return -1;
+		}
+		if ((n = read_some(t, fd, r->buf + r->have, HEAD_MAX - r->have,
+		    err)) == -1)
+			return -1;
+		if (n == 0) {
+			vj_errf(err, "cache server %s: closed the connection "
+			    "before answering", t->hostport);
+			return -1;
+		}
+		r->have += (size_t)n;
+		r->buf[r->have] = '\0';
+		end = strstr(r->buf, "\r\n\r\n");
+	}
+	r->off = (size_t)(end - r->buf) + 4;
+	*end = '\0';
+	if (sscanf(r->buf, "HTTP/1.%*1[01] %3d", &r->status) != 1 ||
+	    r->status < 100 || r->status > 599) {
+		vj_errf(err, "cache server %s: not an HTTP/1 response: %.40s",
+		    t->hostport, r->buf);
+		return -1;
+	}
+	for (line = strstr(r->buf, "\r\n"); line != NULL; line = next) {
+		line += 2;
+		next = strstr(line, "\r\n");
+		if (next != NULL)
+			*next = '\0';
+		if (strncasecmp(line, "Content-Length:", 15) == 0) {
+			char *e;
+			r->length = strtoll(line + 15, &e, 10);
+			if (r->length < 0 || (*e != '\0' && *e != ' ')) {
+				vj_errf(err, "cache server %s: Content-Length "
+				    "%.20s", t->hostport, line + 15);
+				return -1;
+			}
+		} else if (strncasecmp(line, "Transfer-Encoding:", 18) == 0 &&
+		    strcasestr(line + 18, "chunked") != NULL)
+			r->chunked = 1;
+	}
+	return 0;
+}
+
+/* Up to n body bytes as they come (not decoded): 0 at the end. */
+static ssize_t
+raw_body(const struct http_target *t, int fd, struct resp *r, char *p,
+    size_t n, struct vj_err *err)
+{
+	size_t k;
+
+	if (r->off < r->have) {
+		k = r->have - r->off < n ? r->have - r->off : n;
+		memcpy(p, r->buf + r->off, k);
+		r->off += k;
+		return (ssize_t)k;
+	}
+	return read_some(t, fd, p, n, err);
+}
+
+/* One line of a chunked body (a chunk's size): its value, or -1. */
+static long long
+chunk_size(const struct http_target *t, int fd, struct resp *r,
+    struct vj_err *err)
+{
+	char line[64];
+	size_t n = 0;
+	char c, *e;
+	long long v;
+
+	for (;;) {
+		ssize_t k = raw_body(t, fd, r, &c, 1, err);
+		if (k <= 0) {
+			if (k == 0)
+				vj_errf(err, "cache server %s: a chunked body "
+				    "cut short", t->hostport);
+			return -1;
+		}
+		if (c == '\n')
+			break;
+		if (n + 1 < sizeof(line))
+			line[n++] = c;
+	}
+	line[n] = '\0';
+	if (n == 0)	/* the CRLF after a chunk's data */
+		return chunk_size(t, fd, r, err);
+	v = strtoll(line, &e, 16);
+	if (e == line || v < 0) {
+		vj_errf(err, "cache server %s: a bad chunk size", t->hostport);
+		return -1;
+	}
+	return v;
+}
+
+/*
+ * The body, into out (fd -1: read and dropped), at most max bytes (more is
+ * an error). The number of bytes, or -1.
+ */
+static long long
+read_body(const struct http_target *t, int fd, struct resp *r, int out,
+    long long max, struct vj_err *err)
+{
+	char buf[65536];
+	long long total = 0, left = r->chunked ? 0 : r->length;
+	ssize_t n;
+	size_t want;
+
+	for (;;) {
+		if (r->chunked && left == 0) {
+			if ((left = chunk_size(t, fd, r, err)) == -1)
+				return -1;
+			if (left == 0)
+				return total;	/* trailers are not read */
+		}
+		if (left == 0)
+			return total;
+		want = left > 0 && (unsigned long long)left < sizeof(buf) ?
+		    (size_t)left : sizeof(buf);
+		if ((n = raw_body(t, fd, r, buf, want, err)) == -1)
+			return -1;
+		if (n == 0) {
+			if (left < 0)
+				return total;	/* to the close */
+			vj_errf(err, "cache server %s: the body was cut short "
+			    "after %lld bytes", t->hostport, total);
+			return -1;
+		}
+		total += n;
+		if (total > max) {
+			vj_errf(err, "cache server %s: a body of more than the "
+			    "%lld bytes expected", t->hostport, max);
+			return -1;
+		}
+		if (left > 0)
+			left -= n;
+		if (out != -1) {
+			const char *p = buf;
+			while (n > 0) {
+				ssize_t w = write(out, p, (size_t)n);
+				if (w == -1 && errno == EINTR)
+					continue;
+				if (w == -1) {
+					vj_errno(err, "writing what %s sent",
+					    t->hostport);
+					return -1;
+				}
+				p += w;
+				n -= w;
+			}
+		}
+	}
+}
+
+static int
+send_head(const struct http_target *t, int fd, const char *method,
+    const char *name, long long length, struct vj_err *err)
+{
+	struct sbuf b = { 0 };
+	int rc;
+
+	sbuf_printf(&b, "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
+	    "vjbuild/" VJBUILD_VERSION "\r\nConnection: close\r\n", method,
+	    t->path, name, t->hostport);
+	if (t->auth != NULL)
+		sbuf_printf(&b, "Authorization: Basic %s\r\n", t->auth);
+	if (length >= 0)
+		sbuf_printf(&b, "Content-Type: application/octet-stream\r\n"
+		    "Content-Length: %lld\r\n", length);
+	sbuf_puts(&b, "\r\n");
+	rc = write_all(t, fd, b.s, b.len, err);
+	explicit_bzero(b.s, b.len);
+	sbuf_free(&b);
+	return rc;
+}
+
+int
+http_get(const struct http_target *t, const char *name, int out,
+    long long max, long long *got, struct vj_err *err)
+{
+	struct resp *r;
+	int fd, status = -1;
+	long long n;
+
+	if (!name_ok(name)) {
+		vj_errf(err, "%.80s: not a file name for the package store",
+		    name);
+		return -1;
+	}
+	if ((fd = dial(t, err)) == -1)
+		return -1;
+	r = xmalloc(sizeof(*r));
+	if (send_head(t, fd, "GET", name, -1, err) == -1 ||
+	    read_head(t, fd, r, err) == -1)
+		goto out;
+	/* Another status's body (an error page) is read and dropped. */
+	n = read_body(t, fd, r, r->status == 200 ? out : -1,
+	    r->status == 200 ? max : HEAD_MAX * 4LL, err);
+	if (n == -1 && r->status == 200)
+		goto out;
+	if (got != NULL)
+		*got = n < 0 ? 0 : n;
+	status = r->status;
+out:
+	free(r);
+	close(fd);
+	return status;
+}
+
+int
+http_put(const struct http_target *t, const char *name, int in,
+    long long size, struct vj_err *err)
+{
+	struct resp *r;
+	char buf[65536];
+	long long left = size;
+	int fd, status = -1;
+	ssize_t n;
+
+	if (!name_ok(name)) {
+		vj_errf(err, "%.80s: not a file name for the package store",
+		    name);
+		return -1;
+	}
+	if ((fd = dial(t, err)) == -1)
+		return -1;
+	r = xmalloc(sizeof(*r));
+	if (send_head(t, fd, "PUT", name, size, err) == -1)
+		goto out;
+	while (left > 0) {
+		n = read(in, buf, left < (long long)sizeof(buf) ? (size_t)left :
+		    sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;	/* shorter than its size */
+			vj_errno(err, "reading the package to send");
+			goto out;
+		}
+		if (write_all(t, fd, buf, (size_t)n, err) == -1)
+			goto out;
+		left -= n;
+	}
+	if (read_head(t, fd, r, err) == -1 ||
+	    read_body(t, fd, r, -1, HEAD_MAX * 4LL, err) == -1)
+		goto out;
+	status = r->status;
+out:
+	free(r);
+	close(fd);
+	return status;
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The fleet's keys of vjbuild.conf (docs/FLEET.md): cache_url, the shared
+ * package store; cache_credentials, a file holding "user:password" (never
+ * the URL, the command line or the registry, where others read them);
+ * cache_timeout; cache_down = fail | build, what a build does when the
+ * store cannot be reached; claim_lease, the seconds a claim on a key
+ * lives without its heartbeat; fleet_host, this host's name in the
+ * registry (default: the system's host name).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+#include "conf.h"
+
+/* A whole number of seconds from lo to hi in key, or the default. */
+static int
+seconds(const struct conf *c, enum conf_key k, const char *name, int dflt,
+    int lo, int hi, int *out, struct vj_err *err)
+{
+	const char *v = c->val[k];
+	char *end;
+	long n;
+
+	*out = dflt;
+	if (v == NULL)
+		return 0;
+	n = strtol(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || n < lo || n > hi) {
+		vj_errf(err, "%s: %s '%.32s' is not a number of seconds from "
+		    "%d to %d", c->where[k], name, v, lo, hi);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+int
+conf_fleet_check(struct conf *c, struct vj_err *err)
+{
+	const char *url = c->val[CONF_CACHE_URL], *down;
+	char host[256];
+	struct stat st;
+
+	if (seconds(c, CONF_CACHE_TIMEOUT, "cache_timeout", 30, 1, 3600,
+	    &c->cache_timeout, err) == -1 ||
+	    seconds(c, CONF_CLAIM_LEASE, "claim_lease", 60, 3, 86400,
+	    &c->claim_lease, err) == -1)
+		return -1;
+	down = c->val[CONF_CACHE_DOWN];
+	if (down != NULL && strcmp(down, "fail") != 0 &&
+	    strcmp(down, "build") != 0) {
+		vj_errf(err, "%s: cache_down '%.32s' is not fail (stop the "
+		    "build with an error) or build (build here, alone)",
+		    c->where[CONF_CACHE_DOWN], down);
+		return -1;
+	}
+	c->cache_down_build = down != NULL && strcmp(down, "build") == 0;
+	if (url != NULL && c->val[CONF_REGISTRY] == NULL) {
+		vj_errf(err, "%s: cache_url needs a registry in PostgreSQL "
+		    "(registry = postgresql://...): the packages' digests and "
+		    "the claims on them are kept there", c->where[CONF_CACHE_URL]);
+		return -1;
+	}
+	if (url != NULL) {
+		size_t i;
+		if (strncmp(url, "http://", 7) != 0 || url[7] == '\0' ||
+		    url[7] == '/') {
+			vj_errf(err, "%s: cache_url must be an http://HOST[:PORT]"
+			    "/PATH/ URL (a WebDAV directory)",
+			    c->where[CONF_CACHE_URL]);
+			return -1;
+		}
+		for (i = 7; url[i] != '\0' && url[i] != '/'; i++)
+			if (url[i] == '@') {
+				vj_errf(err, "%s: cache_url holds a user: "
+				    "credentials go in the file "
+				    "cache_credentials names",
+				    c->where[CONF_CACHE_URL]);
+				return -1;
+			}
+	}
+	if (c->val[CONF_CACHE_CREDENTIALS] != NULL) {
+		const char *p = c->val[CONF_CACHE_CREDENTIALS];
+		if (stat(p, &st) == -1) {
+			vj_errno(err, "%s: cache_credentials %s",
+			    c->where[CONF_CACHE_CREDENTIALS], p);
+			return -1;
+		}
+		if ((st.st_mode & 077) != 0 || !S_ISREG(st.st_mode)) {
+			vj_errf(err, "%s: cache_credentials %s: not a file "
+			    "only its owner may read (chmod 600 it)",
+			    c->where[CONF_CACHE_CREDENTIALS], p);
+			return -1;
+		}
+	}
+	free(c->fleet_host);
+	c->fleet_host = NULL;
+	if (c->val[CONF_FLEET_HOST] != NULL) {
+		if (!conf_valid_hostname(c->val[CONF_FLEET_HOST])) {
+			vj_errf(err, "%s: fleet_host '%.64s' is not a host name",
+			    c->where[CONF_FLEET_HOST], c->val[CONF_FLEET_HOST]);
+			return -1;
+		}
+		c->fleet_host = xstrdup(c->val[CONF_FLEET_HOST]);
+	} else {
+		if (gethostname(host, sizeof(host)) == -1)
+			strcpy(host, "unknown");
+		host[sizeof(host) - 1] = '\0';
+		c->fleet_host = xstrdup(host);
+	}
+	return 0;
+}
+
+char *
+conf_cache_credentials(const struct conf *c, int *failed, struct vj_err *err)
+{
+	const char *p = c->val[CONF_CACHE_CREDENTIALS];
+	char *text, *nl;
+	size_t len;
+	int bad;
+
+	*failed = 0;
+	if (p == NULL)
+		return NULL;
+	if ((text = fs_read(p, 4096, &len)) == NULL) {
+		vj_errno(err, "cache_credentials %s", p);
+		*failed = 1;
+		return NULL;
+	}
+	nl = memchr(text, '\n', len);
+	bad = memchr(text, '\0', len) != NULL || (nl != NULL &&
+	    nl + 1 != text + len);
+	if (nl != NULL)
+		*nl = '\0';
+	if (bad || strchr(text, ':') == NULL) {
+		explicit_bzero(text, len);
+		free(text);
+		vj_errf(err, "cache_credentials %s: not one line "
+		    "\"user:password\"", p);
+		*failed = 1;
+		return NULL;
+	}
+	return text;
+}
