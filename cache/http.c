@@ -359,8 +359,8 @@ chunk_size(const struct http_target *t, int fd, struct resp *r,
 }
 
 /*
- * The body, into out (fd -1: read and dropped), at most max bytes (more is
- * an error). The number of bytes, or -1.
+ * The body, into out (fd -1: read and dropped), at most max bytes. The
+ * number of bytes, -2 when there were more, or -1.
  */
 static long long
 read_body(const struct http_target *t, int fd, struct resp *r, int out,
@@ -395,7 +395,7 @@ read_body(const struct http_target *t, int fd, struct resp *r, int out,
 		if (total > max) {
 			vj_errf(err, "cache server %s: a body of more than the "
 			    "%lld bytes expected", t->hostport, max);
-			return -1;
+			return -2;
 		}
 		if (left > 0)
 			left -= n;
@@ -461,8 +461,10 @@ http_get(const struct http_target *t, const char *name, int out,
 	/* Another status's body (an error page) is read and dropped. */
 	n = read_body(t, fd, r, r->status == 200 ? out : -1,
 	    r->status == 200 ? max : HEAD_MAX * 4LL, err);
-	if (n == -1 && r->status == 200)
+	if (n < 0 && r->status == 200) {
+		status = (int)n;	/* -2: longer than max */
 		goto out;
+	}
 	if (got != NULL)
 		*got = n < 0 ? 0 : n;
 	status = r->status;

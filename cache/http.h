@@ -18,7 +18,8 @@ int http_target_init(struct http_target *t, const char *url,
     const char *userpass, int timeout, struct vj_err *err);
 void http_target_free(struct http_target *t);
 /* GET PATH/name into the descriptor out (a 200's body, at most max
- * bytes; *got says how many). The HTTP status, or -1 with err. */
+ * bytes; *got says how many). The HTTP status, or with err -2 when the
+ * body was longer than max, -1 when the exchange failed. */
 int http_get(const struct http_target *t, const char *name, int out,
     long long max, long long *got, struct vj_err *err);
 /* PUT size bytes read from in as PATH/name: the status, or -1 with err. */

@@ -77,6 +77,10 @@ fetch(const struct task *t, struct fleet *f, const struct claim_row *row,
 	fd = -1;
 	if (st == -1)
 		goto out;
+	if (st == -2) {	/* longer than the registry's size */
+		rc = -2;
+		goto out;
+	}
 	if (st == 404 || st == 410) {
 		vj_errf(err, "the store has no %s (HTTP %d)", name, st);
 		rc = -2;

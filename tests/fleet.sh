@@ -127,4 +127,152 @@ test_three_hosts_build_each_package_once_and_make_the_same_jails() {
 	dropdb -h /var/run/postgresql "$PGDB" || true
 }
 
+# A host killed with kill -9 while it builds a key it claimed: its lease
+# is kept alive while it lives (another host waits past the lease's
+# length), lapses after its death, and the waiting host builds the key;
+# the killed host's next run fetches it, and every jail is made.
+test_kill_9_while_holding_a_claim_another_host_builds_after_the_lease() {
+	need_root || return
+	pg_db || return
+	start_store || return
+	make_port slow 'echo compiling slow; sleep 25; mkdir -p $STAGEDIR$PREFIX/share; echo slow > $STAGEDIR$PREFIX/share/slow'
+	fleet_host a 1 2 6; fleet_host b 3 4 6
+	sed -i 's/ app.*\| tool.*//; s/$/ slow/' a/hosts.txt b/hosts.txt
+	(cd a && exec "$VJ" -j2 hosts.txt > out.txt 2>&1) & local pa=$!
+	local i held=""
+	for i in $(seq 100); do
+		held=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select holder from package_claims where state = 'building'" 2>/dev/null)
+		[ "$held" = a ] && break; sleep 0.1
+	done
+	[ "$held" = a ] || { fail "a never claimed the key: $(tail -3 a/out.txt)"; kill -9 $pa; return 1; }
+	(cd b && exec "$VJ" -j2 hosts.txt > out.txt 2>&1) & local pb=$!
+	# Longer than the 6 s lease: a's heartbeat keeps it.
+	sleep 9
+	held=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select holder || ' ' || builds from package_claims")
+	[ "$held" = "a 1" ] || fail "after 9 s of a 6 s lease the claim is '$held', not a's first (no heartbeat?)"
+	kill -9 $pa; wait $pa 2>/dev/null
+	local t0=$SECONDS
+	wait $pb || fail "b failed: $(tail -5 b/out.txt)"
+	grep -q 'the lease of a lapsed' b/state/logs/[0-9]*/build:slow.log || fail "b did not take the lapsed claim: $(cat b/state/logs/[0-9]*/build:slow.log)"
+	pgrep -f 'sleep 25' > /dev/null && fail "the killed host's build still runs: $(pgrep -af 'sleep 25')"
+	(cd a && "$VJ" -j2 hosts.txt > out2.txt 2>&1) || fail "a's next run failed: $(tail -5 a/out2.txt)"
+	grep -q '^fetched slow' a/state/logs/latest/build:slow.log || fail "a's next run did not fetch: $(cat a/state/logs/latest/build:slow.log)"
+	[ "$(compiled b/state/logs/[0-9]*/build:*.log)" = "slow=1 " ] || fail "b compiled: $(compiled b/state/logs/[0-9]*/build:*.log)"
+	for i in 1 2 3 4; do
+		h=$( [ $i -le 2 ] && echo a || echo b)
+		[ "$(cat $h/jails/j$i/usr/local/share/slow 2>/dev/null)" = slow ] || fail "j$i on $h lacks the package"
+	done
+	[ "$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select state || ' ' || holder || ' ' || builds || ' ' || note from package_claims")" = "done b 2 the lease of a lapsed" ] ||
+	    fail "claim: $(psql -h /var/run/postgresql -d "$PGDB" -Atc 'select state, holder, builds, note from package_claims')"
+	stop_store
+	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
+# An archive spoilt on the server (same size, other bytes; then a longer
+# one) is refused by the registry's digest and built again by the host
+# that found it, which replaces it; a third host then fetches the good
+# one. A PUT cut short never shows on the server.
+test_spoilt_archive_on_the_server_is_refused_and_built_again() {
+	need_root || return
+	pg_db || return
+	start_store || return
+	fleet_ports
+	fleet_host a 1 1; fleet_host b 2 2; fleet_host c 3 3; fleet_host d 4 4
+	for h in a b c d; do echo "j${h} 10.9.2.$(printf %d "'$h") tool" > $h/hosts.txt; done
+	(cd a && "$VJ" hosts.txt > out.txt 2>&1) || fail "a failed: $(tail -3 a/out.txt)"
+	local f; f=$(ls store/packages/*.tar.gz)
+	[ -n "$f" ] || { fail "nothing in the store: $(cat a/state/logs/latest/build:tool.log)"; return 1; }
+	python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0xff; open(p, "wb").write(b)' "$f"
+	(cd b && "$VJ" hosts.txt > out.txt 2>&1) || fail "b failed: $(tail -3 b/out.txt)"
+	grep -q '^refused .* sha256' b/state/logs/latest/build:tool.log || fail "b did not refuse it: $(cat b/state/logs/latest/build:tool.log)"
+	[ "$(compiled b/state/logs/latest/build:tool.log)" = "tool=1 " ] || fail "b did not build it again"
+	# The archive the registry now names is on the server, whole (a
+	# build is not bit for bit the same: its name may be new).
+	f=store/packages/$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select key || '-' || sha256 from package_claims").tar.gz
+	[ "$(sha256sum < "$f" | cut -c1-64)" = "$(basename "$f" .tar.gz | cut -d- -f2)" ] || fail "the registry's archive is not on the server whole"
+	[ "$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select builds || ' ' || holder || ' ' || note from package_claims")" = "2 b the store's archive was refused" ] ||
+	    fail "claim: $(psql -h /var/run/postgresql -d "$PGDB" -Atc 'select builds, holder, note from package_claims')"
+	# Longer than the registry's size: refused before it is all read.
+	head -c 1000000 /dev/urandom >> "$f"
+	(cd c && "$VJ" hosts.txt > out.txt 2>&1) || fail "c failed: $(tail -3 c/out.txt)"
+	grep -q 'more than the .* bytes expected' c/state/logs/latest/build:tool.log || fail "c: $(cat c/state/logs/latest/build:tool.log)"
+	(cd d && "$VJ" hosts.txt > out.txt 2>&1) || fail "d failed: $(tail -3 d/out.txt)"
+	grep -q '^fetched tool' d/state/logs/latest/build:tool.log || fail "d did not fetch: $(cat d/state/logs/latest/build:tool.log)"
+	[ "$(compiled d/state/logs/latest/build:tool.log)" = "" ] || fail "d compiled"
+	[ "$(cat jd 2>/dev/null; cat d/jails/jd/usr/local/share/tool)" = tool ] || fail "jd lacks the package"
+	# A PUT cut short (the connection closed mid-body) leaves nothing.
+	python3 - "${STORE_URL#http://}" <<-'EOF' || fail "the partial PUT could not be sent"
+	import socket, sys, base64
+	hostport, path = sys.argv[1].split("/", 1)
+	host, port = hostport.split(":")
+	s = socket.create_connection((host, int(port)))
+	auth = base64.b64encode(b"vjbuild:secret").decode()
+	s.sendall(f"PUT /{path}partial.tar.gz HTTP/1.1\r\nHost: {hostport}\r\nAuthorization: Basic {auth}\r\nContent-Length: 100000\r\n\r\n".encode() + b"x" * 5000)
+	s.close()
+	EOF
+	sleep 0.5
+	[ ! -e store/packages/partial.tar.gz ] || fail "a PUT cut short is visible on the server"
+	stop_store
+	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
+# The store down (nothing listens): a host that builds keeps its package
+# and says it was not shared; one that must fetch stops with the reason
+# (cache_down = fail, the default) or builds alone (cache_down = build).
+# Credentials refused: the same warning, the claim ended failed, and the
+# next host claims it again.
+test_store_down_or_credentials_refused() {
+	need_root || return
+	pg_db || return
+	start_store || return
+	fleet_ports
+	fleet_host a 1 1; fleet_host b 2 2; fleet_host c 3 3; fleet_host d 4 4
+	for h in a b c d; do echo "j${h} 10.9.2.$(printf %d "'$h") tool" > $h/hosts.txt; done
+	printf 'vjbuild:wrong\n' > a/cred; chmod 600 a/cred
+	sed -i 's|^cache_credentials = .*|cache_credentials = cred|' a/vjbuild.conf
+	(cd a && "$VJ" hosts.txt > out.txt 2>&1) || fail "a failed: $(tail -3 a/out.txt)"
+	grep -q 'warning: not shared with the fleet: the store answered HTTP 401 .*cache_credentials refused' a/state/logs/latest/build:tool.log ||
+	    fail "a: $(cat a/state/logs/latest/build:tool.log)"
+	[ "$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select state from package_claims")" = failed ] || fail "the claim did not end failed"
+	(cd b && "$VJ" hosts.txt > out.txt 2>&1) || fail "b failed: $(tail -3 b/out.txt)"
+	grep -q 'claimed key .* again (it was failed, by a)' b/state/logs/latest/build:tool.log || fail "b: $(cat b/state/logs/latest/build:tool.log)"
+	stop_store
+	(cd c && "$VJ" hosts.txt > out.txt 2>&1); local rc=$?
+	[ $rc = 1 ] || fail "c with the store down: exit $rc, want 1"
+	grep -q 'connect: Connection refused' c/state/logs/latest/build:tool.log || fail "c: $(cat c/state/logs/latest/build:tool.log)"
+	echo 'cache_down = build' >> d/vjbuild.conf
+	(cd d && "$VJ" hosts.txt > out.txt 2>&1) || fail "d (cache_down = build) failed: $(tail -3 d/out.txt)"
+	grep -q 'cache_down = build: building here, alone' d/state/logs/latest/build:tool.log || fail "d: $(cat d/state/logs/latest/build:tool.log)"
+	[ "$(cat d/jails/jd/usr/local/share/tool)" = tool ] || fail "jd lacks the package"
+	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
+# The fleet's keys are checked like every other: file:line, exit 2.
+test_fleet_configuration_errors_name_file_and_line() {
+	setup 1
+	local want
+	check() {
+		"$VJ" -n hosts.txt > out.txt 2>&1; local rc=$?
+		[ $rc = 2 ] && grep -q "$1" out.txt || fail "want exit 2 and '$1': exit $rc: $(cat out.txt)"
+	}
+	echo 'cache_url = http://127.0.0.1:1/p/' >> vjbuild.conf
+	check 'vjbuild.conf:4: cache_url needs a registry in PostgreSQL'
+	echo 'registry = postgresql:///none?host=/nonexistent' >> vjbuild.conf
+	sed -i 's|^cache_url = .*|cache_url = https://store.example/p/|' vjbuild.conf
+	check 'vjbuild.conf:4: cache_url must be an http://'
+	sed -i 's|^cache_url = .*|cache_url = http://user:pw@store.example/p/|' vjbuild.conf
+	check 'vjbuild.conf:4: cache_url holds a user'
+	sed -i 's|^cache_url = .*|cache_url = http://127.0.0.1:1/p/|' vjbuild.conf
+	printf 'u:p\n' > cred; chmod 644 cred
+	echo 'cache_credentials = cred' >> vjbuild.conf
+	check 'vjbuild.conf:6: cache_credentials .*cred: not a file only its owner may read'
+	chmod 600 cred
+	echo 'cache_down = maybe' >> vjbuild.conf
+	check "vjbuild.conf:7: cache_down 'maybe' is not fail"
+	sed -i 's|^cache_down = .*|claim_lease = 1|' vjbuild.conf
+	check "vjbuild.conf:7: claim_lease '1' is not a number of seconds from 3"
+	sed -i 's|^claim_lease = .*|fleet_host = -bad-|' vjbuild.conf
+	check "vjbuild.conf:7: fleet_host '-bad-' is not a host name"
+}
+
 run_tests "$@"
