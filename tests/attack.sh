@@ -542,4 +542,42 @@ test_values_cannot_add_jail_conf_parameters_or_take_a_system_directory() {
 	[ ! -e jails ] && [ ! -e state ] || fail "something was made"
 }
 
+# A package store that serves what it likes (whoever runs it, or anyone
+# on the plain-HTTP path to it) cannot put its own package into a jail:
+# the archive under the honest name is replaced by one of the attacker's,
+# of the very same size, holding a setuid-root shell and other contents;
+# the next host refuses it by the registry's digest, builds the package
+# itself, and its jail has the real contents and no shell.
+test_hostile_store_cannot_substitute_a_package() {
+	need_root || return
+	pg_db || return
+	start_store || return
+	make_port data 'mkdir -p $STAGEDIR$PREFIX/share; head -c 4096 /dev/urandom | od -An -tx1 > $STAGEDIR$PREFIX/share/data; echo real >> $STAGEDIR$PREFIX/share/data'
+	fleet_host a 1 1; fleet_host b 2 2
+	echo "ja 10.9.4.1 data" > a/hosts.txt; echo "jb 10.9.4.2 data" > b/hosts.txt
+	(cd a && "$VJ" hosts.txt > out.txt 2>&1) || { fail "a failed: $(tail -3 a/out.txt)"; return 1; }
+	local f; f=$(ls store/packages/*.tar.gz)
+	[ -n "$f" ] || { fail "a uploaded nothing"; return 1; }
+	python3 - "$f" <<-'EOF' || { fail "could not make the attacker's archive"; return 1; }
+	import io, os, sys, tarfile
+	path = sys.argv[1]
+	size = os.path.getsize(path)
+	buf = io.BytesIO()
+	with tarfile.open(fileobj=buf, mode="w:gz") as t:
+	    for name, data, mode in (("usr/local/share/data", b"attacker's\n", 0o644),
+	                             ("usr/local/bin/rootsh", b"#!/bin/sh\nexec /bin/sh\n", 0o4755)):
+	        i = tarfile.TarInfo(name); i.size = len(data); i.mode = mode; i.uid = 0
+	        t.addfile(i, io.BytesIO(data))
+	b = buf.getvalue()
+	assert len(b) <= size, (len(b), size)
+	open(path, "wb").write(b + b"\0" * (size - len(b)))
+	EOF
+	(cd b && "$VJ" hosts.txt > out.txt 2>&1) || fail "b failed: $(tail -3 b/out.txt)"
+	grep -q '^refused .*sha256' b/state/logs/latest/build:data.log || fail "b did not refuse the store's archive: $(cat b/state/logs/latest/build:data.log)"
+	[ ! -e b/jails/jb/usr/local/bin/rootsh ] || fail "the attacker's setuid shell is in the jail"
+	[ "$(tail -1 b/jails/jb/usr/local/share/data)" = real ] || fail "jb's data is not the real package's: $(head -c 100 b/jails/jb/usr/local/share/data)"
+	stop_store
+	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
 run_tests "$@"

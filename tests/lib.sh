@@ -51,6 +51,87 @@ make_port() {
 # Task names and the run that last ran them, from vjbuild status.
 task_runs() { "$VJ" status | awk '/^TASK/{t=1;next} t && NF>=3 && $1 !~ /^log:/ {print $1, $2, $3}'; }
 
+# ---- a fleet (tests/fleet.sh, tests/attack.sh) ----
+
+# nginx on a free loopback port, serving and storing $PWD/store/packages/:
+# GET for anyone, PUT only for vjbuild:secret. Sets STORE_URL, NGINX_PID.
+start_store() {
+	command -v nginx > /dev/null || { echo "    skipped: no nginx (Debian package nginx; .ci/run installs it)"; return $SKIP_RC; }
+	local port d=$PWD/nginx
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	mkdir -p "$d/tmp" store/packages
+	printf 'vjbuild:%s\n' "$(openssl passwd -5 secret)" > "$d/htpasswd"
+	cat > "$d/nginx.conf" <<-EOF
+	user root;
+	worker_processes 1;
+	pid $d/nginx.pid;
+	error_log $d/error.log;
+	events { worker_connections 256; }
+	http {
+	    access_log $d/access.log;
+	    client_body_temp_path $d/tmp;
+	    proxy_temp_path $d/tmp;
+	    fastcgi_temp_path $d/tmp;
+	    uwsgi_temp_path $d/tmp;
+	    scgi_temp_path $d/tmp;
+	    server {
+	        listen 127.0.0.1:$port;
+	        root $PWD/store;
+	        client_max_body_size 0;
+	        location /packages/ {
+	            dav_methods PUT;
+	            dav_access user:rw group:r all:r;
+	            limit_except GET HEAD {
+	                auth_basic "vjbuild fleet";
+	                auth_basic_user_file $d/htpasswd;
+	            }
+	        }
+	    }
+	}
+	EOF
+	nginx -c "$d/nginx.conf" -e "$d/error.log" || { fail "nginx did not start: $(tail -3 "$d/error.log")"; return 1; }
+	NGINX_PID=$(cat "$d/nginx.pid")
+	trap 'kill $NGINX_PID 2>/dev/null' EXIT
+	STORE_URL="http://127.0.0.1:$port/packages/"
+	printf 'vjbuild:secret\n' > cred
+	chmod 600 cred
+}
+
+stop_store() { kill "$NGINX_PID" 2>/dev/null; trap - EXIT; }
+
+# Three ports whose builds take a while and say so in their own output
+# ("compiling NAME"), which is what the test counts.
+fleet_ports() {
+	make_port libz 'echo compiling libz; sleep 1.5; mkdir -p $STAGEDIR$PREFIX/lib; echo z > $STAGEDIR$PREFIX/lib/libz.txt'
+	make_port app 'echo compiling app; sleep 1; mkdir -p $STAGEDIR$PREFIX/bin; cat $PREFIX/lib/libz.txt > $STAGEDIR$PREFIX/bin/app' libz
+	make_port tool 'echo compiling tool; sleep 1; mkdir -p $STAGEDIR$PREFIX/share; echo tool > $STAGEDIR$PREFIX/share/tool'
+}
+
+# Host directory $1 (fleet_host $1) with jails $2..$3 of the 30.
+fleet_host() {
+	local h=$1 from=$2 to=$3 lease=${4:-60} i
+	mkdir -p "$h"
+	cp "$BASE" "$h/base.tar.gz"
+	cat > "$h/vjbuild.conf" <<-EOF
+	base = base.tar.gz
+	domain = example.org
+	ports = ../ports
+	registry = $PGURL
+	cache_url = $STORE_URL
+	cache_credentials = ../cred
+	claim_lease = $lease
+	fleet_host = $h
+	EOF
+	: > "$h/hosts.txt"
+	for i in $(seq "$from" "$to"); do
+		case $((i % 3)) in
+		0) echo "j$i 10.9.1.$i app tool" ;;
+		1) echo "j$i 10.9.1.$i app" ;;
+		2) echo "j$i 10.9.1.$i tool libz" ;;
+		esac >> "$h/hosts.txt"
+	done
+}
+
 run_tests() {
 	local tests t dir rc passed=0 failed=0 skipped=0
 	BASE_DIR=$(mktemp -d /tmp/vjbuild-e2e.XXXXXX)
