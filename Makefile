@@ -145,6 +145,11 @@ BENCH_OUT = bench-out
 PAPER_ARGS =
 bench: bench-core bench-sched bench-paper
 
+# The fleet on this machine: one host, three alone, three sharing
+# (nginx and PostgreSQL on loopback; about 8 minutes; docs/FLEET.md).
+bench-fleet-hosts: $(BIN)
+	python3 bench/fleet.py --vjbuild ./$(BIN) --out docs/bench/fleet-hosts.json
+
 # The fleet of issue 18, simulated from recorded durations (docs/FLEET.md):
 # the table, and its JSON and chart in BENCH_OUT. Seconds.
 bench-fleet:
@@ -216,7 +221,7 @@ deb-test: $(BIN)
 clean:
 	rm -rf build build-san build-fuzz vjbuild
 
-.PHONY: deb-test all check torture fuzz fuzzers demo hosting-demo hosting-test bench bench-fleet bench-core bench-sched \
+.PHONY: deb-test all check torture fuzz fuzzers demo hosting-demo hosting-test bench bench-fleet bench-fleet-hosts bench-core bench-sched \
     bench-paper bench-sandbox paper-trees install clean
 
 -include $(DEPS)

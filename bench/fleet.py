@@ -126,7 +126,8 @@ def pg(cmd):
     argv = [cmd, "-h", "/var/run/postgresql"]
     if cmd == "dropdb":
         argv.append("--if-exists")
-    subprocess.run(argv + [DB], check=cmd == "createdb")
+    subprocess.run(argv + [DB], check=cmd == "createdb",
+                   stderr=subprocess.DEVNULL if cmd == "dropdb" else None)
 
 
 def host_dir(d, name, lines, base, store):
