@@ -64,7 +64,8 @@ CLI_SRCS = cli/args.c cli/help.c cli/common.c cli/progress.c cli/build.c \
 	cli/destroy.c cli/runs.c cli/report.c cli/fleet.c cli/main.c
 CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS = tests/unit/t.c tests/unit/test_util.c tests/unit/test_graph.c \
-	tests/unit/test_conf.c tests/unit/test_sched.c tests/unit/test_state.c
+	tests/unit/test_conf.c tests/unit/test_sched.c tests/unit/test_state.c \
+	tests/unit/test_http.c
 
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/%.o)

@@ -344,7 +344,7 @@ chunk_size(const struct http_target *t, int fd, struct resp *r,
 		}
 		if (c == '\n')
 			break;
-		if (n + 1 < sizeof(line))
+		if (c != '\r' && n + 1 < sizeof(line))
 			line[n++] = c;
 	}
 	line[n] = '\0';
