@@ -25,7 +25,7 @@ static const struct {
 	{ "exec", 2, -1 }, { "ps", 0, 0 }, { "destroy", 1, -1 },
 	{ "run-graph", 1, 1 }, { "adopt", 1, 1 }, { "runs", 0, 0 },
 	{ "log", 1, 1 }, { "report", 0, 1 }, { "help", 0, 1 },
-	{ "fleet", 1, 1 },
+	{ "fleet", 1, 1 }, { "builder", 1, 1 },
 	{ NULL, 0, 0 },
 };
 

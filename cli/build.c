@@ -78,7 +78,7 @@ build_read(const struct opts *o, struct build *b)
 	struct vj_err err;
 
 	memset(b, 0, sizeof(*b));
-	b->c = load_conf(o, 1);
+	b->c = load_conf(o, !o->packages_only);	/* a builder needs no base */
 	if ((b->h = conf_hosts_read(o->hosts, &err)) == NULL)
 		die_input(&err);
 	b->ports = load_ports(b->c, b->h);

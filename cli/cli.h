@@ -29,6 +29,7 @@ struct opts {
 	const char *hosts;
 	int jobs, keep_going, dry_run, verbose, quiet, nocache, yes, always, rusage, nojobserver;
 	int json, follow, help, all;
+	int packages_only;	/* builder: the packages, no jails */
 	const char *events;	/* --events FILE */
 	int64_t run;		/* --run N */
 	double timeout;

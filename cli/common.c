@@ -251,14 +251,20 @@ make_env(struct task_env *env, const struct conf *c,
 	env->ports = ports;
 	env->jobs = o ? o->jobs : 1;
 	env->nocache = o ? o->nocache : 0;
+	env->packages_only = o ? o->packages_only : 0;
 	env->cache = c->val[CONF_CACHE];
 	env->state = st;
 	if (env->uuid == NULL)
 		env->uuid = "";
-	rc = st ? state_file_digest(st, c->val[CONF_BASE], env->base_digest,
-	    &err) : sha256_file(c->val[CONF_BASE], env->base_digest, &err);
-	if (rc == -1)
-		die_input(&err);
+	if (c->val[CONF_BASE] == NULL && env->packages_only)
+		memset(env->base_digest, '0', 64);	/* no jail to extract */
+	else {
+		rc = st ? state_file_digest(st, c->val[CONF_BASE],
+		    env->base_digest, &err) : sha256_file(c->val[CONF_BASE],
+		    env->base_digest, &err);
+		if (rc == -1)
+			die_input(&err);
+	}
 	memset(env->dist_digest, '0', 64);
 	if (dist != NULL) {
 		if (stat(dist, &sb) == 0 && S_ISDIR(sb.st_mode))

@@ -40,6 +40,12 @@ static const struct help {
 "One HTML page, self-contained, of every run kept or of RUN: each jail's\n"
 "result, a timeline of the tasks on their slots with the critical path,\n"
 "build times against the run before, failures with their logs' tails.\n" },
+	{ "builder", "vjbuild builder [-j N] [-k] HOSTS",
+"Builds the packages the jails of HOSTS want (fetch and build tasks only,\n"
+"no jail; no base needed), in a fleet claiming each key first: a dedicated\n"
+"build host, given the fleet's hosts files, builds what the provisioning\n"
+"hosts wait for (with fleet_build = no they never build). Options as a\n"
+"build's.\n" },
 	{ "fleet", "vjbuild fleet status [--json]",
 "The fleet as the PostgreSQL registry has it (registry = postgresql://...):\n"
 "each provisioning host's jails (fleet_host), and each claim on a package's\n"

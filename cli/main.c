@@ -14,6 +14,16 @@ static int cache_cmd(const struct opts *o) { return cmd_cache(o, o->hosts); }
 static int start_cmd(const struct opts *o) { return cmd_run(o, 1); }
 static int stop_cmd(const struct opts *o) { return cmd_run(o, 0); }
 
+/* vjbuild builder HOSTS: the build of HOSTS without its jails. */
+static int
+builder_cmd(const struct opts *o)
+{
+	struct opts b = *o;
+
+	b.packages_only = 1;
+	return cmd_build(&b);
+}
+
 /* root: the command makes jails or enters them (device nodes, owners,
  * namespaces), so it is refused before any work when not run as root,
  * rather than failing halfway ("Can't set user=0/group=0"). */
@@ -28,7 +38,8 @@ static const struct {
 	{ "destroy", cmd_destroy, 1 }, { "run-graph", cmd_run_graph, 0 },
 	{ "adopt", cmd_adopt, 1 }, { "runs", cmd_runs, 0 },
 	{ "log", cmd_log, 0 }, { "report", cmd_report, 0 },
-	{ "fleet", cmd_fleet, 0 }, { "build", cmd_build, 1 },
+	{ "fleet", cmd_fleet, 0 }, { "builder", builder_cmd, 1 },
+	{ "build", cmd_build, 1 },
 };
 
 int

@@ -290,7 +290,8 @@ tail_log(const char *path, int n)
 /*
  * One line per jail: ok, or the task that failed (its log's last lines), or
  * the failure that made it skip; then the totals. Records each jail. For a
- * graph file (h NULL): the failures and the totals.
+ * graph file (h NULL) or a builder (no jails made): the failures and the
+ * totals.
  */
 static void
 summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
@@ -304,6 +305,8 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 	int fst, stopper = -1;
 
 	clear_line(u);
+	if (u->o->packages_only)
+		h = NULL;
 	for (i = 0; i < n; i++) {
 		cnt[r->status[i]]++;
 		/* The failure that stopped the run: the first to end. */

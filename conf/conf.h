@@ -67,7 +67,7 @@ enum conf_key {
 	CONF_LIMIT_MEMORY, CONF_LIMIT_CPU, CONF_LIMIT_SHM, CONF_HOST_ACCESS,
 	CONF_BUILD_ROOT, CONF_LOG_LIMIT, CONF_REGISTRY_TIMEOUT, CONF_CA, CONF_HISTORY,
 	CONF_CACHE_URL, CONF_CACHE_CREDENTIALS, CONF_CACHE_TIMEOUT,
-	CONF_CACHE_DOWN, CONF_CLAIM_LEASE, CONF_FLEET_HOST,
+	CONF_CACHE_DOWN, CONF_CLAIM_LEASE, CONF_FLEET_HOST, CONF_FLEET_BUILD,
 	CONF_NKEYS
 };
 
@@ -107,6 +107,7 @@ struct conf {
 	int cache_timeout;		/* seconds an HTTP step may wait */
 	int cache_down_build;		/* cache_down = build: build alone */
 	int claim_lease;		/* seconds a claim lives unrenewed */
+	int fleet_build_no;		/* fleet_build = no: never claim */
 	char *fleet_host;		/* this host in the fleet */
 	struct conf_limits limits;
 	struct conf_access *access;	/* default: each resolver, port 53 */

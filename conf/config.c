@@ -48,6 +48,7 @@ static const struct {
 	[CONF_CACHE_DOWN] = { "cache_down", 0 },
 	[CONF_CLAIM_LEASE] = { "claim_lease", 0 },
 	[CONF_FLEET_HOST] = { "fleet_host", 0 },
+	[CONF_FLEET_BUILD] = { "fleet_build", 0 },
 };
 
 /* The default: more than any base system or package, less than a disk. */

@@ -6,7 +6,8 @@
  * cache_timeout; cache_down = fail | build, what a build does when the
  * store cannot be reached; claim_lease, the seconds a claim on a key
  * lives without its heartbeat; fleet_host, this host's name in the
- * registry (default: the system's host name).
+ * registry (default: the system's host name); fleet_build = no, a host
+ * that never builds for the fleet and waits for a builder instead.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -60,6 +61,15 @@ conf_fleet_check(struct conf *c, struct vj_err *err)
 		return -1;
 	}
 	c->cache_down_build = down != NULL && strcmp(down, "build") == 0;
+	down = c->val[CONF_FLEET_BUILD];
+	if (down != NULL && strcmp(down, "yes") != 0 &&
+	    strcmp(down, "no") != 0) {
+		vj_errf(err, "%s: fleet_build '%.32s' is not yes (build what "
+		    "nobody has claimed) or no (wait for a builder)",
+		    c->where[CONF_FLEET_BUILD], down);
+		return -1;
+	}
+	c->fleet_build_no = down != NULL && strcmp(down, "no") == 0;
 	if (url != NULL && c->val[CONF_REGISTRY] == NULL) {
 		vj_errf(err, "%s: cache_url needs a registry in PostgreSQL "
 		    "(registry = postgresql://...): the packages' digests and "

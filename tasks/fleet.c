@@ -235,10 +235,28 @@ fleet_begin(const struct task *t, struct fleet *f, struct vj_err *err)
 				return store_down(t, err);
 			}
 			printf("%s\n", err->msg);
+			if (c->fleet_build_no) {
+				claims_row_free(&row);
+				vj_errf(err, "the store's archive of %s %s was "
+				    "refused (above); fleet_build = no: this "
+				    "host does not build it", tp->port->name,
+				    tp->port->version);
+				return -1;
+			}
 			r = claims_take(f->claims, tp->key, tp->port->name,
 			    tp->port->version, c->fleet_host, c->claim_lease,
 			    row.sha256, f->token, err);
-		} else if (!have || strcmp(row.state, "failed") == 0 ||
+		} else if (c->fleet_build_no && have &&
+		    strcmp(row.state, "failed") == 0) {
+			vj_errf(err, "the fleet's build of %s %s (key %.16s) "
+			    "failed on %s: %s; fleet_build = no: this host "
+			    "does not build it", tp->port->name,
+			    tp->port->version, tp->key, row.holder, row.note);
+			claims_row_free(&row);
+			return -1;
+		} else if (c->fleet_build_no)
+			r = 0;	/* a builder will claim it */
+		else if (!have || strcmp(row.state, "failed") == 0 ||
 		    row.lease_left <= 0)
 			r = claims_take(f->claims, tp->key, tp->port->name,
 			    tp->port->version, c->fleet_host, c->claim_lease,
@@ -266,8 +284,18 @@ fleet_begin(const struct task *t, struct fleet *f, struct vj_err *err)
 			f->heartbeat = heartbeat(t, f);
 			return FLEET_BUILD;
 		}
-		/* Another host holds it (or just took it): wait. */
-		if (have && strcmp(row.state, "building") == 0 &&
+		/* Another host holds it (or just took it), or a builder is
+		 * to: wait. */
+		if (c->fleet_build_no && (!have || row.lease_left <= 0) &&
+		    strcmp(waited_for, "-") != 0) {
+			printf("waiting for a builder to build %s %s (key "
+			    "%.16s; fleet_build = no)\n", tp->port->name,
+			    tp->port->version, tp->key);
+			fflush(stdout);
+			snprintf(waited_for, sizeof(waited_for), "-");
+			if (t0 == 0)
+				t0 = vj_now();
+		} else if (have && strcmp(row.state, "building") == 0 &&
 		    strcmp(waited_for, row.holder) != 0) {
 			printf("waiting for %s's build of %s %s (key %.16s; "
 			    "its lease has %.0fs left)\n", row.holder,

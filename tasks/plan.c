@@ -459,7 +459,7 @@ plan_new(struct task_env *env, struct vj_err *err)
 	build_id = xcalloc(env->ports ? env->ports->n + 1 : 1, sizeof(int));
 	fetch_id = xcalloc(env->ports ? env->ports->n + 1 : 1, sizeof(int));
 	add_ports(p, env, fetch_id, build_id);
-	for (i = 0; i < hosts->n; i++) {
+	for (i = 0; i < hosts->n && !env->packages_only; i++) {
 		const struct conf_host *h = &hosts->v[i];
 		size_t first = p->n, k;
 		prev = add(p, &task_extract_ops, env, h, NULL);
@@ -502,8 +502,9 @@ plan_new(struct task_env *env, struct vj_err *err)
 	}
 	free(build_id);
 	free(fetch_id);
-	add(p, &task_jailconf_ops, env, NULL, NULL);
-	if (env->conf->val[CONF_DNS] != NULL) {
+	if (!env->packages_only)
+		add(p, &task_jailconf_ops, env, NULL, NULL);
+	if (env->conf->val[CONF_DNS] != NULL && !env->packages_only) {
 		int dns = add(p, &task_dns_ops, env, NULL, NULL);
 		for (i = 0; i < p->n; i++)
 			if (p->v[i].ops == &task_register_ops)

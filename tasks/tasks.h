@@ -84,6 +84,8 @@ struct task_env {
 	struct state *state;		/* for package records (parent only) */
 	int jobs;			/* JOBS for build scripts */
 	int nocache;			/* --no-cache: the paper's way */
+	int packages_only;		/* vjbuild builder: fetch and build
+					 * tasks only, no jails */
 };
 
 struct task;

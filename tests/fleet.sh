@@ -168,6 +168,47 @@ test_store_down_or_credentials_refused() {
 	dropdb -h /var/run/postgresql "$PGDB" || true
 }
 
+# A dedicated builder (vjbuild builder, given the fleet's hosts files)
+# builds what two hosts that never build (fleet_build = no) wait for:
+# every compile is the builder's, the builder makes no jail, the hosts
+# make theirs from what they fetch.
+test_builder_builds_what_hosts_that_never_build_wait_for() {
+	need_root || return
+	pg_db || return
+	start_store || return
+	fleet_ports
+	fleet_host a 1 5; fleet_host b 6 10
+	echo 'fleet_build = no' | tee -a a/vjbuild.conf >> b/vjbuild.conf
+	mkdir bld
+	grep -v '^base\|^fleet_host' a/vjbuild.conf | grep -v fleet_build > bld/vjbuild.conf
+	echo 'fleet_host = bld' >> bld/vjbuild.conf
+	cat a/hosts.txt b/hosts.txt > bld/hosts.txt
+	(cd a && exec "$VJ" -j2 hosts.txt > out.txt 2>&1) & local pa=$!
+	(cd b && exec "$VJ" -j2 hosts.txt > out.txt 2>&1) & local pb=$!
+	sleep 2
+	(cd bld && "$VJ" builder -j2 hosts.txt > out.txt 2>&1) || fail "the builder failed: $(tail -5 bld/out.txt)"
+	wait $pa || fail "a failed: $(tail -5 a/out.txt)"
+	wait $pb || fail "b failed: $(tail -5 b/out.txt)"
+	[ "$(compiled bld/state/logs/[0-9]*/build:*.log)" = "app=1 libz=1 tool=1 " ] || fail "the builder compiled: $(compiled bld/state/logs/[0-9]*/build:*.log)"
+	[ "$(compiled {a,b}/state/logs/[0-9]*/build:*.log)" = "" ] || fail "a host compiled: $(compiled {a,b}/state/logs/[0-9]*/build:*.log)"
+	grep -q 'waiting for a builder to build' a/state/logs/1/build:*.log || fail "a did not wait for the builder: $(cat a/state/logs/1/build:*.log)"
+	[ -z "$(ls -A bld/jails 2>/dev/null)" ] || fail "the builder made jails: $(ls bld/jails)"
+	(cd bld && "$VJ" status --json) | python3 -c 'import json, sys; sys.exit(json.load(sys.stdin)["jails"] != [])' ||
+	    fail "the builder's state records jails: $(cd bld && "$VJ" status)"
+	for i in $(seq 10); do
+		h=$( [ $i -le 5 ] && echo a || echo b)
+		[ -d $h/jails/j$i/usr/local ] || fail "j$i on $h was not made"
+	done
+	[ "$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select string_agg(distinct holder, ',') from package_claims")" = bld ] || fail "claims not all the builder's"
+	# With no builder, a failed build is said, not waited for.
+	psql -h /var/run/postgresql -d "$PGDB" -qc "update package_claims set state = 'failed', note = 'out of memory' where port = 'tool'"
+	rm -rf a/cache
+	(cd a && "$VJ" --recreate j2 hosts.txt > out2.txt 2>&1) && fail "a made j2 with tool's build failed"
+	grep -q "failed on bld: out of memory; fleet_build = no" a/state/logs/latest/build:tool.log || fail "a: $(cat a/state/logs/latest/build:tool.log)"
+	stop_store
+	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
 # The fleet's keys are checked like every other: file:line, exit 2.
 test_fleet_configuration_errors_name_file_and_line() {
 	setup 1
@@ -194,6 +235,8 @@ test_fleet_configuration_errors_name_file_and_line() {
 	check "vjbuild.conf:7: claim_lease '1' is not a number of seconds from 3"
 	sed -i 's|^claim_lease = .*|fleet_host = -bad-|' vjbuild.conf
 	check "vjbuild.conf:7: fleet_host '-bad-' is not a host name"
+	sed -i 's|^fleet_host = .*|fleet_build = maybe|' vjbuild.conf
+	check "vjbuild.conf:7: fleet_build 'maybe' is not yes"
 }
 
 run_tests "$@"
