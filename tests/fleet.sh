@@ -209,6 +209,29 @@ test_builder_builds_what_hosts_that_never_build_wait_for() {
 	dropdb -h /var/run/postgresql "$PGDB" || true
 }
 
+# valgrind on the fleet's paths: a host that builds and uploads, one that
+# fetches, fleet status (text, JSON), a builder with nothing left to do.
+# It judges the parent (the forked tasks end with _exit, as in e2e.sh).
+test_valgrind_fleet_paths_have_no_leaks() {
+	need_root || return
+	command -v valgrind > /dev/null || { echo "    skipped: valgrind is not installed"; return $SKIP_RC; }
+	[ "${SANITIZED:-0}" = 1 ] && { echo "    skipped: valgrind cannot run a sanitizer build (the plain build's run covers this)"; return $SKIP_RC; }
+	pg_db || return
+	start_store || return
+	fleet_ports
+	fleet_host a 1 3; fleet_host b 4 6
+	local vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --child-silent-after-fork=yes"
+	for step in "a -j2 hosts.txt" "b -j2 hosts.txt" "b fleet status" "b fleet status --json" "b builder hosts.txt"; do
+		set -- $step
+		local h=$1; shift
+		(cd $h && $vg --log-file=vg.txt "$VJ" "$@" > out.txt 2>&1) || { fail "vjbuild $*: exit $?: $(tail -3 $h/out.txt)"; continue; }
+		[ ! -s $h/vg.txt ] || fail "vjbuild $* on $h: $(head -20 $h/vg.txt)"
+	done
+	grep -q '^fetched' b/state/logs/1/build:app.log || fail "b did not fetch: $(cat b/state/logs/1/build:app.log)"
+	stop_store
+	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
 # The fleet's keys are checked like every other: file:line, exit 2.
 test_fleet_configuration_errors_name_file_and_line() {
 	setup 1
