@@ -439,13 +439,12 @@ send_head(const struct http_target *t, int fd, const char *method,
 	return rc;
 }
 
-int
-http_get(const struct http_target *t, const char *name, int out,
-    long long max, long long *got, struct vj_err *err)
+/* Connects and sends a request's head: the socket, or -1 with err. */
+static int
+request(const struct http_target *t, const char *method, const char *name,
+    long long length, struct vj_err *err)
 {
-	struct resp *r;
-	int fd, status = -1;
-	long long n;
+	int fd;
 
 	if (!name_ok(name)) {
 		vj_errf(err, "%.80s: not a file name for the package store",
@@ -454,9 +453,25 @@ http_get(const struct http_target *t, const char *name, int out,
 	}
 	if ((fd = dial(t, err)) == -1)
 		return -1;
+	if (send_head(t, fd, method, name, length, err) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+http_get(const struct http_target *t, const char *name, int out,
+    long long max, long long *got, struct vj_err *err)
+{
+	struct resp *r;
+	int fd, status = -1;
+	long long n;
+
+	if ((fd = request(t, "GET", name, -1, err)) == -1)
+		return -1;
 	r = xmalloc(sizeof(*r));
-	if (send_head(t, fd, "GET", name, -1, err) == -1 ||
-	    read_head(t, fd, r, err) == -1)
+	if (read_head(t, fd, r, err) == -1)
 		goto out;
 	/* Another status's body (an error page) is read and dropped. */
 	n = read_body(t, fd, r, r->status == 200 ? out : -1,
@@ -484,16 +499,9 @@ http_put(const struct http_target *t, const char *name, int in,
 	int fd, status = -1;
 	ssize_t n;
 
-	if (!name_ok(name)) {
-		vj_errf(err, "%.80s: not a file name for the package store",
-		    name);
-		return -1;
-	}
-	if ((fd = dial(t, err)) == -1)
+	if ((fd = request(t, "PUT", name, size, err)) == -1)
 		return -1;
 	r = xmalloc(sizeof(*r));
-	if (send_head(t, fd, "PUT", name, size, err) == -1)
-		goto out;
 	while (left > 0) {
 		n = read(in, buf, left < (long long)sizeof(buf) ? (size_t)left :
 		    sizeof(buf));

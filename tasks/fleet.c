@@ -191,15 +191,14 @@ store_down(const struct task *t, struct vj_err *err)
 	return FLEET_OFF;
 }
 
-int
-fleet_begin(const struct task *t, struct fleet *f, struct vj_err *err)
+/* The store's address and the registry's claims: 1, FLEET_OFF (0: no
+ * fleet, or it is down and cache_down = build), or -1 with err. */
+static int
+fleet_open(const struct task *t, struct fleet *f, struct vj_err *err)
 {
 	const struct conf *c = t->env->conf;
-	const struct task_port *tp = t->port;
-	struct claim_row row;
-	char *creds, waited_for[256] = "";
-	double t0 = 0;
-	int failed, have, r;
+	char *creds;
+	int failed, r;
 
 	memset(f, 0, sizeof(*f));
 	f->heartbeat = -1;
@@ -218,6 +217,70 @@ fleet_begin(const struct task *t, struct fleet *f, struct vj_err *err)
 		return -1;
 	if (claims_open(c->val[CONF_REGISTRY], &f->claims, err) == -1)
 		return store_down(t, err);
+	return 1;
+}
+
+int
+fleet_offer(const struct task *t, struct fleet *f, struct vj_err *err)
+{
+	const struct task_port *tp = t->port;
+	const struct conf *c = t->env->conf;
+	struct claim_row row;
+	char *mpath = NULL, *text = NULL, *p, hex[65];
+	double secs;
+	size_t len;
+	int have, r;
+
+	if ((r = fleet_open(t, f, err)) != 1 || c->fleet_build_no)
+		return r == -1 ? -1 : 0;
+	memset(&row, 0, sizeof(row));
+	if ((have = claims_get(f->claims, tp->key, &row, err)) == -1)
+		return -1;
+	r = have && (strcmp(row.state, "done") == 0 || row.lease_left > 0);
+	claims_row_free(&row);
+	if (r)
+		return 0;	/* the fleet has it, or is making it */
+	if ((r = claims_take(f->claims, tp->key, tp->port->name,
+	    tp->port->version, c->fleet_host, c->claim_lease, NULL, f->token,
+	    err)) != 1)
+		return r;
+	f->held = 1;
+	printf("claimed key %.16s to share the package this cache holds\n",
+	    tp->key);
+	mpath = xasprintf("%s.files", tp->archive);
+	if ((text = fs_read(mpath, 64u << 20, &len)) == NULL) {
+		vj_errno(err, "%s", mpath);
+		r = -1;
+		goto out;
+	}
+	/* The manifest (port.c): seconds, "sha256 HEX", a blank line. */
+	secs = strtod(text, &p);
+	if (strncmp(p, "\nsha256 ", 8) != 0 || strlen(p) < 8 + 64 + 2) {
+		vj_errf(err, "%s: not a manifest", mpath);
+		r = -1;
+		goto out;
+	}
+	memcpy(hex, p + 8, 64);
+	hex[64] = '\0';
+	r = fleet_publish(t, f, secs, hex, text, err);
+out:
+	free(mpath);
+	free(text);
+	return r;
+}
+
+int
+fleet_begin(const struct task *t, struct fleet *f, struct vj_err *err)
+{
+	const struct conf *c = t->env->conf;
+	const struct task_port *tp = t->port;
+	struct claim_row row;
+	char waited_for[256] = "";
+	double t0 = 0;
+	int have, r;
+
+	if ((r = fleet_open(t, f, err)) != 1)
+		return r;
 	for (;;) {
 		memset(&row, 0, sizeof(row));
 		if ((have = claims_get(f->claims, tp->key, &row, err)) == -1)

@@ -340,6 +340,9 @@ build_run(const struct task *t, struct vj_err *err)
 		if ((wfd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
 			(void)fs_rmtree_at(wfd, wname);
 		rc = 0;
+		if (!tp->nocache && fleet_offer(t, &fl, err) == -1)
+			printf("warning: not shared with the fleet: %s\n",
+			    err->msg);
 		goto out;
 	}
 	/* In a fleet: fetched from the store, or claimed to build here. */

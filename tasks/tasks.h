@@ -146,6 +146,10 @@ int fleet_begin(const struct task *t, struct fleet *f, struct vj_err *err);
  * done. 0, or -1 with err (the claim is then ended failed by fleet_end). */
 int fleet_publish(const struct task *t, struct fleet *f, double seconds,
     const char *sha256, const char *manifest, struct vj_err *err);
+/* With the package whole in the local cache (a run killed before it
+ * shared it, or another state on the cache built it): shares it when
+ * the fleet has it neither done nor in hand. 0, or -1 with err. */
+int fleet_offer(const struct task *t, struct fleet *f, struct vj_err *err);
 /* Stops the heartbeat; a claim still held is ended failed with why. */
 void fleet_end(const struct task *t, struct fleet *f, const char *why);
 

@@ -10,6 +10,14 @@
 #   usage: VJBUILD=/path/to/vjbuild bash tests/fleet.sh [TEST...]
 . "$(dirname "$0")/lib.sh"
 
+# Hosts a, b, c and d of one jail each (ja ... jd) wanting tool.
+four_hosts_of_one_jail() {
+	local h
+	fleet_ports
+	fleet_host a 1 1; fleet_host b 2 2; fleet_host c 3 3; fleet_host d 4 4
+	for h in a b c d; do echo "j${h} 10.9.2.$(printf %d "'$h") tool" > $h/hosts.txt; done
+}
+
 # How many times each port was compiled, from every state's build logs.
 compiled() { cat "$@" /dev/null 2>/dev/null | grep -h '^compiling ' | sort | uniq -c | awk '{print $3 "=" $1}' | tr '\n' ' '; }
 
@@ -97,9 +105,7 @@ test_spoilt_archive_on_the_server_is_refused_and_built_again() {
 	need_root || return
 	pg_db || return
 	start_store || return
-	fleet_ports
-	fleet_host a 1 1; fleet_host b 2 2; fleet_host c 3 3; fleet_host d 4 4
-	for h in a b c d; do echo "j${h} 10.9.2.$(printf %d "'$h") tool" > $h/hosts.txt; done
+	four_hosts_of_one_jail
 	(cd a && "$VJ" hosts.txt > out.txt 2>&1) || fail "a failed: $(tail -3 a/out.txt)"
 	local f; f=$(ls store/packages/*.tar.gz)
 	[ -n "$f" ] || { fail "nothing in the store: $(cat a/state/logs/latest/build:tool.log)"; return 1; }
@@ -146,9 +152,7 @@ test_store_down_or_credentials_refused() {
 	need_root || return
 	pg_db || return
 	start_store || return
-	fleet_ports
-	fleet_host a 1 1; fleet_host b 2 2; fleet_host c 3 3; fleet_host d 4 4
-	for h in a b c d; do echo "j${h} 10.9.2.$(printf %d "'$h") tool" > $h/hosts.txt; done
+	four_hosts_of_one_jail
 	printf 'vjbuild:wrong\n' > a/cred; chmod 600 a/cred
 	sed -i 's|^cache_credentials = .*|cache_credentials = cred|' a/vjbuild.conf
 	(cd a && "$VJ" hosts.txt > out.txt 2>&1) || fail "a failed: $(tail -3 a/out.txt)"
@@ -205,6 +209,32 @@ test_builder_builds_what_hosts_that_never_build_wait_for() {
 	rm -rf a/cache
 	(cd a && "$VJ" --recreate j2 hosts.txt > out2.txt 2>&1) && fail "a made j2 with tool's build failed"
 	grep -q "failed on bld: out of memory; fleet_build = no" a/state/logs/latest/build:tool.log || fail "a: $(cat a/state/logs/latest/build:tool.log)"
+	stop_store
+	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
+# A package whole in a cache but not in the store (its upload failed; or
+# the run was killed between packing and marking it done) is offered to
+# the fleet by the next build that finds it there: here a second state on
+# the same cache, which uploads it without compiling; a third host then
+# fetches it.
+test_a_package_cached_but_not_shared_is_offered_by_the_next_run() {
+	need_root || return
+	pg_db || return
+	start_store || return
+	fleet_ports
+	fleet_host a1 1 1; fleet_host a2 2 2; fleet_host b 3 3
+	for h in a1 a2; do echo 'cache = ../shared-cache' >> $h/vjbuild.conf; done
+	sed -i "s|^cache_url = .*|cache_url = http://127.0.0.1:1/packages/|" a1/vjbuild.conf
+	echo "ja1 10.9.5.1 tool" > a1/hosts.txt; echo "ja2 10.9.5.2 tool" > a2/hosts.txt; echo "jb 10.9.5.3 tool" > b/hosts.txt
+	(cd a1 && "$VJ" hosts.txt > out.txt 2>&1) || fail "a1 failed: $(tail -3 a1/out.txt)"
+	grep -q 'warning: not shared with the fleet: .*Connection refused' a1/state/logs/latest/build:tool.log || fail "a1: $(cat a1/state/logs/latest/build:tool.log)"
+	(cd a2 && "$VJ" hosts.txt > out.txt 2>&1) || fail "a2 failed: $(tail -3 a2/out.txt)"
+	grep -q 'claimed key .* to share the package this cache holds' a2/state/logs/latest/build:tool.log || fail "a2 did not offer it: $(cat a2/state/logs/latest/build:tool.log)"
+	grep -q '^uploaded ' a2/state/logs/latest/build:tool.log || fail "a2 did not upload it"
+	(cd b && "$VJ" hosts.txt > out.txt 2>&1) || fail "b failed: $(tail -3 b/out.txt)"
+	grep -q '^fetched tool' b/state/logs/latest/build:tool.log || fail "b did not fetch: $(cat b/state/logs/latest/build:tool.log)"
+	[ "$(compiled {a1,a2,b}/state/logs/[0-9]*/build:*.log)" = "tool=1 " ] || fail "compiled: $(compiled {a1,a2,b}/state/logs/[0-9]*/build:*.log)"
 	stop_store
 	dropdb -h /var/run/postgresql "$PGDB" || true
 }
