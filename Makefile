@@ -5,10 +5,11 @@
 # `make fuzz [FUZZ_TIME=60]` runs the libFuzzer targets (clang).
 
 PREFIX	?= /usr/local
-# libpq's, libarchive's and libseccomp's headers are needed to build; the
-# libraries are loaded (dlopen) only when a registry in PostgreSQL is
-# opened (state/pg.c), when archives are read or written (cache/archive.c)
-# and when a build's sandbox is made (jail/seccomp.c): not linked.
+# libpq's, libarchive's, libseccomp's and libssl's headers are needed to
+# build; the libraries are loaded (dlopen) only when a registry in
+# PostgreSQL is opened (state/pg.c), when archives are read or written
+# (cache/archive.c), when a build's sandbox is made (jail/seccomp.c) and
+# when an https package store is reached (cache/tls.c): not linked.
 PKGS	= libarchive libevent sqlite3 libpq libseccomp
 LINK_PKGS = libevent sqlite3
 CC	?= cc
@@ -45,7 +46,7 @@ LIB_SRCS = compat/os.c \
 	conf/lines.c conf/valid.c conf/hosts.c conf/config.c conf/ports.c \
 	conf/users.c conf/fleet.c \
 	graph/graph.c \
-	cache/archive.c cache/gc.c cache/http.c \
+	cache/archive.c cache/gc.c cache/http.c cache/tls.c \
 	state/sqlite.c state/records.c state/packages.c state/registry.c state/pg.c \
 	state/claims.c \
 	jail/jailconf.c jail/ns.c jail/run.c jail/init.c jail/userns.c \

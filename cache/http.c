@@ -8,9 +8,9 @@
  * sends is checked by digest by the caller (cache/store.c); here it can
  * only waste the time and the bytes allowed.
  *
- * Plain http:// only: no TLS here (the packages' integrity does not rest
- * on the transport, their digests come from the registry; their secrecy
- * and the credentials' do, said in SECURITY.md). Not libevent's evhttp:
+ * http:// or https:// (tls.c: the server's chain and name verified). The
+ * packages' integrity does not rest on the transport (their digests come
+ * from the registry); the credentials' secrecy does. Not libevent's evhttp:
  * it runs in a build task's own process, where a blocking client with
  * deadlines is all there is to do, and evhttp 2.1 cannot stream a body
  * from a file.
@@ -29,6 +29,7 @@
 #include "../util/util.h"
 #include "../vjbuild.h"
 #include "http.h"
+#include "tls.h"
 
 #define HEAD_MAX 16384
 
@@ -75,17 +76,20 @@ base64(const char *s)
 
 int
 http_target_init(struct http_target *t, const char *url, const char *userpass,
-    int timeout, struct vj_err *err)
+    const char *ca, int timeout, struct vj_err *err)
 {
 	const char *p, *slash, *colon;
 	size_t n;
 
 	memset(t, 0, sizeof(*t));
-	if (strncmp(url, "http://", 7) != 0) {
-		vj_errf(err, "cache_url %.80s: only http:// URLs are read", url);
+	if (strncmp(url, "https://", 8) == 0)
+		t->tls = 1;
+	else if (strncmp(url, "http://", 7) != 0) {
+		vj_errf(err, "cache_url %.80s: not an http:// or https:// URL",
+		    url);
 		return -1;
 	}
-	p = url + 7;
+	p = url + (t->tls ? 8 : 7);
 	slash = strchr(p, '/');
 	n = slash != NULL ? (size_t)(slash - p) : strlen(p);
 	if (n == 0 || memchr(p, '@', n) != NULL) {
@@ -108,7 +112,7 @@ http_target_init(struct http_target *t, const char *url, const char *userpass,
 		t->host = colon != NULL ? xstrndup(t->hostport,
 		    (size_t)(colon - t->hostport)) : xstrdup(t->hostport);
 	}
-	t->port = xstrdup(colon != NULL ? colon + 1 : "80");
+	t->port = xstrdup(colon != NULL ? colon + 1 : t->tls ? "443" : "80");
 	p = slash != NULL ? slash : "/";
 	n = strlen(p);
 	t->path = xasprintf("%s%s", p, n > 0 && p[n - 1] == '/' ? "" : "/");
@@ -121,6 +125,7 @@ http_target_init(struct http_target *t, const char *url, const char *userpass,
 		}
 	if (userpass != NULL)
 		t->auth = base64(userpass);
+	t->ca = ca != NULL ? xstrdup(ca) : NULL;
 	t->timeout = timeout > 0 ? timeout : 30;
 	return 0;
 }
@@ -132,6 +137,7 @@ http_target_free(struct http_target *t)
 	free(t->host);
 	free(t->port);
 	free(t->path);
+	free(t->ca);
 	if (t->auth != NULL)
 		explicit_bzero(t->auth, strlen(t->auth));
 	free(t->auth);
@@ -199,17 +205,25 @@ dial(const struct http_target *t, struct vj_err *err)
 	return fd;
 }
 
+/* A connection: its socket, and TLS over it for https. */
+struct conn {
+	int fd, secure;
+	struct tls tls;
+};
+
 static int
-write_all(const struct http_target *t, int fd, const char *p, size_t n,
+write_all(const struct http_target *t, struct conn *c, const char *p, size_t n,
     struct vj_err *err)
 {
 	ssize_t w;
 
+	if (c->secure)
+		return tls_write(&c->tls, p, n, err);
 	while (n > 0) {
-		if ((w = send(fd, p, n, MSG_NOSIGNAL)) == -1) {
+		if ((w = send(c->fd, p, n, MSG_NOSIGNAL)) == -1) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN && wait_fd(t, fd, POLLOUT,
+			if (errno == EAGAIN && wait_fd(t, c->fd, POLLOUT,
 			    "sending", err) == 0)
 				continue;
 			if (errno != EAGAIN)
@@ -225,13 +239,15 @@ write_all(const struct http_target *t, int fd, const char *p, size_t n,
 
 /* Reads what is there (waiting for some): bytes, 0 at the end, -1. */
 static ssize_t
-read_some(const struct http_target *t, int fd, char *p, size_t n,
+read_some(const struct http_target *t, struct conn *c, char *p, size_t n,
     struct vj_err *err)
 {
 	ssize_t r;
 
+	if (c->secure)
+		return tls_read(&c->tls, p, n, err);
 	for (;;) {
-		if ((r = recv(fd, p, n, 0)) >= 0)
+		if ((r = recv(c->fd, p, n, 0)) >= 0)
 			return r;
 		if (errno == EINTR)
 			continue;
@@ -239,7 +255,7 @@ read_some(const struct http_target *t, int fd, char *p, size_t n,
 			vj_errno(err, "cache server %s: recv", t->hostport);
 			return -1;
 		}
-		if (wait_fd(t, fd, POLLIN, "receiving", err) == -1)
+		if (wait_fd(t, c->fd, POLLIN, "receiving", err) == -1)
 			return -1;
 	}
 }
@@ -254,7 +270,7 @@ struct resp {
 
 /* Reads the status line and the headers. */
 static int
-read_head(const struct http_target *t, int fd, struct resp *r,
+read_head(const struct http_target *t, struct conn *c, struct resp *r,
     struct vj_err *err)
 {
 	char *end = NULL, *line, *next;
@@ -268,7 +284,7 @@ read_head(const struct http_target *t, int fd, struct resp *r,
 			    "%d bytes", t->hostport, HEAD_MAX);
 			return -1;
 		}
-		if ((n = read_some(t, fd, r->buf + r->have, HEAD_MAX - r->have,
+		if ((n = read_some(t, c, r->buf + r->have, HEAD_MAX - r->have,
 		    err)) == -1)
 			return -1;
 		if (n == 0) {
@@ -310,7 +326,7 @@ read_head(const struct http_target *t, int fd, struct resp *r,
 
 /* Up to n body bytes as they come (not decoded): 0 at the end. */
 static ssize_t
-raw_body(const struct http_target *t, int fd, struct resp *r, char *p,
+raw_body(const struct http_target *t, struct conn *c, struct resp *r, char *p,
     size_t n, struct vj_err *err)
 {
 	size_t k;
@@ -321,35 +337,35 @@ raw_body(const struct http_target *t, int fd, struct resp *r, char *p,
 		r->off += k;
 		return (ssize_t)k;
 	}
-	return read_some(t, fd, p, n, err);
+	return read_some(t, c, p, n, err);
 }
 
 /* One line of a chunked body (a chunk's size): its value, or -1. */
 static long long
-chunk_size(const struct http_target *t, int fd, struct resp *r,
+chunk_size(const struct http_target *t, struct conn *c, struct resp *r,
     struct vj_err *err)
 {
 	char line[64];
 	size_t n = 0;
-	char c, *e;
+	char ch, *e;
 	long long v;
 
 	for (;;) {
-		ssize_t k = raw_body(t, fd, r, &c, 1, err);
+		ssize_t k = raw_body(t, c, r, &ch, 1, err);
 		if (k <= 0) {
 			if (k == 0)
 				vj_errf(err, "cache server %s: a chunked body "
 				    "cut short", t->hostport);
 			return -1;
 		}
-		if (c == '\n')
+		if (ch == '\n')
 			break;
-		if (c != '\r' && n + 1 < sizeof(line))
-			line[n++] = c;
+		if (ch != '\r' && n + 1 < sizeof(line))
+			line[n++] = ch;
 	}
 	line[n] = '\0';
 	if (n == 0)	/* the CRLF after a chunk's data */
-		return chunk_size(t, fd, r, err);
+		return chunk_size(t, c, r, err);
 	v = strtoll(line, &e, 16);
 	if (e == line || v < 0) {
 		vj_errf(err, "cache server %s: a bad chunk size", t->hostport);
@@ -363,7 +379,7 @@ chunk_size(const struct http_target *t, int fd, struct resp *r,
  * number of bytes, -2 when there were more, or -1.
  */
 static long long
-read_body(const struct http_target *t, int fd, struct resp *r, int out,
+read_body(const struct http_target *t, struct conn *c, struct resp *r, int out,
     long long max, struct vj_err *err)
 {
 	char buf[65536];
@@ -373,7 +389,7 @@ read_body(const struct http_target *t, int fd, struct resp *r, int out,
 
 	for (;;) {
 		if (r->chunked && left == 0) {
-			if ((left = chunk_size(t, fd, r, err)) == -1)
+			if ((left = chunk_size(t, c, r, err)) == -1)
 				return -1;
 			if (left == 0)
 				return total;	/* trailers are not read */
@@ -382,7 +398,7 @@ read_body(const struct http_target *t, int fd, struct resp *r, int out,
 			return total;
 		want = left > 0 && (unsigned long long)left < sizeof(buf) ?
 		    (size_t)left : sizeof(buf);
-		if ((n = raw_body(t, fd, r, buf, want, err)) == -1)
+		if ((n = raw_body(t, c, r, buf, want, err)) == -1)
 			return -1;
 		if (n == 0) {
 			if (left < 0)
@@ -418,7 +434,7 @@ read_body(const struct http_target *t, int fd, struct resp *r, int out,
 }
 
 static int
-send_head(const struct http_target *t, int fd, const char *method,
+send_head(const struct http_target *t, struct conn *c, const char *method,
     const char *name, long long length, struct vj_err *err)
 {
 	struct sbuf b = { 0 };
@@ -433,31 +449,45 @@ send_head(const struct http_target *t, int fd, const char *method,
 		sbuf_printf(&b, "Content-Type: application/octet-stream\r\n"
 		    "Content-Length: %lld\r\n", length);
 	sbuf_puts(&b, "\r\n");
-	rc = write_all(t, fd, b.s, b.len, err);
+	rc = write_all(t, c, b.s, b.len, err);
 	explicit_bzero(b.s, b.len);
 	sbuf_free(&b);
 	return rc;
 }
 
-/* Connects and sends a request's head: the socket, or -1 with err. */
-static int
-request(const struct http_target *t, const char *method, const char *name,
-    long long length, struct vj_err *err)
+static void
+hang_up(struct conn *c)
 {
-	int fd;
+	if (c->secure)
+		tls_end(&c->tls);
+	close(c->fd);
+}
 
+/* Connects (TLS for https) and sends a request's head: 0, or -1 with
+ * err. */
+static int
+request(const struct http_target *t, struct conn *c, const char *method,
+    const char *name, long long length, struct vj_err *err)
+{
+	memset(c, 0, sizeof(*c));
 	if (!name_ok(name)) {
 		vj_errf(err, "%.80s: not a file name for the package store",
 		    name);
 		return -1;
 	}
-	if ((fd = dial(t, err)) == -1)
+	if ((c->fd = dial(t, err)) == -1)
 		return -1;
-	if (send_head(t, fd, method, name, length, err) == -1) {
-		close(fd);
+	if (t->tls && tls_start(&c->tls, c->fd, t->host, t->ca, t->timeout,
+	    err) == -1) {
+		close(c->fd);
 		return -1;
 	}
-	return fd;
+	c->secure = t->tls;
+	if (send_head(t, c, method, name, length, err) == -1) {
+		hang_up(c);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -465,16 +495,17 @@ http_get(const struct http_target *t, const char *name, int out,
     long long max, long long *got, struct vj_err *err)
 {
 	struct resp *r;
-	int fd, status = -1;
+	struct conn cn, *c = &cn;
+	int status = -1;
 	long long n;
 
-	if ((fd = request(t, "GET", name, -1, err)) == -1)
+	if (request(t, c, "GET", name, -1, err) == -1)
 		return -1;
 	r = xmalloc(sizeof(*r));
-	if (read_head(t, fd, r, err) == -1)
+	if (read_head(t, c, r, err) == -1)
 		goto out;
 	/* Another status's body (an error page) is read and dropped. */
-	n = read_body(t, fd, r, r->status == 200 ? out : -1,
+	n = read_body(t, c, r, r->status == 200 ? out : -1,
 	    r->status == 200 ? max : HEAD_MAX * 4LL, err);
 	if (n < 0 && r->status == 200) {
 		status = (int)n;	/* -2: longer than max */
@@ -485,7 +516,7 @@ http_get(const struct http_target *t, const char *name, int out,
 	status = r->status;
 out:
 	free(r);
-	close(fd);
+	hang_up(c);
 	return status;
 }
 
@@ -496,10 +527,11 @@ http_put(const struct http_target *t, const char *name, int in,
 	struct resp *r;
 	char buf[65536];
 	long long left = size;
-	int fd, status = -1;
+	struct conn cn, *c = &cn;
+	int status = -1;
 	ssize_t n;
 
-	if ((fd = request(t, "PUT", name, size, err)) == -1)
+	if (request(t, c, "PUT", name, size, err) == -1)
 		return -1;
 	r = xmalloc(sizeof(*r));
 	while (left > 0) {
@@ -513,16 +545,16 @@ http_put(const struct http_target *t, const char *name, int in,
 			vj_errno(err, "reading the package to send");
 			goto out;
 		}
-		if (write_all(t, fd, buf, (size_t)n, err) == -1)
+		if (write_all(t, c, buf, (size_t)n, err) == -1)
 			goto out;
 		left -= n;
 	}
-	if (read_head(t, fd, r, err) == -1 ||
-	    read_body(t, fd, r, -1, HEAD_MAX * 4LL, err) == -1)
+	if (read_head(t, c, r, err) == -1 ||
+	    read_body(t, c, r, -1, HEAD_MAX * 4LL, err) == -1)
 		goto out;
 	status = r->status;
 out:
 	free(r);
-	close(fd);
+	hang_up(c);
 	return status;
 }

@@ -9,13 +9,17 @@ struct vj_err;
 struct http_target {
 	char *hostport, *host, *port, *path;	/* path ends with '/' */
 	char *auth;		/* base64 of "user:password", or NULL */
+	char *ca;		/* https: the CA file to trust, or NULL */
+	int tls;		/* https */
 	int timeout;		/* seconds any step may wait */
 };
 
-/* 0, or -1 with err (not http://, a user in the URL, a bad path).
- * userpass (NULL: none) is sent as HTTP basic authentication. */
+/* 0, or -1 with err (not http:// or https://, a user in the URL, a bad
+ * path). userpass (NULL: none) is sent as HTTP basic authentication; ca
+ * (NULL: the system's store) is what an https server's chain must end
+ * in. */
 int http_target_init(struct http_target *t, const char *url,
-    const char *userpass, int timeout, struct vj_err *err);
+    const char *userpass, const char *ca, int timeout, struct vj_err *err);
 void http_target_free(struct http_target *t);
 /* GET PATH/name into the descriptor out (a 200's body, at most max
  * bytes; *got says how many). The HTTP status, or with err -2 when the

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The fleet's keys of vjbuild.conf (docs/FLEET.md): cache_url, the shared
- * package store; cache_credentials, a file holding "user:password" (never
+ * package store (http or https); cache_ca, the CA file its https
+ * certificate must chain to (default: the system's); cache_credentials, a file holding "user:password" (never
  * the URL, the command line or the registry, where others read them);
  * cache_timeout; cache_down = fail | build, what a build does when the
  * store cannot be reached; claim_lease, the seconds a claim on a key
@@ -78,14 +79,15 @@ conf_fleet_check(struct conf *c, struct vj_err *err)
 	}
 	if (url != NULL) {
 		size_t i;
-		if (strncmp(url, "http://", 7) != 0 || url[7] == '\0' ||
-		    url[7] == '/') {
-			vj_errf(err, "%s: cache_url must be an http://HOST[:PORT]"
-			    "/PATH/ URL (a WebDAV directory)",
+		size_t at = strncmp(url, "https://", 8) == 0 ? 8 :
+		    strncmp(url, "http://", 7) == 0 ? 7 : 0;
+		if (at == 0 || url[at] == '\0' || url[at] == '/') {
+			vj_errf(err, "%s: cache_url must be an http:// or "
+			    "https://HOST[:PORT]/PATH/ URL (a WebDAV directory)",
 			    c->where[CONF_CACHE_URL]);
 			return -1;
 		}
-		for (i = 7; url[i] != '\0' && url[i] != '/'; i++)
+		for (i = at; url[i] != '\0' && url[i] != '/'; i++)
 			if (url[i] == '@') {
 				vj_errf(err, "%s: cache_url holds a user: "
 				    "credentials go in the file "
@@ -93,6 +95,12 @@ conf_fleet_check(struct conf *c, struct vj_err *err)
 				    c->where[CONF_CACHE_URL]);
 				return -1;
 			}
+	}
+	if (c->val[CONF_CACHE_CA] != NULL &&
+	    access(c->val[CONF_CACHE_CA], R_OK) == -1) {
+		vj_errno(err, "%s: cache_ca %s", c->where[CONF_CACHE_CA],
+		    c->val[CONF_CACHE_CA]);
+		return -1;
 	}
 	if (c->val[CONF_CACHE_CREDENTIALS] != NULL) {
 		const char *p = c->val[CONF_CACHE_CREDENTIALS];

@@ -208,7 +208,7 @@ fleet_open(const struct task *t, struct fleet *f, struct vj_err *err)
 	if (failed)
 		return -1;
 	r = http_target_init(&f->store, c->val[CONF_CACHE_URL], creds,
-	    c->cache_timeout, err);
+	    c->val[CONF_CACHE_CA], c->cache_timeout, err);
 	if (creds != NULL) {
 		explicit_bzero(creds, strlen(creds));
 		free(creds);

@@ -239,6 +239,35 @@ test_a_package_cached_but_not_shared_is_offered_by_the_next_run() {
 	dropdb -h /var/run/postgresql "$PGDB" || true
 }
 
+# An https store: packages go up and come down over TLS with the server's
+# chain verified against cache_ca and its name against the URL's; a host
+# trusting another CA, or naming the server by another name, is refused
+# before it sends anything (its credentials included).
+test_https_store_is_verified_and_a_wrong_certificate_refused() {
+	need_root || return
+	command -v openssl > /dev/null || { echo "    skipped: no openssl"; return $SKIP_RC; }
+	pg_db || return
+	start_store tls || return
+	four_hosts_of_one_jail
+	for h in a b c d; do echo "cache_ca = ../ca.crt" >> $h/vjbuild.conf; done
+	(cd a && "$VJ" hosts.txt > out.txt 2>&1) || fail "a failed: $(tail -3 a/out.txt)"
+	grep -q "^uploaded .* to /packages/" a/state/logs/latest/build:tool.log || fail "a: $(cat a/state/logs/latest/build:tool.log)"
+	(cd b && "$VJ" hosts.txt > out.txt 2>&1) || fail "b failed: $(tail -3 b/out.txt)"
+	grep -q '^fetched tool' b/state/logs/latest/build:tool.log || fail "b did not fetch: $(cat b/state/logs/latest/build:tool.log)"
+	make_ca other
+	sed -i 's|^cache_ca = .*|cache_ca = ../other.crt|' c/vjbuild.conf
+	(cd c && "$VJ" hosts.txt > out.txt 2>&1) && fail "c trusted a certificate of another CA"
+	grep -q "certificate was refused" c/state/logs/latest/build:tool.log || fail "c: $(cat c/state/logs/latest/build:tool.log)"
+	sed -i "s|https://localhost:|https://127.0.0.1:|" d/vjbuild.conf
+	(cd d && "$VJ" hosts.txt > out.txt 2>&1) && fail "d took localhost's certificate for 127.0.0.1"
+	grep -q "certificate was refused" d/state/logs/latest/build:tool.log || fail "d: $(cat d/state/logs/latest/build:tool.log)"
+	# No request of c's or d's reached the server: its log has a's GET
+	# and PUT, and b's GET.
+	[ "$(wc -l < nginx/access.log)" = 3 ] || fail "access log: $(cat nginx/access.log)"
+	stop_store
+	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
 # valgrind on the fleet's paths: a host that builds and uploads, one that
 # fetches, fleet status (text, JSON), a builder with nothing left to do.
 # It judges the parent (the forked tasks end with _exit, as in e2e.sh).
@@ -273,8 +302,8 @@ test_fleet_configuration_errors_name_file_and_line() {
 	echo 'cache_url = http://127.0.0.1:1/p/' >> vjbuild.conf
 	check 'vjbuild.conf:4: cache_url needs a registry in PostgreSQL'
 	echo 'registry = postgresql:///none?host=/nonexistent' >> vjbuild.conf
-	sed -i 's|^cache_url = .*|cache_url = https://store.example/p/|' vjbuild.conf
-	check 'vjbuild.conf:4: cache_url must be an http://'
+	sed -i 's|^cache_url = .*|cache_url = ftp://store.example/p/|' vjbuild.conf
+	check 'vjbuild.conf:4: cache_url must be an http:// or https://'
 	sed -i 's|^cache_url = .*|cache_url = http://user:pw@store.example/p/|' vjbuild.conf
 	check 'vjbuild.conf:4: cache_url holds a user'
 	sed -i 's|^cache_url = .*|cache_url = http://127.0.0.1:1/p/|' vjbuild.conf
@@ -290,6 +319,8 @@ test_fleet_configuration_errors_name_file_and_line() {
 	check "vjbuild.conf:7: fleet_host '-bad-' is not a host name"
 	sed -i 's|^fleet_host = .*|fleet_build = maybe|' vjbuild.conf
 	check "vjbuild.conf:7: fleet_build 'maybe' is not yes"
+	sed -i 's|^fleet_build = .*|cache_ca = nonexistent.crt|' vjbuild.conf
+	check "vjbuild.conf:7: cache_ca .*nonexistent.crt: No such file"
 }
 
 run_tests "$@"

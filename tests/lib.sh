@@ -55,11 +55,18 @@ task_runs() { "$VJ" status | awk '/^TASK/{t=1;next} t && NF>=3 && $1 !~ /^log:/ 
 
 # nginx on a free loopback port, serving and storing $PWD/store/packages/:
 # GET for anyone, PUT only for vjbuild:secret. Sets STORE_URL, NGINX_PID.
+# With "tls": https with a certificate for localhost from a CA made here
+# ($PWD/ca.crt).
 start_store() {
 	command -v nginx > /dev/null || { echo "    skipped: no nginx (Debian package nginx; .ci/run installs it)"; return $SKIP_RC; }
-	local port d=$PWD/nginx
+	local port d=$PWD/nginx ssl="" scheme=http host=127.0.0.1
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	mkdir -p "$d/tmp" store/packages
+	if [ "${1:-}" = tls ]; then
+		make_ca ca "$d/tls"
+		ssl="ssl; ssl_certificate $d/tls.crt; ssl_certificate_key $d/tls.key"
+		scheme=https host=localhost
+	fi
 	printf 'vjbuild:%s\n' "$(openssl passwd -5 secret)" > "$d/htpasswd"
 	cat > "$d/nginx.conf" <<-EOF
 	user root;
@@ -75,7 +82,7 @@ start_store() {
 	    uwsgi_temp_path $d/tmp;
 	    scgi_temp_path $d/tmp;
 	    server {
-	        listen 127.0.0.1:$port;
+	        listen 127.0.0.1:$port $ssl;
 	        root $PWD/store;
 	        client_max_body_size 0;
 	        location /packages/ {
@@ -92,9 +99,19 @@ start_store() {
 	nginx -c "$d/nginx.conf" -e "$d/error.log" || { fail "nginx did not start: $(tail -3 "$d/error.log")"; return 1; }
 	NGINX_PID=$(cat "$d/nginx.pid")
 	trap 'kill $NGINX_PID 2>/dev/null' EXIT
-	STORE_URL="http://127.0.0.1:$port/packages/"
+	STORE_URL="$scheme://$host:$port/packages/"
 	printf 'vjbuild:secret\n' > cred
 	chmod 600 cred
+}
+
+# A CA ($1.crt, $1.key) and, with $2, a certificate for localhost signed
+# by it ($2.crt, $2.key).
+make_ca() {
+	[ -e "$1.crt" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.crt" -days 2 -subj "/CN=$1" 2> /dev/null
+	[ -n "${2:-}" ] || return 0
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$2.key" -out "$2.csr" -subj /CN=localhost 2> /dev/null &&
+	printf 'subjectAltName=DNS:localhost\n' > "$2.ext" &&
+	openssl x509 -req -in "$2.csr" -CA "$1.crt" -CAkey "$1.key" -CAcreateserial -out "$2.crt" -days 2 -extfile "$2.ext" 2> /dev/null
 }
 
 stop_store() { kill "$NGINX_PID" 2>/dev/null; trap - EXIT; }

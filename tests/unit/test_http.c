@@ -66,7 +66,7 @@ get(const char *resp, long long max, char **out, long long *got,
 	int fd = open(body, O_RDWR | O_CREAT | O_TRUNC, 0600), st = -1;
 	size_t len;
 
-	if (pid > 0 && http_target_init(&t, url, "u:p", 5, err) == 0) {
+	if (pid > 0 && http_target_init(&t, url, "u:p", NULL, 5, err) == 0) {
 		st = http_get(&t, "k-s.tar.gz", fd, max, got, err);
 		http_target_free(&t);
 	}
@@ -154,10 +154,10 @@ TEST(http_head_over_16k_and_bad_names_and_urls_are_refused)
 	CHECK(strstr(err.msg, "head over 16384 bytes") != NULL);
 	free(b);
 	sbuf_free(&big);
-	CHECK(http_target_init(&t, "https://x/", NULL, 5, &err) == -1);
-	CHECK(http_target_init(&t, "http://u:p@x/", NULL, 5, &err) == -1);
-	CHECK(http_target_init(&t, "http://x/a b/", NULL, 5, &err) == -1);
-	REQUIRE(http_target_init(&t, "http://[::1]:8080/p", NULL, 5,
+	CHECK(http_target_init(&t, "ftp://x/", NULL, NULL, 5, &err) == -1);
+	CHECK(http_target_init(&t, "http://u:p@x/", NULL, NULL, 5, &err) == -1);
+	CHECK(http_target_init(&t, "http://x/a b/", NULL, NULL, 5, &err) == -1);
+	REQUIRE(http_target_init(&t, "http://[::1]:8080/p", NULL, NULL, 5,
 	    &err) == 0);
 	CHECK_STR(t.host, "::1");
 	CHECK_STR(t.port, "8080");
@@ -165,7 +165,7 @@ TEST(http_head_over_16k_and_bad_names_and_urls_are_refused)
 	CHECK(http_get(&t, "../etc/passwd", -1, 10, &got, &err) == -1);
 	CHECK(http_get(&t, "a/b", -1, 10, &got, &err) == -1);
 	http_target_free(&t);
-	REQUIRE(http_target_init(&t, "http://127.0.0.1", NULL, 5, &err) == 0);
+	REQUIRE(http_target_init(&t, "http://127.0.0.1", NULL, NULL, 5, &err) == 0);
 	CHECK_STR(t.port, "80");
 	CHECK_STR(t.path, "/");
 	http_target_free(&t);
@@ -188,7 +188,7 @@ TEST(http_put_sends_the_file_and_reports_the_status)
 	REQUIRE(lseek(fd, 0, SEEK_SET) == 0);
 	pid = serve(resp, strlen(resp), req, url);
 	REQUIRE(pid > 0);
-	REQUIRE(http_target_init(&t, url, NULL, 5, &err) == 0);
+	REQUIRE(http_target_init(&t, url, NULL, NULL, 5, &err) == 0);
 	CHECK(http_put(&t, "k-s.tar.gz", fd, 7, &err) == 201);
 	waitpid(pid, NULL, 0);
 	b = fs_read(req, 4096, &len);
