@@ -141,8 +141,20 @@ out:
 	return rc;
 }
 
-/* The heartbeat: renews the claim every third of the lease until killed
- * (or its parent dies: the lease then lapses). */
+static volatile sig_atomic_t interrupted;
+
+static void
+on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/*
+ * The heartbeat: renews the claim every third of the lease until killed
+ * by the build's end. Its parent killed (kill -9): it dies too, and the
+ * lease lapses.
+ */
 static pid_t
 heartbeat(const struct task *t, struct fleet *f)
 {
@@ -331,7 +343,17 @@ fleet_begin(const struct task *t, struct fleet *f, struct vj_err *err)
 			return store_down(t, err);
 		}
 		if (r == 1) {
+			struct sigaction sa;
 			f->held = 1;
+			/* The run interrupted (SIGTERM, SIGINT reach the
+			 * task's process group, the build's included): this
+			 * process lives on until the build ends, then ends
+			 * the claim failed, so that the next host need not
+			 * wait for the lease. */
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_handler = on_interrupt;
+			(void)sigaction(SIGTERM, &sa, NULL);
+			(void)sigaction(SIGINT, &sa, NULL);
 			if (!have)
 				printf("claimed key %.16s for %s: building it "
 				    "for the fleet\n", tp->key, c->fleet_host);
@@ -461,6 +483,7 @@ fleet_publish(const struct task *t, struct fleet *f, double seconds,
 void
 fleet_end(const struct task *t, struct fleet *f, const char *why)
 {
+	char note[300];
 	struct vj_err e;
 	int status;
 
@@ -470,10 +493,25 @@ fleet_end(const struct task *t, struct fleet *f, const char *why)
 		    errno == EINTR)
 			;
 	}
-	if (f->held && claims_failed(f->claims, t->port->key, f->token,
-	    why != NULL && *why ? why : "ended without an archive", &e) == -1)
-		printf("marking the claim failed: %s (its lease will lapse)\n",
-		    e.msg);
+	if (f->held && interrupted) {
+		snprintf(note, sizeof(note), "the run on %s was interrupted",
+		    t->env->conf->fleet_host);
+		why = note;
+	}
+	if (f->held) {
+		switch (claims_failed(f->claims, t->port->key, f->token,
+		    why != NULL && *why ? why : "ended without an archive",
+		    &e)) {
+		case -1:
+			printf("marking the claim failed: %s (its lease will "
+			    "lapse)\n", e.msg);
+			break;
+		case 1:
+			printf("claim on key %.16s ended: %s\n", t->port->key,
+			    interrupted ? "the run was interrupted" :
+			    "no archive to share");
+		}
+	}
 	claims_close(f->claims);
 	http_target_free(&f->store);
 	memset(f, 0, sizeof(*f));

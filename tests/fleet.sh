@@ -97,6 +97,41 @@ test_kill_9_while_holding_a_claim_another_host_builds_after_the_lease() {
 	dropdb -h /var/run/postgresql "$PGDB" || true
 }
 
+# A run interrupted (SIGTERM, as ^C or systemd's stop) while it builds a
+# key it claimed ends the claim at once: the waiting host takes it again
+# without waiting for the 60 s lease.
+test_interrupted_run_gives_its_claim_back_at_once() {
+	need_root || return
+	pg_db || return
+	start_store || return
+	make_port slow 'echo compiling slow; sleep 25; mkdir -p $STAGEDIR$PREFIX/share; echo slow > $STAGEDIR$PREFIX/share/slow'
+	fleet_host a 1 1 60; fleet_host b 2 2 60
+	echo "j1 10.9.1.1 slow" > a/hosts.txt; echo "j2 10.9.1.2 slow" > b/hosts.txt
+	(cd a && exec "$VJ" hosts.txt > out.txt 2>&1) & local pa=$!
+	local i held=""
+	for i in $(seq 100); do
+		held=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select holder from package_claims where state = 'building'" 2>/dev/null)
+		[ "$held" = a ] && break; sleep 0.1
+	done
+	[ "$held" = a ] || { fail "a never claimed the key"; kill -9 $pa; return 1; }
+	(cd b && exec "$VJ" hosts.txt > out.txt 2>&1) & local pb=$!
+	sleep 2
+	kill -TERM $pa; wait $pa
+	local t0=$SECONDS
+	for i in $(seq 100); do
+		held=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select holder from package_claims where state = 'building'" 2>/dev/null)
+		[ "$held" = b ] && break; sleep 0.1
+	done
+	[ "$held" = b ] || fail "b did not take the claim within 10 s of a's interruption (a 60 s lease)"
+	grep -q 'claim on key .* ended: the run was interrupted' a/state/logs/latest/build:slow.log || fail "a: $(cat a/state/logs/latest/build:slow.log)"
+	wait $pb || fail "b failed: $(tail -3 b/out.txt)"
+	grep -q "claimed key .* again (it was failed, by a)" b/state/logs/latest/build:slow.log || fail "b: $(cat b/state/logs/latest/build:slow.log)"
+	[ "$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select state || ' ' || holder || ' ' || note from package_claims")" = "done b after a failure on a" ] ||
+	    fail "claim: $(psql -h /var/run/postgresql -d "$PGDB" -Atc 'select state, holder, note from package_claims')"
+	stop_store
+	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
 # An archive spoilt on the server (same size, other bytes; then a longer
 # one) is refused by the registry's digest and built again by the host
 # that found it, which replaces it; a third host then fetches the good
