@@ -238,9 +238,8 @@ fleet_offer(const struct task *t, struct fleet *f, struct vj_err *err)
 	const struct task_port *tp = t->port;
 	const struct conf *c = t->env->conf;
 	struct claim_row row;
-	char *mpath = NULL, *text = NULL, *p, hex[65];
+	char *files = NULL, *manifest, hex[65];
 	double secs;
-	size_t len;
 	int have, r;
 
 	if ((r = fleet_open(t, f, err)) != 1 || c->fleet_build_no)
@@ -259,25 +258,12 @@ fleet_offer(const struct task *t, struct fleet *f, struct vj_err *err)
 	f->held = 1;
 	printf("claimed key %.16s to share the package this cache holds\n",
 	    tp->key);
-	mpath = xasprintf("%s.files", tp->archive);
-	if ((text = fs_read(mpath, 64u << 20, &len)) == NULL) {
-		vj_errno(err, "%s", mpath);
-		r = -1;
-		goto out;
-	}
-	/* The manifest (port.c): seconds, "sha256 HEX", a blank line. */
-	secs = strtod(text, &p);
-	if (strncmp(p, "\nsha256 ", 8) != 0 || strlen(p) < 8 + 64 + 2) {
-		vj_errf(err, "%s: not a manifest", mpath);
-		r = -1;
-		goto out;
-	}
-	memcpy(hex, p + 8, 64);
-	hex[64] = '\0';
-	r = fleet_publish(t, f, secs, hex, text, err);
-out:
-	free(mpath);
-	free(text);
+	if (port_manifest_read(tp, &secs, hex, &files, err) == -1)
+		return -1;
+	manifest = xasprintf("%.3f\nsha256 %s\n\n%s", secs, hex, files);
+	r = fleet_publish(t, f, secs, hex, manifest, err);
+	free(files);
+	free(manifest);
 	return r;
 }
 
@@ -367,6 +353,10 @@ fleet_begin(const struct task *t, struct fleet *f, struct vj_err *err)
 				    row.state, row.holder);
 			claims_row_free(&row);
 			f->heartbeat = heartbeat(t, f);
+			/* The heartbeat's connection is enough while the
+			 * build runs: one a slot, not two. */
+			claims_close(f->claims);
+			f->claims = NULL;
 			return FLEET_BUILD;
 		}
 		/* Another host holds it (or just took it), or a builder is
@@ -464,7 +454,9 @@ fleet_publish(const struct task *t, struct fleet *f, double seconds,
 		vj_errno(err, "%s", t->port->archive);
 		return -1;
 	}
-	if (upload(t, f, sha256, st.st_size, err) == -1)
+	if (upload(t, f, sha256, st.st_size, err) == -1 ||
+	    (f->claims == NULL && claims_open(t->env->conf->val[CONF_REGISTRY],
+	    &f->claims, err) == -1))
 		return -1;
 	r = claims_done(f->claims, t->port->key, f->token, sha256, st.st_size,
 	    seconds, manifest, err);
@@ -498,7 +490,11 @@ fleet_end(const struct task *t, struct fleet *f, const char *why)
 		    t->env->conf->fleet_host);
 		why = note;
 	}
-	if (f->held) {
+	if (f->held && f->claims == NULL && claims_open(
+	    t->env->conf->val[CONF_REGISTRY], &f->claims, &e) == -1)
+		printf("marking the claim failed: %s (its lease will lapse)\n",
+		    e.msg);
+	else if (f->held) {
 		switch (claims_failed(f->claims, t->port->key, f->token,
 		    why != NULL && *why ? why : "ended without an archive",
 		    &e)) {

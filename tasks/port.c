@@ -259,8 +259,8 @@ install_deps(const struct task *t, const struct task_port *tp, int rootfd,
  * same cache use a package it did not build: the archive is the one whose
  * digest its manifest names, or it is built again.
  */
-static int
-read_manifest(const struct task_port *tp, double *seconds, char hex[65],
+int
+port_manifest_read(const struct task_port *tp, double *seconds, char hex[65],
     char **files, struct vj_err *err)
 {
 	char *mpath = manifest_path(tp), *text, *p;
@@ -299,7 +299,7 @@ cached(const struct task_port *tp)
 	int ok;
 
 	if (tp->nocache || access(tp->archive, F_OK) == -1 ||
-	    read_manifest(tp, &secs, want, &files, &err) == -1)
+	    port_manifest_read(tp, &secs, want, &files, &err) == -1)
 		return 0;
 	free(files);
 	ok = sha256_file(tp->archive, got, &err) == 0 &&
@@ -454,7 +454,7 @@ build_run(const struct task *t, struct vj_err *err)
 	tmp = xasprintf("%s/.tmp.%s", pkgdir, strrchr(tp->archive, '/') + 1);
 	if ((n = cache_pack(stage, tmp, &ids, &names, err)) == -1)
 		goto out;
-	/* The manifest (read_manifest), then the archive: a crash between
+	/* The manifest (port_manifest_read), then the archive: a crash between
 	 * leaves a manifest whose digest no archive has. */
 	{
 		char *files = sbuf_take(&names);
@@ -527,7 +527,7 @@ build_finish(const struct task *t, struct vj_err *err)
 	int rc = -1;
 
 	memset(&pkg, 0, sizeof(pkg));
-	if (read_manifest(tp, &pkg.build_seconds, hex, &files, err) == -1)
+	if (port_manifest_read(tp, &pkg.build_seconds, hex, &files, err) == -1)
 		return -1;
 	memcpy(pkg.key, tp->key, 65);
 	pkg.port = (char *)tp->port->name;

@@ -127,6 +127,11 @@ extern const struct task_ops task_extract_ops, task_distribution_ops,
     task_users_ops, task_register_ops, task_dns_ops, task_cmd_ops,
     task_setup_ops, task_services_ops, task_cert_ops;
 
+/* The manifest beside tp's archive (port.c): the build's seconds, the
+ * archive's sha256, the file list (malloc'd). 0, or -1 with err. */
+int port_manifest_read(const struct task_port *tp, double *seconds,
+    char hex[65], char **files, struct vj_err *err);
+
 /* build:P in a fleet (fleet.c): what fleet_begin says to do. */
 enum { FLEET_OFF, FLEET_FETCHED, FLEET_BUILD };
 struct claims;
