@@ -4,7 +4,7 @@ _vjbuild()
 {
 	local cur prev words cword cmd w i
 	_init_completion || return
-	local commands="build status runs log report graph cache start stop exec ps destroy run-graph adopt help"
+	local commands="build status runs log report graph cache start stop exec ps destroy run-graph adopt fleet builder help"
 	cmd=""
 	for ((i = 1; i < cword; i++)); do
 		w=${words[i]}
@@ -45,6 +45,7 @@ _vjbuild()
 			COMPREPLY=($(compgen -W "$(vjbuild "${conf[@]}" status 2> /dev/null | awk '/^TASK/ {t = 1; next} t && $1 !~ /^log:/ {print $1}')" -- "$cur"))
 		fi ;;
 	cache) COMPREPLY=($(compgen -W "ls verify gc --json" -- "$cur")) ;;
+	fleet) COMPREPLY=($(compgen -W "status --json --help" -- "$cur")) ;;
 	runs | ps) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
 	help) COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
 	*) _filedir ;;
