@@ -54,7 +54,7 @@ claims_close(struct claims *c)
 #define COLUMNS "key, port, version, state, holder, coalesce(sha256, ''), " \
 	"coalesce(size, 0), coalesce(seconds, 0), coalesce(extract(epoch " \
 	"FROM lease_until - now()), 0), extract(epoch FROM claimed), " \
-	"coalesce(extract(epoch FROM ended), 0), builds, note"
+	"coalesce(extract(epoch FROM ended), 0), builds, note, owner"
 
 static void
 fill(const void *r, int i, struct claim_row *row)
@@ -73,6 +73,7 @@ fill(const void *r, int i, struct claim_row *row)
 	row->ended = strtod(pg_value(r, i, 10), NULL);
 	row->builds = atoi(pg_value(r, i, 11));
 	snprintf(row->note, sizeof(row->note), "%s", pg_value(r, i, 12));
+	snprintf(row->owner, sizeof(row->owner), "%s", pg_value(r, i, 13));
 }
 
 int
@@ -88,7 +89,7 @@ claims_get(struct claims *c, const char *key, struct claim_row *row,
 		return -1;
 	if ((found = pg_rows(r) == 1)) {
 		fill(r, 0, row);
-		row->manifest = xstrdup(pg_value(r, 0, 13));
+		row->manifest = xstrdup(pg_value(r, 0, 14));
 	}
 	pg_clear(r);
 	return found;
@@ -103,7 +104,7 @@ claims_row_free(struct claim_row *row)
 
 int
 claims_take(struct claims *c, const char *key, const char *port,
-    const char *version, const char *holder, int lease,
+    const char *version, const char *holder, const char *owner, int lease,
     const char *bad_sha256, char token[33], struct vj_err *err)
 {
 	unsigned char rnd[16];
@@ -119,24 +120,28 @@ claims_take(struct claims *c, const char *key, const char *port,
 		snprintf(token + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(secs, sizeof(secs), "%d", lease);
 	{
-		const char *p[7] = { key, port, version, holder, token, secs,
-		    bad_sha256 != NULL ? bad_sha256 : "" };
+		const char *p[8] = { key, port, version, holder, token, secs,
+		    bad_sha256 != NULL ? bad_sha256 : "", owner };
 		r = pg_exec(c->pg, "INSERT INTO package_claims(key, port, "
-		    "version, state, holder, token, lease_until) VALUES ($1, "
-		    "$2, $3, 'building', $4, $5, now() + $6 * interval '1 "
-		    "second') ON CONFLICT (key) DO UPDATE SET port = $2, "
+		    "version, state, holder, token, lease_until, owner) VALUES "
+		    "($1, $2, $3, 'building', $4, $5, now() + $6 * interval '1 "
+		    "second', $8) ON CONFLICT (key) DO UPDATE SET port = $2, "
 		    "version = $3, state = 'building', holder = $4, token = $5, "
-		    "lease_until = now() + $6 * interval '1 second', claimed = "
-		    "now(), ended = NULL, builds = package_claims.builds + 1, "
-		    "note = CASE WHEN package_claims.state = 'building' THEN "
-		    "'the lease of ' || package_claims.holder || ' lapsed' WHEN "
+		    "owner = $8, lease_until = now() + $6 * interval '1 "
+		    "second', claimed = now(), ended = NULL, builds = "
+		    "package_claims.builds + 1, note = CASE WHEN "
+		    "package_claims.state = 'building' AND package_claims.owner "
+		    "= $8 AND package_claims.lease_until >= now() THEN 'the run "
+		    "that held it on ' || package_claims.holder || ' died' WHEN "
+		    "package_claims.state = 'building' THEN 'the lease of ' || "
+		    "package_claims.holder || ' lapsed' WHEN "
 		    "package_claims.state = 'done' THEN 'the store''s archive "
 		    "was refused' ELSE 'after a failure on ' || "
 		    "package_claims.holder END WHERE package_claims.state = "
 		    "'failed' OR (package_claims.state = 'building' AND "
-		    "package_claims.lease_until < now()) OR "
-		    "(package_claims.state = 'done' AND package_claims.sha256 = "
-		    "$7) RETURNING 1", 7, p, 1, err);
+		    "(package_claims.lease_until < now() OR package_claims.owner "
+		    "= $8)) OR (package_claims.state = 'done' AND "
+		    "package_claims.sha256 = $7) RETURNING 1", 8, p, 1, err);
 	}
 	if (r == NULL)
 		return -1;

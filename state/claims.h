@@ -17,6 +17,7 @@ struct claim_row {
 	char key[65], port[128], version[128];
 	char state[16];		/* building, done, failed */
 	char holder[256];	/* the fleet host that has (or had) it */
+	char owner[64];		/* the uuid of the state that claimed it */
 	char sha256[65];	/* done: the archive's */
 	long long size;		/* done: its bytes */
 	double seconds;		/* done: the build's */
@@ -35,13 +36,15 @@ int claims_get(struct claims *c, const char *key, struct claim_row *row,
     struct vj_err *err);
 void claims_row_free(struct claim_row *row);
 /*
- * Claims key for holder for lease seconds when nobody holds it (no row,
- * a failed one, a lapsed lease) or, with bad_sha256, when it is done with
- * that digest (an archive the store lost or spoilt). 1 claimed and token
- * filled, 0 another has it, -1 with err.
+ * Claims key for holder (and the state owner) for lease seconds when
+ * nobody holds it (no row, a failed one, a lapsed lease, a claim of
+ * owner's own: its earlier run died, since a state runs one vjbuild at a
+ * time) or, with bad_sha256, when it is done with that digest (an
+ * archive the store lost or spoilt). 1 claimed and token filled, 0
+ * another has it, -1 with err.
  */
 int claims_take(struct claims *c, const char *key, const char *port,
-    const char *version, const char *holder, int lease,
+    const char *version, const char *holder, const char *owner, int lease,
     const char *bad_sha256, char token[33], struct vj_err *err);
 /* Renews the lease: 1 still held, 0 lost, -1 with err. */
 int claims_renew(struct claims *c, const char *key, const char *token,

@@ -98,6 +98,9 @@ static const char *const migrations[] = {
 	"  DEFAULT now(), ended timestamptz, builds integer NOT NULL DEFAULT "
 	"  1, sha256 text, size bigint, seconds double precision, manifest "
 	"  text, note text NOT NULL DEFAULT '');",
+	/* The claiming state's uuid: a state holds its lock while it
+	 * runs, so its own claim from an earlier run is a dead one. */
+	"ALTER TABLE package_claims ADD COLUMN owner text NOT NULL DEFAULT '';",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

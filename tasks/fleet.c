@@ -193,6 +193,15 @@ heartbeat(const struct task *t, struct fleet *f)
 	}
 }
 
+/* A claim this state took in an earlier run: that run is dead (a state
+ * has one vjbuild at a time), whatever its lease says. */
+static int
+mine(const struct task *t, const struct claim_row *row)
+{
+	return strcmp(row->state, "building") == 0 && t->env->uuid != NULL &&
+	    *t->env->uuid != '\0' && strcmp(row->owner, t->env->uuid) == 0;
+}
+
 /* The store cannot be reached (err): cache_down says what to do. */
 static int
 store_down(const struct task *t, struct vj_err *err)
@@ -247,13 +256,14 @@ fleet_offer(const struct task *t, struct fleet *f, struct vj_err *err)
 	memset(&row, 0, sizeof(row));
 	if ((have = claims_get(f->claims, tp->key, &row, err)) == -1)
 		return -1;
-	r = have && (strcmp(row.state, "done") == 0 || row.lease_left > 0);
+	r = have && (strcmp(row.state, "done") == 0 || (row.lease_left > 0 &&
+	    !mine(t, &row)));
 	claims_row_free(&row);
 	if (r)
 		return 0;	/* the fleet has it, or is making it */
 	if ((r = claims_take(f->claims, tp->key, tp->port->name,
-	    tp->port->version, c->fleet_host, c->claim_lease, NULL, f->token,
-	    err)) != 1)
+	    tp->port->version, c->fleet_host, t->env->uuid, c->claim_lease,
+	    NULL, f->token, err)) != 1)
 		return r;
 	f->held = 1;
 	printf("claimed key %.16s to share the package this cache holds\n",
@@ -305,8 +315,8 @@ fleet_begin(const struct task *t, struct fleet *f, struct vj_err *err)
 				return -1;
 			}
 			r = claims_take(f->claims, tp->key, tp->port->name,
-			    tp->port->version, c->fleet_host, c->claim_lease,
-			    row.sha256, f->token, err);
+			    tp->port->version, c->fleet_host, t->env->uuid,
+			    c->claim_lease, row.sha256, f->token, err);
 		} else if (c->fleet_build_no && have &&
 		    strcmp(row.state, "failed") == 0) {
 			vj_errf(err, "the fleet's build of %s %s (key %.16s) "
@@ -318,10 +328,10 @@ fleet_begin(const struct task *t, struct fleet *f, struct vj_err *err)
 		} else if (c->fleet_build_no)
 			r = 0;	/* a builder will claim it */
 		else if (!have || strcmp(row.state, "failed") == 0 ||
-		    row.lease_left <= 0)
+		    row.lease_left <= 0 || mine(t, &row))
 			r = claims_take(f->claims, tp->key, tp->port->name,
-			    tp->port->version, c->fleet_host, c->claim_lease,
-			    NULL, f->token, err);
+			    tp->port->version, c->fleet_host, t->env->uuid,
+			    c->claim_lease, NULL, f->token, err);
 		else
 			r = 0;
 		if (r == -1) {
@@ -343,6 +353,10 @@ fleet_begin(const struct task *t, struct fleet *f, struct vj_err *err)
 			if (!have)
 				printf("claimed key %.16s for %s: building it "
 				    "for the fleet\n", tp->key, c->fleet_host);
+			else if (mine(t, &row) && row.lease_left > 0)
+				printf("claimed key %.16s again: this state's "
+				    "run that held it died; building it here\n",
+				    tp->key);
 			else if (strcmp(row.state, "building") == 0)
 				printf("claimed key %.16s: the lease of %s "
 				    "lapsed; building it here\n", tp->key,

@@ -97,6 +97,35 @@ test_kill_9_while_holding_a_claim_another_host_builds_after_the_lease() {
 	dropdb -h /var/run/postgresql "$PGDB" || true
 }
 
+# A host killed with kill -9 and started again at once: its new run takes
+# back the claim its dead run held (a state runs one vjbuild at a time)
+# instead of waiting for the 60 s lease, builds, and the jail is made.
+test_restarted_host_takes_back_its_dead_runs_claim() {
+	need_root || return
+	pg_db || return
+	start_store || return
+	make_port slow 'echo compiling slow; sleep 8; mkdir -p $STAGEDIR$PREFIX/share; echo slow > $STAGEDIR$PREFIX/share/slow'
+	fleet_host a 1 1 60
+	echo "j1 10.9.1.1 slow" > a/hosts.txt
+	(cd a && exec "$VJ" hosts.txt > out.txt 2>&1) & local pa=$!
+	local i held=""
+	for i in $(seq 100); do
+		held=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select holder from package_claims where state = 'building'" 2>/dev/null)
+		[ "$held" = a ] && break; sleep 0.1
+	done
+	[ "$held" = a ] || { fail "a never claimed the key"; kill -9 $pa; return 1; }
+	kill -9 $pa; wait $pa 2>/dev/null
+	local t0=$SECONDS
+	(cd a && "$VJ" hosts.txt > out2.txt 2>&1) || fail "the restarted run failed: $(tail -3 a/out2.txt)"
+	[ $((SECONDS - t0)) -lt 40 ] || fail "the restarted run took $((SECONDS - t0)) s: it waited for its own dead claim's lease"
+	grep -q "claimed key .* again: this state's run that held it died" a/state/logs/latest/build:slow.log || fail "a: $(cat a/state/logs/latest/build:slow.log)"
+	[ "$(cat a/jails/j1/usr/local/share/slow 2>/dev/null)" = slow ] || fail "j1 lacks the package"
+	[ "$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select state || ' ' || builds || ' ' || note from package_claims")" = "done 2 the run that held it on a died" ] ||
+	    fail "claim: $(psql -h /var/run/postgresql -d "$PGDB" -Atc 'select state, builds, note from package_claims')"
+	stop_store
+	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
 # A run interrupted (SIGTERM, as ^C or systemd's stop) while it builds a
 # key it claimed ends the claim at once: the waiting host takes it again
 # without waiting for the 60 s lease.
