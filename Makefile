@@ -70,7 +70,7 @@ TEST_SRCS = tests/unit/t.c tests/unit/test_util.c tests/unit/test_graph.c \
 
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/%.o)
-FUZZERS	  = hosts config recipe graph archive elf
+FUZZERS	  = hosts config recipe graph archive elf http
 FUZZ_BINS = $(FUZZERS:%=build-fuzz/fuzz_%)
 FUZZ_TIME ?= 60
 DEPS	  = $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

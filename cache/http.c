@@ -490,18 +490,15 @@ request(const struct http_target *t, struct conn *c, const char *method,
 	return 0;
 }
 
-int
-http_get(const struct http_target *t, const char *name, int out,
+/* The answer to a GET on c: as http_get says. */
+static int
+get_response(const struct http_target *t, struct conn *c, int out,
     long long max, long long *got, struct vj_err *err)
 {
-	struct resp *r;
-	struct conn cn, *c = &cn;
+	struct resp *r = xmalloc(sizeof(*r));
 	int status = -1;
 	long long n;
 
-	if (request(t, c, "GET", name, -1, err) == -1)
-		return -1;
-	r = xmalloc(sizeof(*r));
 	if (read_head(t, c, r, err) == -1)
 		goto out;
 	/* Another status's body (an error page) is read and dropped. */
@@ -516,8 +513,36 @@ http_get(const struct http_target *t, const char *name, int out,
 	status = r->status;
 out:
 	free(r);
-	hang_up(c);
 	return status;
+}
+
+int
+http_get(const struct http_target *t, const char *name, int out,
+    long long max, long long *got, struct vj_err *err)
+{
+	struct conn c;
+	int status;
+
+	if (request(t, &c, "GET", name, -1, err) == -1)
+		return -1;
+	status = get_response(t, &c, out, max, got, err);
+	hang_up(&c);
+	return status;
+}
+
+int
+http_read_response(int fd, int out, long long max, long long *got,
+    struct vj_err *err)
+{
+	struct http_target t;
+	struct conn c;
+
+	memset(&t, 0, sizeof(t));
+	memset(&c, 0, sizeof(c));
+	t.hostport = (char *)"fuzz";
+	t.timeout = 1;
+	c.fd = fd;
+	return get_response(&t, &c, out, max, got, err);
 }
 
 int

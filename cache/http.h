@@ -26,6 +26,10 @@ void http_target_free(struct http_target *t);
  * body was longer than max, -1 when the exchange failed. */
 int http_get(const struct http_target *t, const char *name, int out,
     long long max, long long *got, struct vj_err *err);
+/* What http_get does after its request, on a connected socket fd (for
+ * tests/fuzz/fuzz_http.c). */
+int http_read_response(int fd, int out, long long max, long long *got,
+    struct vj_err *err);
 /* PUT size bytes read from in as PATH/name: the status, or -1 with err. */
 int http_put(const struct http_target *t, const char *name, int in,
     long long size, struct vj_err *err);
