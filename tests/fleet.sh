@@ -18,6 +18,19 @@ four_hosts_of_one_jail() {
 	for h in a b c d; do echo "j${h} 10.9.2.$(printf %d "'$h") tool" > $h/hosts.txt; done
 }
 
+# A query of the test's registry, its rows unaligned.
+q() { psql -h /var/run/postgresql -d "$PGDB" -Atc "$1" 2>/dev/null; }
+
+# Waits up to 10 s for host $1 to hold a claim being built.
+wait_claim() {
+	local i
+	for i in $(seq 100); do
+		[ "$(q "select holder from package_claims where state = 'building'")" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # How many times each port was compiled, from every state's build logs.
 compiled() { cat "$@" /dev/null 2>/dev/null | grep -h '^compiling ' | sort | uniq -c | awk '{print $3 "=" $1}' | tr '\n' ' '; }
 
@@ -43,10 +56,10 @@ test_three_hosts_build_each_package_once_and_make_the_same_jails() {
 		[ "$(python3 "$here/treehash.py" $h/jails/j$i -x var/db/vjbuild)" = "$(python3 "$here/treehash.py" one/jails/j$i -x var/db/vjbuild)" ] ||
 		    fail "j$i on $h differs from the single host's"
 	done
-	n=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select count(*) from jails")
+	n=$(q "select count(*) from jails")
 	[ "$n" = 30 ] || fail "$n jails registered, not 30"
-	n=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select count(*) from package_claims where state = 'done' and builds = 1")
-	[ "$n" = 3 ] || fail "$n claims done at the first build, not 3: $(psql -h /var/run/postgresql -d "$PGDB" -Atc 'table package_claims')"
+	n=$(q "select count(*) from package_claims where state = 'done' and builds = 1")
+	[ "$n" = 3 ] || fail "$n claims done at the first build, not 3: $(q 'table package_claims')"
 	# The fleet's view, from any host.
 	(cd a && "$VJ" fleet status > ../fleet.txt 2>&1) || fail "fleet status: $(cat fleet.txt)"
 	for h in a b c; do grep -q "^$h  *10 jails" fleet.txt || fail "fleet status lacks host $h's 10 jails: $(cat fleet.txt)"; done
@@ -68,31 +81,26 @@ test_kill_9_while_holding_a_claim_another_host_builds_after_the_lease() {
 	fleet_host a 1 2 6; fleet_host b 3 4 6
 	sed -i 's/ app.*\| tool.*//; s/$/ slow/' a/hosts.txt b/hosts.txt
 	(cd a && exec "$VJ" -j2 hosts.txt > out.txt 2>&1) & local pa=$!
-	local i held=""
-	for i in $(seq 100); do
-		held=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select holder from package_claims where state = 'building'" 2>/dev/null)
-		[ "$held" = a ] && break; sleep 0.1
-	done
-	[ "$held" = a ] || { fail "a never claimed the key: $(tail -3 a/out.txt)"; kill -9 $pa; return 1; }
+	wait_claim a || { fail "a never claimed the key: $(tail -3 a/out.txt)"; kill -9 $pa; return 1; }
 	(cd b && exec "$VJ" -j2 hosts.txt > out.txt 2>&1) & local pb=$!
 	# Longer than the 6 s lease: a's heartbeat keeps it.
 	sleep 9
-	held=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select holder || ' ' || builds from package_claims")
+	local held; held=$(q "select holder || ' ' || builds from package_claims")
 	[ "$held" = "a 1" ] || fail "after 9 s of a 6 s lease the claim is '$held', not a's first (no heartbeat?)"
 	kill -9 $pa; wait $pa 2>/dev/null
-	local t0=$SECONDS
 	wait $pb || fail "b failed: $(tail -5 b/out.txt)"
 	grep -q 'the lease of a lapsed' b/state/logs/[0-9]*/build:slow.log || fail "b did not take the lapsed claim: $(cat b/state/logs/[0-9]*/build:slow.log)"
 	pgrep -f 'sleep 25' > /dev/null && fail "the killed host's build still runs: $(pgrep -af 'sleep 25')"
 	(cd a && "$VJ" -j2 hosts.txt > out2.txt 2>&1) || fail "a's next run failed: $(tail -5 a/out2.txt)"
 	grep -q '^fetched slow' a/state/logs/latest/build:slow.log || fail "a's next run did not fetch: $(cat a/state/logs/latest/build:slow.log)"
 	[ "$(compiled b/state/logs/[0-9]*/build:*.log)" = "slow=1 " ] || fail "b compiled: $(compiled b/state/logs/[0-9]*/build:*.log)"
+	local i h
 	for i in 1 2 3 4; do
 		h=$( [ $i -le 2 ] && echo a || echo b)
 		[ "$(cat $h/jails/j$i/usr/local/share/slow 2>/dev/null)" = slow ] || fail "j$i on $h lacks the package"
 	done
-	[ "$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select state || ' ' || holder || ' ' || builds || ' ' || note from package_claims")" = "done b 2 the lease of a lapsed" ] ||
-	    fail "claim: $(psql -h /var/run/postgresql -d "$PGDB" -Atc 'select state, holder, builds, note from package_claims')"
+	[ "$(q "select state || ' ' || holder || ' ' || builds || ' ' || note from package_claims")" = "done b 2 the lease of a lapsed" ] ||
+	    fail "claim: $(q 'select state, holder, builds, note from package_claims')"
 	stop_store
 	dropdb -h /var/run/postgresql "$PGDB" || true
 }
@@ -108,20 +116,15 @@ test_restarted_host_takes_back_its_dead_runs_claim() {
 	fleet_host a 1 1 60
 	echo "j1 10.9.1.1 slow" > a/hosts.txt
 	(cd a && exec "$VJ" hosts.txt > out.txt 2>&1) & local pa=$!
-	local i held=""
-	for i in $(seq 100); do
-		held=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select holder from package_claims where state = 'building'" 2>/dev/null)
-		[ "$held" = a ] && break; sleep 0.1
-	done
-	[ "$held" = a ] || { fail "a never claimed the key"; kill -9 $pa; return 1; }
+	wait_claim a || { fail "a never claimed the key"; kill -9 $pa; return 1; }
 	kill -9 $pa; wait $pa 2>/dev/null
 	local t0=$SECONDS
 	(cd a && "$VJ" hosts.txt > out2.txt 2>&1) || fail "the restarted run failed: $(tail -3 a/out2.txt)"
 	[ $((SECONDS - t0)) -lt 40 ] || fail "the restarted run took $((SECONDS - t0)) s: it waited for its own dead claim's lease"
 	grep -q "claimed key .* again: this state's run that held it died" a/state/logs/latest/build:slow.log || fail "a: $(cat a/state/logs/latest/build:slow.log)"
 	[ "$(cat a/jails/j1/usr/local/share/slow 2>/dev/null)" = slow ] || fail "j1 lacks the package"
-	[ "$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select state || ' ' || builds || ' ' || note from package_claims")" = "done 2 the run that held it on a died" ] ||
-	    fail "claim: $(psql -h /var/run/postgresql -d "$PGDB" -Atc 'select state, builds, note from package_claims')"
+	[ "$(q "select state || ' ' || builds || ' ' || note from package_claims")" = "done 2 the run that held it on a died" ] ||
+	    fail "claim: $(q 'select state, builds, note from package_claims')"
 	stop_store
 	dropdb -h /var/run/postgresql "$PGDB" || true
 }
@@ -137,26 +140,16 @@ test_interrupted_run_gives_its_claim_back_at_once() {
 	fleet_host a 1 1 60; fleet_host b 2 2 60
 	echo "j1 10.9.1.1 slow" > a/hosts.txt; echo "j2 10.9.1.2 slow" > b/hosts.txt
 	(cd a && exec "$VJ" hosts.txt > out.txt 2>&1) & local pa=$!
-	local i held=""
-	for i in $(seq 100); do
-		held=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select holder from package_claims where state = 'building'" 2>/dev/null)
-		[ "$held" = a ] && break; sleep 0.1
-	done
-	[ "$held" = a ] || { fail "a never claimed the key"; kill -9 $pa; return 1; }
+	wait_claim a || { fail "a never claimed the key"; kill -9 $pa; return 1; }
 	(cd b && exec "$VJ" hosts.txt > out.txt 2>&1) & local pb=$!
 	sleep 2
 	kill -TERM $pa; wait $pa
-	local t0=$SECONDS
-	for i in $(seq 100); do
-		held=$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select holder from package_claims where state = 'building'" 2>/dev/null)
-		[ "$held" = b ] && break; sleep 0.1
-	done
-	[ "$held" = b ] || fail "b did not take the claim within 10 s of a's interruption (a 60 s lease)"
+	wait_claim b || fail "b did not take the claim within 10 s of a's interruption (a 60 s lease)"
 	grep -q 'claim on key .* ended: the run was interrupted' a/state/logs/latest/build:slow.log || fail "a: $(cat a/state/logs/latest/build:slow.log)"
 	wait $pb || fail "b failed: $(tail -3 b/out.txt)"
 	grep -q "claimed key .* again (it was failed, by a)" b/state/logs/latest/build:slow.log || fail "b: $(cat b/state/logs/latest/build:slow.log)"
-	[ "$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select state || ' ' || holder || ' ' || note from package_claims")" = "done b after a failure on a" ] ||
-	    fail "claim: $(psql -h /var/run/postgresql -d "$PGDB" -Atc 'select state, holder, note from package_claims')"
+	[ "$(q "select state || ' ' || holder || ' ' || note from package_claims")" = "done b after a failure on a" ] ||
+	    fail "claim: $(q 'select state, holder, note from package_claims')"
 	stop_store
 	dropdb -h /var/run/postgresql "$PGDB" || true
 }
@@ -179,10 +172,10 @@ test_spoilt_archive_on_the_server_is_refused_and_built_again() {
 	[ "$(compiled b/state/logs/latest/build:tool.log)" = "tool=1 " ] || fail "b did not build it again"
 	# The archive the registry now names is on the server, whole (a
 	# build is not bit for bit the same: its name may be new).
-	f=store/packages/$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select key || '-' || sha256 from package_claims").tar.gz
+	f=store/packages/$(q "select key || '-' || sha256 from package_claims").tar.gz
 	[ "$(sha256sum < "$f" | cut -c1-64)" = "$(basename "$f" .tar.gz | cut -d- -f2)" ] || fail "the registry's archive is not on the server whole"
-	[ "$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select builds || ' ' || holder || ' ' || note from package_claims")" = "2 b the store's archive was refused" ] ||
-	    fail "claim: $(psql -h /var/run/postgresql -d "$PGDB" -Atc 'select builds, holder, note from package_claims')"
+	[ "$(q "select builds || ' ' || holder || ' ' || note from package_claims")" = "2 b the store's archive was refused" ] ||
+	    fail "claim: $(q 'select builds, holder, note from package_claims')"
 	# Longer than the registry's size: refused before it is all read.
 	head -c 1000000 /dev/urandom >> "$f"
 	(cd c && "$VJ" hosts.txt > out.txt 2>&1) || fail "c failed: $(tail -3 c/out.txt)"
@@ -222,7 +215,7 @@ test_store_down_or_credentials_refused() {
 	(cd a && "$VJ" hosts.txt > out.txt 2>&1) || fail "a failed: $(tail -3 a/out.txt)"
 	grep -q 'warning: not shared with the fleet: the store answered HTTP 401 .*cache_credentials refused' a/state/logs/latest/build:tool.log ||
 	    fail "a: $(cat a/state/logs/latest/build:tool.log)"
-	[ "$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select state from package_claims")" = failed ] || fail "the claim did not end failed"
+	[ "$(q "select state from package_claims")" = failed ] || fail "the claim did not end failed"
 	(cd b && "$VJ" hosts.txt > out.txt 2>&1) || fail "b failed: $(tail -3 b/out.txt)"
 	grep -q 'claimed key .* again (it was failed, by a)' b/state/logs/latest/build:tool.log || fail "b: $(cat b/state/logs/latest/build:tool.log)"
 	stop_store
@@ -267,7 +260,7 @@ test_builder_builds_what_hosts_that_never_build_wait_for() {
 		h=$( [ $i -le 5 ] && echo a || echo b)
 		[ -d $h/jails/j$i/usr/local ] || fail "j$i on $h was not made"
 	done
-	[ "$(psql -h /var/run/postgresql -d "$PGDB" -Atc "select string_agg(distinct holder, ',') from package_claims")" = bld ] || fail "claims not all the builder's"
+	[ "$(q "select string_agg(distinct holder, ',') from package_claims")" = bld ] || fail "claims not all the builder's"
 	# With no builder, a failed build is said, not waited for.
 	psql -h /var/run/postgresql -d "$PGDB" -qc "update package_claims set state = 'failed', note = 'out of memory' where port = 'tool'"
 	rm -rf a/cache
