@@ -444,8 +444,12 @@ cmpstr(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Hashes the tree under dirfd (rel names it in messages and the digest),
+ * leaving out the top-level entry skip (NULL: none); owners only when
+ * owners is set. */
 static int
-tree_walk(struct sha256 *c, int dirfd, const char *rel, struct vj_err *err)
+tree_walk(struct sha256 *c, int dirfd, const char *rel, const char *skip,
+    int owners, struct vj_err *err)
 {
 	DIR *d;
 	struct dirent *de;
@@ -460,7 +464,8 @@ tree_walk(struct sha256 *c, int dirfd, const char *rel, struct vj_err *err)
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    (skip == NULL || strcmp(de->d_name, skip) != 0)) {
 			names = xreallocarray(names, n + 1, sizeof(*names));
 			names[n++] = xstrdup(de->d_name);
 		}
@@ -475,9 +480,11 @@ tree_walk(struct sha256 *c, int dirfd, const char *rel, struct vj_err *err)
 			vj_errno(err, "%s", path);
 			rc = -1;
 		} else {
-			char *head = xasprintf("%s\n%o %u %u %lld\n", path,
-			    (unsigned)st.st_mode, (unsigned)st.st_uid,
-			    (unsigned)st.st_gid, (long long)st.st_size);
+			char *head = owners ? xasprintf("%s\n%o %u %u %lld\n",
+			    path, (unsigned)st.st_mode, (unsigned)st.st_uid,
+			    (unsigned)st.st_gid, (long long)st.st_size) :
+			    xasprintf("%s\n%o %lld\n", path,
+			    (unsigned)st.st_mode, (long long)st.st_size);
 			sha256_update(c, head, strlen(head) + 1);
 			free(head);
 		}
@@ -503,7 +510,8 @@ tree_walk(struct sha256 *c, int dirfd, const char *rel, struct vj_err *err)
 				vj_errno(err, "%s", path);
 				rc = -1;
 			} else {
-				rc = tree_walk(c, sub, path, err);
+				rc = tree_walk(c, sub, path, NULL, owners,
+				    err);
 				close(sub);
 			}
 		}
@@ -515,8 +523,9 @@ tree_walk(struct sha256 *c, int dirfd, const char *rel, struct vj_err *err)
 	return rc;
 }
 
-int
-cache_tree_digest(const char *dir, char hex[65], struct vj_err *err)
+static int
+tree_digest(const char *dir, const char *skip, int owners, char hex[65],
+    struct vj_err *err)
 {
 	struct sha256 c;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
@@ -526,11 +535,24 @@ cache_tree_digest(const char *dir, char hex[65], struct vj_err *err)
 		return -1;
 	}
 	sha256_init(&c);
-	rc = tree_walk(&c, fd, ".", err);
+	rc = tree_walk(&c, fd, ".", skip, owners, err);
 	close(fd);
 	if (rc == 0)
 		sha256_hex(&c, hex);
 	return rc;
+}
+
+int
+cache_tree_digest(const char *dir, char hex[65], struct vj_err *err)
+{
+	return tree_digest(dir, NULL, 1, hex, err);
+}
+
+int
+cache_port_digest(const char *dir, const char *skip, char hex[65],
+    struct vj_err *err)
+{
+	return tree_digest(dir, skip, 0, hex, err);
 }
 
 long

@@ -85,6 +85,13 @@ long cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err);
  * owner, size, link target and contents, in name order. 0 or -1 with err.
  */
 int cache_tree_digest(const char *dir, char hex[65], struct vj_err *err);
+/*
+ * The same without owners (a ports tree checked out by another user on
+ * another host digests the same), leaving out the top-level entry skip
+ * (NULL: none). For the cache key of a port's directory and sources.
+ */
+int cache_port_digest(const char *dir, const char *skip, char hex[65],
+    struct vj_err *err);
 
 /*
  * cache gc (gc.c): removes from the cache at dir the packages the state st

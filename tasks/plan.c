@@ -130,28 +130,13 @@ build_env(struct sha256 *c)
 	}
 }
 
-/* Hashes a whole file into c; a missing file hashes as its absence. */
-static void
-hash_file(struct sha256 *c, const char *path)
-{
-	size_t len;
-	char *text = fs_read(path, 64u << 20, &len);
-
-	if (text == NULL) {
-		sha256_update(c, "-", 2);
-		return;
-	}
-	sha256_update(c, &len, sizeof(len));
-	sha256_update(c, text, len);
-	free(text);
-}
-
 /* Fills env->tports: keys, paths and the recorded package digests. */
 int
 task_port_keys(struct task_env *env, struct vj_err *err)
 {
 	const struct conf_ports *ports = env->ports;
 	struct state_package pkg;
+	char dirdigest[65];
 	size_t i, k;
 
 	env->tports = xcalloc(ports->n + 1, sizeof(*env->tports));
@@ -165,19 +150,21 @@ task_port_keys(struct task_env *env, struct vj_err *err)
 			memcpy(tp->srcdigest, cp->sha256, 65);
 		else {
 			path = fs_join(cp->dir, "src");
-			k = (size_t)cache_tree_digest(path, tp->srcdigest, err);
+			k = (size_t)cache_port_digest(path, NULL, tp->srcdigest,
+			    err);
 			free(path);
 			if ((int)k == -1)
 				return -1;
 		}
+		/* Every file of the port's directory (recipe, build, a
+		 * helper beside them, files/), src/ as srcdigest. */
+		if (cache_port_digest(cp->dir, "src", dirdigest, err) == -1)
+			return -1;
 		sha256_init(&c);
-		sha256_update(&c, "vjbuild-pkg-1", 14);
+		sha256_update(&c, "vjbuild-pkg-2", 14);
 		sha256_update(&c, cp->name, strlen(cp->name) + 1);
 		sha256_update(&c, cp->version, strlen(cp->version) + 1);
-		hash_file(&c, cp->recipe);
-		path = fs_join(cp->dir, "build");
-		hash_file(&c, path);
-		free(path);
+		sha256_update(&c, dirdigest, 64);
 		sha256_update(&c, tp->srcdigest, 64);
 		for (k = 0; k < cp->ndepends; k++)
 			sha256_update(&c, env->tports[cp->dep[k]].key, 64);

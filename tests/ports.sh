@@ -65,6 +65,33 @@ test_recipe_edit_rebuilds_that_port_everywhere() {
 	[ "$(grep -c ':[0-9][0-9] ok  *build:' err.txt)" = 3 ] || fail "libvj edit: $(grep ':[0-9][0-9] ok  *build:' err.txt)"
 }
 
+# The cache key covers every file of the port's directory: a helper the
+# build script runs, added or changed, builds the port again; its owner
+# changed (another checkout) does not; an edit reverted takes the package
+# of the original from the cache without compiling.
+test_key_covers_every_port_file_and_a_revert_reuses_the_cache() {
+	need_root || return
+	setup 1
+	printf 'ports = ports\npackages = p\n' >> vjbuild.conf
+	make_port p 'echo compiling p; mkdir -p $STAGEDIR$PREFIX/share; sh $(dirname $0)/helper.sh > $STAGEDIR$PREFIX/share/p'
+	echo 'echo one' > ports/p/helper.sh
+	compiles() { grep -h '^compiling' state/logs/latest/build:p.log 2>/dev/null | wc -l; }
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "first run: $(tail -3 out.txt)"; return; }
+	[ "$(cat jails/web1/usr/local/share/p)" = one ] || fail "first: $(cat jails/web1/usr/local/share/p)"
+	echo 'echo two' > ports/p/helper.sh
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "helper edit: $(tail -3 out.txt)"; return; }
+	[ "$(compiles)" = 1 ] || fail "the helper's edit did not build p again"
+	[ "$(cat jails/web1/usr/local/share/p)" = two ] || fail "a stale package: $(cat jails/web1/usr/local/share/p)"
+	chown -R nobody ports
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "chown: $(tail -3 out.txt)"; return; }
+	grep -q ' 0 ran' out.txt || fail "another owner of the ports tree ran tasks: $(tail -1 out.txt)"
+	echo 'echo one' > ports/p/helper.sh
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "revert: $(tail -3 out.txt)"; return; }
+	[ "$(compiles)" = 0 ] || fail "the revert compiled p again"
+	grep -q 'is in the cache already' state/logs/latest/build:p.log || fail "revert: $(cat state/logs/latest/build:p.log)"
+	[ "$(cat jails/web1/usr/local/share/p)" = one ] || fail "revert: $(cat jails/web1/usr/local/share/p)"
+}
+
 test_corrupt_cache_entry_is_never_installed() {
 	need_root || return
 	setup_ports 2
