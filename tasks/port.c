@@ -333,9 +333,9 @@ build_run(const struct task *t, struct vj_err *err)
 	if ((klk = cache_lock(t, wname, LOCK_EX, err)) == -1)
 		goto out;
 	if (!t->env->always && cached(tp)) {
-		printf("%s %s (key %.16s) is in the cache already, whole: "
-		    "built by another vjbuild; using it\n", p->name, p->version,
-		    tp->key);
+		printf("%s %s (key %.16s) is in the cache already, whole "
+		    "(built before, by this state or another): using it\n",
+		    p->name, p->version, tp->key);
 		/* A build of this key killed after it packed left this. */
 		if ((wfd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
 			(void)fs_rmtree_at(wfd, wname);
