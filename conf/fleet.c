@@ -41,10 +41,32 @@ seconds(const struct conf *c, enum conf_key k, const char *name, int dflt,
 	return 0;
 }
 
+/* Key k is unset, or the first word of a or of b ("word (what it
+ * means)"); *is_b says which. 0, or -1 with err. */
+static int
+choice(const struct conf *c, enum conf_key k, const char *name,
+    const char *a, const char *b, int *is_b, struct vj_err *err)
+{
+	const char *v = c->val[k];
+
+	*is_b = 0;
+	if (v == NULL)
+		return 0;
+	if (strncmp(v, b, strcspn(b, " ")) == 0 && v[strcspn(b, " ")] == '\0')
+		*is_b = 1;
+	else if (strncmp(v, a, strcspn(a, " ")) != 0 ||
+	    v[strcspn(a, " ")] != '\0') {
+		vj_errf(err, "%s: %s '%.32s' is not %s or %s", c->where[k],
+		    name, v, a, b);
+		return -1;
+	}
+	return 0;
+}
+
 int
 conf_fleet_check(struct conf *c, struct vj_err *err)
 {
-	const char *url = c->val[CONF_CACHE_URL], *down;
+	const char *url = c->val[CONF_CACHE_URL];
 	char host[256];
 	struct stat st;
 
@@ -53,24 +75,13 @@ conf_fleet_check(struct conf *c, struct vj_err *err)
 	    seconds(c, CONF_CLAIM_LEASE, "claim_lease", 60, 3, 86400,
 	    &c->claim_lease, err) == -1)
 		return -1;
-	down = c->val[CONF_CACHE_DOWN];
-	if (down != NULL && strcmp(down, "fail") != 0 &&
-	    strcmp(down, "build") != 0) {
-		vj_errf(err, "%s: cache_down '%.32s' is not fail (stop the "
-		    "build with an error) or build (build here, alone)",
-		    c->where[CONF_CACHE_DOWN], down);
+	if (choice(c, CONF_CACHE_DOWN, "cache_down", "fail (stop the build "
+	    "with an error)", "build (build here, alone)",
+	    &c->cache_down_build, err) == -1 ||
+	    choice(c, CONF_FLEET_BUILD, "fleet_build", "yes (build what "
+	    "nobody has claimed)", "no (wait for a builder)",
+	    &c->fleet_build_no, err) == -1)
 		return -1;
-	}
-	c->cache_down_build = down != NULL && strcmp(down, "build") == 0;
-	down = c->val[CONF_FLEET_BUILD];
-	if (down != NULL && strcmp(down, "yes") != 0 &&
-	    strcmp(down, "no") != 0) {
-		vj_errf(err, "%s: fleet_build '%.32s' is not yes (build what "
-		    "nobody has claimed) or no (wait for a builder)",
-		    c->where[CONF_FLEET_BUILD], down);
-		return -1;
-	}
-	c->fleet_build_no = down != NULL && strcmp(down, "no") == 0;
 	if (url != NULL && c->val[CONF_REGISTRY] == NULL) {
 		vj_errf(err, "%s: cache_url needs a registry in PostgreSQL "
 		    "(registry = postgresql://...): the packages' digests and "

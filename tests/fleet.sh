@@ -31,6 +31,15 @@ wait_claim() {
 	return 1
 }
 
+# Host a (a 60 s lease, jail j1) started in the background on a port slow
+# whose build takes $1 s, once it holds the claim; its pid in pa.
+a_builds_slow() {
+	make_port slow "echo compiling slow; sleep $1; mkdir -p \$STAGEDIR\$PREFIX/share; echo slow > \$STAGEDIR\$PREFIX/share/slow"
+	fleet_host a 1 1 60; echo "j1 10.9.1.1 slow" > a/hosts.txt
+	(cd a && exec "$VJ" hosts.txt > out.txt 2>&1) & pa=$!
+	wait_claim a || { fail "a never claimed the key"; kill -9 $pa; return 1; }
+}
+
 # How many times each port was compiled, from every state's build logs.
 compiled() { cat "$@" /dev/null 2>/dev/null | grep -h '^compiling ' | sort | uniq -c | awk '{print $3 "=" $1}' | tr '\n' ' '; }
 
@@ -112,11 +121,8 @@ test_restarted_host_takes_back_its_dead_runs_claim() {
 	need_root || return
 	pg_db || return
 	start_store || return
-	make_port slow 'echo compiling slow; sleep 8; mkdir -p $STAGEDIR$PREFIX/share; echo slow > $STAGEDIR$PREFIX/share/slow'
-	fleet_host a 1 1 60
-	echo "j1 10.9.1.1 slow" > a/hosts.txt
-	(cd a && exec "$VJ" hosts.txt > out.txt 2>&1) & local pa=$!
-	wait_claim a || { fail "a never claimed the key"; kill -9 $pa; return 1; }
+	local pa
+	a_builds_slow 8 || return 1
 	kill -9 $pa; wait $pa 2>/dev/null
 	local t0=$SECONDS
 	(cd a && "$VJ" hosts.txt > out2.txt 2>&1) || fail "the restarted run failed: $(tail -3 a/out2.txt)"
@@ -136,11 +142,9 @@ test_interrupted_run_gives_its_claim_back_at_once() {
 	need_root || return
 	pg_db || return
 	start_store || return
-	make_port slow 'echo compiling slow; sleep 25; mkdir -p $STAGEDIR$PREFIX/share; echo slow > $STAGEDIR$PREFIX/share/slow'
-	fleet_host a 1 1 60; fleet_host b 2 2 60
-	echo "j1 10.9.1.1 slow" > a/hosts.txt; echo "j2 10.9.1.2 slow" > b/hosts.txt
-	(cd a && exec "$VJ" hosts.txt > out.txt 2>&1) & local pa=$!
-	wait_claim a || { fail "a never claimed the key"; kill -9 $pa; return 1; }
+	local pa
+	a_builds_slow 25 || return 1
+	fleet_host b 2 2 60; echo "j2 10.9.1.2 slow" > b/hosts.txt
 	(cd b && exec "$VJ" hosts.txt > out.txt 2>&1) & local pb=$!
 	sleep 2
 	kill -TERM $pa; wait $pa
