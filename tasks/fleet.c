@@ -167,6 +167,9 @@ heartbeat(const struct task *t, struct fleet *f)
 	fflush(stdout);
 	if ((pid = fork()) != 0)
 		return pid;	/* -1: no heartbeat, the lease may lapse */
+	/* Not the build process's handler: an interrupt ends the heartbeat. */
+	(void)signal(SIGTERM, SIG_DFL);
+	(void)signal(SIGINT, SIG_DFL);
 	(void)compat_die_with_parent();
 	if (claims_open(c->val[CONF_REGISTRY], &cl, &e) == -1) {
 		printf("heartbeat of the claim: %s\n", e.msg);
