@@ -49,12 +49,9 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...) VJ_PRINTF(2, 3);
 char *sbuf_take(struct sbuf *b);
 void sbuf_free(struct sbuf *b);
 
-/* SHA-256 (FIPS 180-4). */
+/* SHA-256 (FIPS 180-4), Nettle's; ctx holds its context (util/sha256.c). */
 struct sha256 {
-	uint32_t h[8];
-	uint64_t len;
-	unsigned char buf[64];
-	size_t nbuf;
+	_Alignas(16) unsigned char ctx[128];
 };
 void sha256_init(struct sha256 *c);
 void sha256_update(struct sha256 *c, const void *p, size_t n);
