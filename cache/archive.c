@@ -41,7 +41,8 @@
 	X(archive_read_disk_set_standard_lookup) \
 	X(archive_read_disk_set_symlink_physical) X(archive_read_free) \
 	X(archive_read_new) X(archive_read_next_header) \
-	X(archive_read_next_header2) X(archive_read_open_filename) \
+	X(archive_read_next_header2) X(archive_read_open) \
+	X(archive_read_open_filename) \
 	X(archive_read_support_filter_all) \
 	X(archive_read_support_format_all) X(archive_write_add_filter_gzip) \
 	X(archive_write_close) X(archive_write_data) \
@@ -278,9 +279,52 @@ move_ids(struct archive_entry *e, const char *src, unsigned long from,
 	return 0;
 }
 
-long
-cache_extract_filtered(const char *path, int destfd, const char *prefix,
-    const struct cache_ids *ids, struct sbuf *names, struct vj_err *err)
+/* The archive's bytes as libarchive asks for them, hashed on the way. */
+struct hashed_read {
+	int fd;
+	struct sha256 c;
+	unsigned char buf[65536];
+};
+
+static la_ssize_t
+hashed_read(struct archive *a, void *arg, const void **out)
+{
+	struct hashed_read *h = arg;
+	ssize_t n;
+
+	(void)a;
+	while ((n = read(h->fd, h->buf, sizeof(h->buf))) == -1 &&
+	    errno == EINTR)
+		;
+	if (n > 0)
+		sha256_update(&h->c, h->buf, (size_t)n);
+	*out = h->buf;
+	return n;
+}
+
+/* What is left of the file after what libarchive read (a tar's padding
+ * past its end, or the rest of one it gave up on), into the digest. */
+static int
+hash_rest(struct hashed_read *h, const char *path, char hex[65],
+    struct vj_err *err)
+{
+	const void *p;
+	la_ssize_t n;
+
+	while ((n = hashed_read(NULL, h, &p)) > 0)
+		;
+	if (n == -1) {
+		vj_errno(err, "%s: read", path);
+		return -1;
+	}
+	sha256_hex(&h->c, hex);
+	return 0;
+}
+
+static long
+extract(const char *path, int destfd, const char *prefix,
+    const struct cache_ids *ids, struct sbuf *names, struct hashed_read *h,
+    struct vj_err *err)
 {
 	struct archive *r, *w = NULL;
 	struct archive_entry *e;
@@ -295,7 +339,8 @@ cache_extract_filtered(const char *path, int destfd, const char *prefix,
 	r = la.archive_read_new();
 	la.archive_read_support_filter_all(r);
 	la.archive_read_support_format_all(r);
-	if (la.archive_read_open_filename(r, path, 65536) != ARCHIVE_OK) {
+	if ((h != NULL ? la.archive_read_open(r, h, NULL, hashed_read, NULL) :
+	    la.archive_read_open_filename(r, path, 65536)) != ARCHIVE_OK) {
 		vj_errf(err, "%s: %s", path, la.archive_error_string(r));
 		n = -1;
 		goto out;
@@ -340,6 +385,41 @@ out:
 	la.archive_read_free(r);
 	if (w != NULL)
 		la.archive_write_free(w);
+	return n;
+}
+
+long
+cache_extract_filtered(const char *path, int destfd, const char *prefix,
+    const struct cache_ids *ids, struct sbuf *names, struct vj_err *err)
+{
+	return extract(path, destfd, prefix, ids, names, NULL, err);
+}
+
+long
+cache_extract_verified(const char *path, int destfd, const char *want,
+    struct sbuf *names, struct vj_err *err)
+{
+	struct hashed_read *h = xcalloc(1, sizeof(*h));
+	struct vj_err xerr;
+	char got[65];
+	long n;
+
+	if ((h->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s", path);
+		free(h);
+		return -1;
+	}
+	sha256_init(&h->c);
+	n = extract(path, destfd, NULL, NULL, names, h, &xerr);
+	if (hash_rest(h, path, got, err) == -1)
+		n = -1;
+	else if (strcmp(got, want) != 0) {
+		vj_errf(err, "%s: sha256 %s, recorded %s", path, got, want);
+		n = -2;
+	} else if (n == -1)
+		*err = xerr;
+	close(h->fd);
+	free(h);
 	return n;
 }
 

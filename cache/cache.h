@@ -60,6 +60,15 @@ struct cache_ids {
 struct sbuf;
 long cache_extract_filtered(const char *path, int destfd, const char *prefix,
     const struct cache_ids *ids, struct sbuf *names, struct vj_err *err);
+/*
+ * cache_extract_filtered, the archive's bytes hashed as they are read (the
+ * one read the extraction makes, to the file's end): -2 with err giving
+ * both digests when its SHA-256 is not want (64 hex digits), whatever the
+ * extraction made of it. The caller must not keep what was unpacked
+ * unless it returned a count.
+ */
+long cache_extract_verified(const char *path, int destfd, const char *want,
+    struct sbuf *names, struct vj_err *err);
 
 /*
  * Packs the tree under stagedir into a gzip'd pax archive at out (created

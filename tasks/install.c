@@ -356,18 +356,24 @@ struct fill_pkg {
 	const struct task *t;
 	int rootfd;
 	struct sbuf *names;
+	int corrupt;		/* out: its digest is not the recorded one */
 };
 
-/* The package into root_lay's stage, its file names into names; then
- * what its programs need is looked for, before anything is laid. */
+/* The package into root_lay's stage, its file names into names, checked
+ * against its recorded digest in the same read; then what its programs
+ * need is looked for, before anything is laid. */
 static long
 fill_pkg(int stagefd, void *arg, struct vj_err *err)
 {
 	struct fill_pkg *f = arg;
-	long n = cache_extract_filtered(f->t->port->archive, stagefd, NULL,
-	    NULL, f->names, err);
+	long n = cache_extract_verified(f->t->port->archive, stagefd,
+	    f->t->port->sha256, f->names, err);
 	const char *devs;
 
+	if (n == -2) {
+		f->corrupt = 1;
+		return -1;
+	}
 	/* A base may come with its /dev; a package that vjbuild built in a
 	 * user namespace cannot hold a device node: one that does was not
 	 * made by it, and is refused (the stage is not laid). */
@@ -386,7 +392,7 @@ static int
 install_run(const struct task *t, struct vj_err *err)
 {
 	const struct task_port *tp = t->port;
-	char *rec = record_path(t), *old = NULL, *text = NULL, hex[65];
+	char *rec = record_path(t), *old = NULL, *text = NULL;
 	struct sbuf names = { 0 };
 	int fd = -1, rc = -1;
 	long n;
@@ -398,25 +404,25 @@ install_run(const struct task *t, struct vj_err *err)
 		    tp->key);
 		goto out;
 	}
-	if (sha256_file(tp->archive, hex, err) == -1)
-		goto out;
-	if (strcmp(hex, tp->sha256) != 0) {
-		/* Quarantine it, so the next run sees it missing and builds
-		 * it again even if its size and times look unchanged. */
-		char *aside = xasprintf("%s.corrupt", tp->archive);
-		(void)rename(tp->archive, aside);
-		vj_errf(err, "%s is corrupt (sha256 %s, recorded %s); it is not "
-		    "installed, it is moved to %s, and the next run builds it "
-		    "again", tp->archive, hex, tp->sha256, aside);
-		free(aside);
-		goto out;
-	}
 	old = fs_read_beneath(fd, rec, 64u << 20, NULL);
 	{
-		struct fill_pkg fp = { t, fd, &names };
+		struct fill_pkg fp = { t, fd, &names, 0 };
 		char *tag = xasprintf("install-%s", tp->port->name);
 		n = root_lay(t, fd, tag, fill_pkg, &fp, err);
 		free(tag);
+		if (n == -1 && fp.corrupt) {
+			/* Quarantine it, so the next run sees it missing and
+			 * builds it again even if its size and times look
+			 * unchanged. */
+			char *aside = xasprintf("%s.corrupt", tp->archive);
+			char *why = xstrdup(err->msg);
+			(void)rename(tp->archive, aside);
+			vj_errf(err, "%s is corrupt (%s); it is not installed, "
+			    "it is moved to %s, and the next run builds it "
+			    "again", tp->archive, why, aside);
+			free(why);
+			free(aside);
+		}
 		if (n == -1)
 			goto out;
 	}
