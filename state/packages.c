@@ -11,47 +11,78 @@
 #include "../util/util.h"
 #include "db.h"
 
-int
-state_file_digest(struct state *s, const char *path, char hex[65],
-    struct vj_err *err)
+/* The file's (size, mtime in ns, inode), or -1 with err. */
+static int
+file_id(const char *path, int64_t id[3], struct vj_err *err)
 {
 	struct stat st;
-	sqlite3_stmt *q;
-	int64_t mtime;
-	int rc;
 
-	if (s->readonly)	/* the digest cache is not written */
-		return sha256_file(path, hex, err);
 	if (stat(path, &st) == -1) {
 		vj_errno(err, "%s", path);
 		return -1;
 	}
-	mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	q = s->st[S_DIGEST_GET];
+	id[0] = (int64_t)st.st_size;
+	id[1] = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	id[2] = (int64_t)st.st_ino;
+	return 0;
+}
+
+int
+state_file_digest_recorded(struct state *s, const char *path, char hex[65],
+    struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_DIGEST_GET];
+	int64_t id[3];
+	int rc, found = 0;
+
+	if (file_id(path, id, err) == -1)
+		return -1;
 	sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, (int64_t)st.st_size);
-	sqlite3_bind_int64(q, 3, mtime);
-	sqlite3_bind_int64(q, 4, (int64_t)st.st_ino);
+	sqlite3_bind_int64(q, 2, id[0]);
+	sqlite3_bind_int64(q, 3, id[1]);
+	sqlite3_bind_int64(q, 4, id[2]);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW && sqlite3_column_bytes(q, 0) == 64) {
 		memcpy(hex, sqlite3_column_text(q, 0), 65);
-		sqlite3_reset(q);
-		sqlite3_clear_bindings(q);
-		return 0;
+		found = 1;
 	}
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(s, err, db_sql[S_DIGEST_GET]);
-	if (sha256_file(path, hex, err) == -1)
+	return found;
+}
+
+int
+state_file_digest_put(struct state *s, const char *path, const char *hex,
+    struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_DIGEST_PUT];
+	int64_t id[3];
+
+	if (s->readonly)	/* the digest cache is not written */
+		return 0;
+	if (file_id(path, id, err) == -1)
 		return -1;
-	q = s->st[S_DIGEST_PUT];
 	sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, (int64_t)st.st_size);
-	sqlite3_bind_int64(q, 3, mtime);
-	sqlite3_bind_int64(q, 4, (int64_t)st.st_ino);
+	sqlite3_bind_int64(q, 2, id[0]);
+	sqlite3_bind_int64(q, 3, id[1]);
+	sqlite3_bind_int64(q, 4, id[2]);
 	sqlite3_bind_text(q, 5, hex, 64, SQLITE_STATIC);
 	return db_step(s, S_DIGEST_PUT, err);
+}
+
+int
+state_file_digest(struct state *s, const char *path, char hex[65],
+    struct vj_err *err)
+{
+	int rc = state_file_digest_recorded(s, path, hex, err);
+
+	if (rc != 0)
+		return rc == 1 ? 0 : -1;
+	if (sha256_file(path, hex, err) == -1)
+		return -1;
+	return state_file_digest_put(s, path, hex, err);
 }
 
 static void

@@ -157,9 +157,19 @@ int state_list(struct state *s, void (*jail_fn)(const struct state_jail *,
 
 /*
  * Digest of a file, cached by (path, size, mtime, inode) so that an
- * unchanged base tarball is not read again. 0 and hex filled, or -1.
+ * unchanged base tarball is not read again. 0 and hex filled, or -1. A
+ * read-only state (graph, -n) uses what is recorded and records nothing.
  */
 int state_file_digest(struct state *s, const char *path, char hex[65],
+    struct vj_err *err);
+/* The recorded digest only: 1 and hex filled, 0 when none matches the
+ * file as it is now, -1 with err (the file cannot be stat'd). */
+int state_file_digest_recorded(struct state *s, const char *path,
+    char hex[65], struct vj_err *err);
+/* Records hex as the digest of the file as it is now, for a file whose
+ * digest was taken elsewhere (a task's process); nothing in a read-only
+ * state. */
+int state_file_digest_put(struct state *s, const char *path, const char *hex,
     struct vj_err *err);
 
 /* A package in the cache, as recorded when it was built. */

@@ -159,6 +159,25 @@ test_dry_run_after_build_shows_up_to_date() {
 	grep -q '9 tasks: 3 would run, 6 up to date' out.txt || fail "$(tail -1 out.txt)"
 }
 
+# -n and graph open the state read-only: the base's digest comes from the
+# record of (size, mtime, inode), as a run's does, not from reading it all.
+test_dry_run_takes_the_base_digest_from_the_record() {
+	need_root || return
+	setup 2
+	"$VJ" hosts.txt > /dev/null 2>&1 || { fail "build"; return; }
+	# A byte changed, size, mtime and inode kept: only a full read sees it.
+	touch -r base.tar.gz stamp.ref
+	printf '\x55' | dd of=base.tar.gz bs=1 seek=100 conv=notrunc status=none
+	touch -r stamp.ref base.tar.gz
+	"$VJ" -n hosts.txt > out.txt || { fail "dry run"; return; }
+	grep -q '^up-to-date extract:web1$' out.txt || fail "the dry run read the base: $(cat out.txt)"
+	"$VJ" graph hosts.txt > /dev/null || fail "graph"
+	# Its mtime changed: now it is read, and its digest is another.
+	touch base.tar.gz
+	"$VJ" -n hosts.txt > out.txt || { fail "dry run"; return; }
+	grep -q '^run        extract:web1$' out.txt || fail "a touched base not read: $(cat out.txt)"
+}
+
 test_status_lists_jails_and_tasks() {
 	need_root || return
 	setup 2

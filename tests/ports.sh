@@ -238,10 +238,11 @@ test_hostile_package_archive_is_refused() {
 	for kind in dotdot absolute symlink hardlink device bomb; do
 		echo "the victim" > outside/victim
 		# A cache entry swapped for a hostile archive, its digest
-		# recorded as if it had been built so: the extraction itself
-		# must refuse it.
+		# recorded, in the state and in its manifest, as if it had
+		# been built so: the extraction itself must refuse it.
 		ABS="$PWD/abs-escaped" OUTSIDE="$PWD/outside" python3 "$here/mkhostile.py" $kind "$pkg"
 		sum=$(sha256sum "$pkg" | cut -d' ' -f1)
+		sed -i "2s/^sha256 .*/sha256 $sum/" "$pkg.files"
 		python3 -c 'import sqlite3,sys; c=sqlite3.connect("state/vjbuild.db"); c.execute("update packages set sha256=? where path=?", (sys.argv[1], sys.argv[2])); c.commit()' "$sum" "$pkg"
 		rm -rf jails/web1
 		"$VJ" hosts.txt > out.txt 2>&1; rc=$?
