@@ -47,7 +47,7 @@ LIB_SRCS = compat/os.c \
 	conf/lines.c conf/valid.c conf/hosts.c conf/config.c conf/ports.c \
 	conf/users.c conf/fleet.c \
 	graph/graph.c \
-	cache/archive.c cache/gc.c cache/http.c cache/tls.c \
+	cache/archive.c cache/copy.c cache/gc.c cache/http.c cache/tls.c \
 	state/sqlite.c state/records.c state/packages.c state/registry.c state/pg.c \
 	state/claims.c \
 	jail/jailconf.c jail/ns.c jail/run.c jail/init.c jail/userns.c \

@@ -90,6 +90,15 @@ long cache_pack(const char *stagedir, const char *out,
 long cache_copy_tree(const char *srcdir, int destfd, struct vj_err *err);
 
 /*
+ * Copies the tree in directory srcfd into directory destfd (empty) as it
+ * is on disk (cache/copy.c): file data by reflink or copy_file_range,
+ * owners, modes, times, extended attributes, hard links, symbolic links;
+ * no device node or socket. Nothing is followed. The number of entries, or
+ * -1 with err naming the entry.
+ */
+long cache_clone_tree(int srcfd, int destfd, struct vj_err *err);
+
+/*
  * A digest of the tree under dir: every entry's relative path, type, mode,
  * owner, size, link target and contents, in name order. 0 or -1 with err.
  */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache gc: what no current recipe makes goes from the package cache:
- * packages (archive, file list and record), unpacked sources and build
- * work directories; never what another vjbuild holds the lock of (it is
- * building or unpacking it now: tasks/port.c).
+ * packages (archive, file list and record), unpacked sources, build work
+ * directories, and unpacked bases (CACHE/base) other than the configured
+ * one's; never what another vjbuild holds the lock of (it is building or
+ * unpacking it now: tasks/port.c, tasks/extract.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -145,6 +146,14 @@ gc_src(struct gc *w, const char *name, const char *path)
 	    !kept(w, path);
 }
 
+/* Unpacked bases but the configured one's, and their leftovers. */
+static int
+gc_base(struct gc *w, const char *name, const char *path)
+{
+	(void)name;
+	return !kept(w, path);
+}
+
 /* Every build's work directory (a finished build removes its own). */
 static int
 gc_work(struct gc *w, const char *name, const char *path)
@@ -167,6 +176,7 @@ cache_gc(const char *cache, struct state *st, char *const *keep,
 		return -1;
 	gc_dir(&w, "src", "src-", gc_src);
 	gc_dir(&w, "work", "", gc_work);
+	gc_dir(&w, "base", "base-", gc_base);
 	*removed = w.n;
 	*bytes = w.bytes;
 	return 0;

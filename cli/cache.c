@@ -122,7 +122,7 @@ run_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
 	const struct conf *c = w->c;
 	struct conf_ports *ports = NULL;
 	struct task_env env;
-	char **names, **keep = NULL;
+	char **names, **keep = NULL, hex[65], *base = NULL;
 	size_t n, i, nkeep = 0;
 	int rc = -1;
 
@@ -144,9 +144,18 @@ run_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
 			keep[nkeep++] = env.tports[i].srcdir;
 		}
 	}
+	/* The configured base's unpacked tree (tasks/extract.c). */
+	if (c->val[CONF_BASE] != NULL && access(c->val[CONF_BASE], F_OK) == 0) {
+		if (state_file_digest(st, c->val[CONF_BASE], hex, err) == -1)
+			goto out;
+		base = xasprintf("%s/base/%s", c->val[CONF_CACHE], hex);
+		keep = xreallocarray(keep, nkeep + 1, sizeof(*keep));
+		keep[nkeep++] = base;
+	}
 	rc = cache_gc(c->val[CONF_CACHE], st, keep, nkeep, gc_said, NULL,
 	    &w->n, &w->bytes, err);
 out:
+	free(base);
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);

@@ -10,6 +10,11 @@
 /* Flushes the file system holding fd to stable storage (sync(2) where
  * there is no syncfs). 0 or -1 with errno. */
 int compat_syncfs(int fd);
+/* The whole of regular file in into out (empty, open for writing): a
+ * reflink where the file system shares extents (Linux FICLONE: btrfs,
+ * xfs), else copy_file_range(2) (in the kernel), else read and write.
+ * 0 or -1 with errno. */
+int compat_copy_data(int in, int out);
 /* Asks the kernel to kill this process when its parent dies, so a task's
  * child does not outlive a killed vjbuild. 0, or -1 where unsupported. */
 int compat_die_with_parent(void);

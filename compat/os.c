@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The few calls that differ between Linux and the BSDs. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #endif
 #ifdef __FreeBSD__
@@ -23,6 +26,45 @@ compat_syncfs(int fd)
 	sync();
 	return 0;
 #endif
+}
+
+int
+compat_copy_data(int in, int out)
+{
+	char buf[65536];
+	ssize_t n, w, off;
+
+#ifdef __linux__
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+#endif
+	for (;;) {	/* FreeBSD has copy_file_range since 13.0 */
+		n = copy_file_range(in, NULL, out, NULL, (size_t)1 << 30, 0);
+		if (n == 0)
+			return 0;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			break;
+	}
+	if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+	    errno != EOPNOTSUPP)
+		return -1;
+	/* What it did copy stays: both offsets moved past it. */
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		for (off = 0; off < n; off += w)
+			if ((w = write(out, buf + off, (size_t)(n - off))) ==
+			    -1) {
+				if (errno != EINTR)
+					return -1;
+				w = 0;
+			}
+	}
+	return 0;
 }
 
 int

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * extract:J: the base archive into the jail root. It is unpacked into
- * JAILS/.vjbuild-tmp.J (a name no host can have: host names never start
- * with a dot), marked, flushed to disk, and renamed into place, so JAILS/J
- * is either absent or complete. A directory at JAILS/J that vjbuild did not
+ * extract:J: the base archive into the jail root. The archive is unpacked
+ * once, into CACHE/base/SHA256 (the first extract of a base does it, under
+ * a lock, into a temporary name flushed and renamed into place), and every
+ * jail is a copy of that tree (cache_clone_tree: reflinks or
+ * copy_file_range), which costs a fraction of decompressing it again. The
+ * copy is made in JAILS/.vjbuild-tmp.J (a name no host can have: host
+ * names never start with a dot), marked, flushed to disk, and renamed into
+ * place, so JAILS/J is either absent or complete. A directory at JAILS/J that vjbuild did not
  * make is never touched; one made from another base is replaced only when
  * the user names the jail with --recreate, and then it is moved aside to
  * JAILS/.vjbuild-old.J.TIME, not deleted.
@@ -119,12 +123,75 @@ clear_the_way(const struct task *t, int jfd, struct vj_err *err)
 	return 0;
 }
 
+/*
+ * CACHE/base/SHA256, the base unpacked, made if missing; open, or -1 with
+ * err. Made by one vjbuild at a time (the lock): unpacked into a
+ * temporary name, flushed, renamed into place, so it is whole or absent.
+ * Nothing writes it after: jails are copies.
+ */
+static int
+base_tree(const struct task *t, struct vj_err *err)
+{
+	const char *base = t->env->conf->val[CONF_BASE];
+	char *dir = fs_join(t->env->cache, "base");
+	char *lock = xasprintf("base-%s", t->env->base_digest);
+	char *tmp = xasprintf(".tmp.%s", t->env->base_digest);
+	int lk = -1, dfd = -1, tfd = -1, fd = -1;
+	long n;
+
+	if (fs_mkdirs(dir, 0755) == -1 ||
+	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s", dir);
+		goto out;
+	}
+	if ((fd = openat(dfd, t->env->base_digest, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) != -1)
+		goto out;
+	if ((lk = task_cache_lock(t, lock, LOCK_EX, err)) == -1)
+		goto out;
+	if ((fd = openat(dfd, t->env->base_digest, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) != -1)
+		goto out;	/* another made it while this one waited */
+	if (fs_rmtree_at(dfd, tmp) == -1 || mkdirat(dfd, tmp, 0755) == -1 ||
+	    (tfd = openat(dfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s/%s", dir, tmp);
+		goto out;
+	}
+	if ((n = cache_extract(base, tfd, err)) == -1)
+		goto out;
+	task_note_devices(base);
+	if (compat_syncfs(tfd) == -1 ||
+	    renameat(dfd, tmp, dfd, t->env->base_digest) == -1) {
+		vj_errno(err, "%s/%s", dir, t->env->base_digest);
+		goto out;
+	}
+	(void)fsync(dfd);
+	printf("unpacked %ld entries from %s into %s/%s, once for every jail "
+	    "of this base\n", n, base, dir, t->env->base_digest);
+	fd = tfd;
+	tfd = -1;
+out:
+	if (tfd != -1) {
+		close(tfd);
+		(void)fs_rmtree_at(dfd, tmp);
+	}
+	if (dfd != -1)
+		close(dfd);
+	if (lk != -1)
+		close(lk);
+	free(dir);
+	free(lock);
+	free(tmp);
+	return fd;
+}
+
 static int
 extract_run(const struct task *t, struct vj_err *err)
 {
 	const char *base = t->env->conf->val[CONF_BASE];
 	char *tmp = xasprintf(".vjbuild-tmp.%s", t->host->name), *marker = NULL;
-	int jfd = -1, tfd = -1, rc = -1, r;
+	int jfd = -1, tfd = -1, bfd = -1, rc = -1, r;
 	long n;
 
 	if (fs_mkdirs(t->env->jails, 0755) == -1) {
@@ -149,9 +216,9 @@ extract_run(const struct task *t, struct vj_err *err)
 		vj_errno(err, "%s/%s", t->env->jails, tmp);
 		goto out;
 	}
-	if ((n = cache_extract(base, tfd, err)) == -1)
+	if ((bfd = base_tree(t, err)) == -1 ||
+	    (n = cache_clone_tree(bfd, tfd, err)) == -1)
 		goto out;
-	task_note_devices(base);
 	marker = root_marker(t, t->fingerprint);
 	if (fs_write_beneath(tfd, ROOT_MARKER, marker, strlen(marker), 0644,
 	    err) == -1)
@@ -165,9 +232,11 @@ extract_run(const struct task *t, struct vj_err *err)
 		goto out;
 	}
 	(void)fsync(jfd);
-	printf("extracted %ld entries from %s into %s\n", n, base, t->root);
+	printf("copied %ld entries of %s's tree into %s\n", n, base, t->root);
 	rc = 0;
 out:
+	if (bfd != -1)
+		close(bfd);
 	if (tfd != -1)
 		close(tfd);
 	if (rc == -1 && tfd != -1)

@@ -65,8 +65,8 @@ fresh_dir(const char *dir, const char *name, int *dirfd, struct vj_err *err)
  * shared by many states and many vjbuilds: a key is built, and a source
  * unpacked, by one at a time. Returns the fd (its close unlocks) or -1.
  */
-static int
-cache_lock(const struct task *t, const char *name, int how,
+int
+task_cache_lock(const struct task *t, const char *name, int how,
     struct vj_err *err)
 {
 	char *dir = fs_join(t->env->cache, "locks"), *path = fs_join(dir, name);
@@ -102,7 +102,7 @@ static int
 src_lock(const struct task *t, int how, struct vj_err *err)
 {
 	char *name = xasprintf("src-%s", strrchr(t->port->srcdir, '/') + 1);
-	int fd = cache_lock(t, name, how, err);
+	int fd = task_cache_lock(t, name, how, err);
 
 	free(name);
 	return fd;
@@ -332,7 +332,7 @@ build_run(const struct task *t, struct vj_err *err)
 
 	/* One build of a key at a time, whichever vjbuild or state asks:
 	 * the second waits, then uses what the first packed. */
-	if ((klk = cache_lock(t, wname, LOCK_EX, err)) == -1)
+	if ((klk = task_cache_lock(t, wname, LOCK_EX, err)) == -1)
 		goto out;
 	if (!t->env->always && cached(tp)) {
 		printf("%s %s (key %.16s) is in the cache already, whole "

@@ -183,6 +183,13 @@ int task_port_keys(struct task_env *env, struct vj_err *err);
 /* After an extraction or copy from src: a line in the task's log naming
  * the device nodes it passed over, if any. */
 void task_note_devices(const char *src);
+/*
+ * Locks CACHE/locks/NAME with how (LOCK_EX or LOCK_SH), waiting (and
+ * saying so) while another vjbuild holds it: the cache may be shared by
+ * many states. The fd, whose close unlocks, or -1 with err.
+ */
+int task_cache_lock(const struct task *t, const char *name, int how,
+    struct vj_err *err);
 /* Frees what plan_new added to env (the ports' keys and paths). */
 void task_env_free_ports(struct task_env *env);
 void plan_free(struct plan *p);

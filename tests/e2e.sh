@@ -159,6 +159,59 @@ test_dry_run_after_build_shows_up_to_date() {
 	grep -q '9 tasks: 3 would run, 6 up to date' out.txt || fail "$(tail -1 out.txt)"
 }
 
+# The base is unpacked once into the cache; each jail is a copy of that
+# tree, as the archive made it: owners, modes (setuid), times, extended
+# attributes, hard links, symbolic links, FIFOs. cache gc removes the tree
+# of a base no longer configured.
+test_jails_are_copies_of_the_base_unpacked_once() {
+	need_root || return
+	setup 3
+	mkdir b && tar -C b -xzf base.tar.gz
+	mkdir -p b/opt/t && cd b/opt/t
+	echo data > f && ln f hard && ln -s ../t/f sym && mkfifo fifo
+	echo suid > s && chown 7:8 s && chmod 4750 s && touch -d 2001-02-03 s
+	python3 -c 'import os; os.setxattr("f", "user.vjtest", b"kept")' 2>/dev/null || : > no-xattr
+	cd ../../..
+	tar --xattrs --numeric-owner -C b -czf base.tar.gz .
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "run: $(tail -3 out.txt)"; return; }
+	[ "$(cat state/logs/latest/extract:web*.log | grep -c '^unpacked ')" = 1 ] || fail "unpacked more than once: $(cat state/logs/latest/extract:web*.log)"
+	[ "$(cat state/logs/latest/extract:web*.log | grep -c '^copied ')" = 3 ] || fail "not copied: $(cat state/logs/latest/extract:web*.log)"
+	[ "$(ls cache/base | wc -l)" = 1 ] || fail "cache/base: $(ls -a cache/base)"
+	for j in web1 web3; do
+		python3 - "b/opt/t" "jails/$j/opt/t" <<'PY' || fail "$j: not the same tree"
+import os, sys
+def look(d):
+    out, ino = {}, {}
+    for n in sorted(os.listdir(d)):
+        st = os.lstat(os.path.join(d, n))
+        x = []
+        if not os.path.islink(os.path.join(d, n)):
+            x = sorted((a, os.getxattr(os.path.join(d, n), a)) for a in os.listxattr(os.path.join(d, n)))
+        out[n] = (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns if not os.path.isdir(os.path.join(d, n)) else 0,
+                  os.readlink(os.path.join(d, n)) if os.path.islink(os.path.join(d, n)) else
+                  open(os.path.join(d, n), "rb").read() if os.path.isfile(os.path.join(d, n)) and n != "fifo" else b"",
+                  x, ino.setdefault(st.st_ino, n))
+    return out
+a, b = look(sys.argv[1]), look(sys.argv[2])
+for n in sorted(set(a) | set(b)):
+    if a.get(n) != b.get(n):
+        print(n, a.get(n), b.get(n), file=sys.stderr)
+sys.exit(a != b)
+PY
+	done
+	[ "$(stat -c %i jails/web1/opt/t/f)" = "$(stat -c %i jails/web1/opt/t/hard)" ] || fail "hard link lost"
+	[ "$(stat -c %i jails/web1/opt/t/f)" != "$(stat -c %i jails/web2/opt/t/f)" ] || fail "jails share a file"
+	echo changed > jails/web2/opt/t/f
+	[ "$(cat jails/web1/opt/t/f)" = data ] || fail "a jail's write reached another"
+	[ "$(cat cache/base/*/opt/t/f)" = data ] || fail "a jail's write reached the cache"
+	# Another base: the old tree is the cache's to remove.
+	old=$(ls cache/base)
+	echo extra > b/opt/t/new && tar --xattrs --numeric-owner -C b -czf base.tar.gz .
+	"$VJ" cache gc > gc.txt || fail "gc: $(cat gc.txt)"
+	grep -q "^removed  $PWD/cache/base/$old" gc.txt || fail "gc: $(cat gc.txt)"
+	[ ! -e "cache/base/$old" ] || fail "the old base's tree kept"
+}
+
 # -n and graph open the state read-only: the base's digest comes from the
 # record of (size, mtime, inode), as a run's does, not from reading it all.
 test_dry_run_takes_the_base_digest_from_the_record() {
