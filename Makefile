@@ -53,7 +53,7 @@ LIB_SRCS = compat/os.c \
 	jail/jailconf.c jail/ns.c jail/run.c jail/init.c jail/userns.c \
 	jail/run_freebsd.c jail/sandbox.c jail/seccomp.c \
 	jail/ids.c jail/cgroup.c jail/net.c \
-	tasks/root.c tasks/plan.c tasks/extract.c tasks/distribution.c \
+	tasks/root.c tasks/plan.c tasks/extract.c tasks/thin.c tasks/distribution.c \
 	tasks/devfs.c tasks/hostconf.c tasks/jailconf.c tasks/port.c \
 	tasks/install.c tasks/configure.c tasks/setup.c tasks/services.c \
 	tasks/cert.c tasks/fleet.c \

@@ -2,8 +2,9 @@
 /*
  * cache gc: what no current recipe makes goes from the package cache:
  * packages (archive, file list and record), unpacked sources, build work
- * directories, and unpacked bases (CACHE/base) other than the configured
- * one's; never what another vjbuild holds the lock of (it is building or
+ * directories, unpacked bases (CACHE/base) other than the configured
+ * one's, and the unpacked packages of thin jails (CACHE/trees) that no
+ * current recipe makes; never what another vjbuild holds the lock of (it is building or
  * unpacking it now: tasks/port.c, tasks/extract.c).
  */
 #include <dirent.h>
@@ -146,7 +147,8 @@ gc_src(struct gc *w, const char *name, const char *path)
 	    !kept(w, path);
 }
 
-/* Unpacked bases but the configured one's, and their leftovers. */
+/* Unpacked bases but the configured one's, unpacked packages no recipe
+ * makes, and their leftovers. */
 static int
 gc_base(struct gc *w, const char *name, const char *path)
 {
@@ -177,6 +179,7 @@ cache_gc(const char *cache, struct state *st, char *const *keep,
 	gc_dir(&w, "src", "src-", gc_src);
 	gc_dir(&w, "work", "", gc_work);
 	gc_dir(&w, "base", "base-", gc_base);
+	gc_dir(&w, "trees", "tree-", gc_base);
 	*removed = w.n;
 	*bytes = w.bytes;
 	return 0;

@@ -89,6 +89,7 @@ int
 build_open(const struct opts *o, struct build *b)
 {
 	struct vj_err err;
+	size_t i;
 
 	/* Its tasks read and write archives, and builds load a seccomp
 	 * filter, in processes of their own: loaded here once, they inherit
@@ -111,6 +112,14 @@ build_open(const struct opts *o, struct build *b)
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
 		return EXIT_INPUT;
 	}
+	/* Thin jails' roots, as their layers were last recorded, before
+	 * anything looks at them (mounts do not outlive a reboot). */
+	for (i = 0; i < b->h->n && !b->env->packages_only; i++)
+		if (thin_mount_recorded(b->env->jails, b->h->v[i].name,
+		    &err) == -1) {
+			fprintf(stderr, "%s: %s\n", progname, err.msg);
+			return EXIT_TASKS;
+		}
 	return 0;
 }
 

@@ -115,15 +115,53 @@ gc_said(void *arg, enum cache_gc_what what, const char *path,
 		printf("cannot remove %s: %s\n", path, detail);
 }
 
-/* gc: the archives and sources the current recipes make are kept. */
+/* Every layer a thin jail of jails has (its record, tasks/thin.c), added
+ * to keep: gc never takes a layer from under a jail. Returns the texts,
+ * which keep points into, for the caller to free. */
+static char **
+thin_layers_in_use(const char *jails, char ***keep, size_t *nkeep,
+    size_t *ntexts)
+{
+	struct dirent **ents = NULL;
+	char **texts = NULL, *p, *rec;
+	int m, k;
+
+	*ntexts = 0;
+	m = jails ? scandir(jails, &ents, NULL, alphasort) : -1;
+	for (k = 0; k < m; k++) {
+		if (strncmp(ents[k]->d_name, ".vjbuild-thin.", 14) == 0) {
+			rec = xasprintf("%s/%s/layers", jails, ents[k]->d_name);
+			if ((p = fs_read(rec, 1 << 16, NULL)) != NULL) {
+				texts = xreallocarray(texts, *ntexts + 1,
+				    sizeof(*texts));
+				texts[(*ntexts)++] = p;
+				p[strcspn(p, "\n")] = '\0';
+				for (p = strtok(p, ":"); p != NULL;
+				    p = strtok(NULL, ":")) {
+					*keep = xreallocarray(*keep, *nkeep + 1,
+					    sizeof(**keep));
+					(*keep)[(*nkeep)++] = p;
+				}
+			}
+			free(rec);
+		}
+		free(ents[k]);
+	}
+	free(ents);
+	return texts;
+}
+
+/* gc: the archives and sources the current recipes make are kept, and
+ * whatever a thin jail has as a layer. */
 static int
 run_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
 {
 	const struct conf *c = w->c;
 	struct conf_ports *ports = NULL;
 	struct task_env env;
-	char **names, **keep = NULL, hex[65], *base = NULL;
-	size_t n, i, nkeep = 0;
+	char **names, **keep = NULL, hex[65], *base = NULL, **trees = NULL;
+	char **texts;
+	size_t n, i, nkeep = 0, ntexts;
 	int rc = -1;
 
 	names = all_ports(c->val[CONF_PORTS], &n);
@@ -138,10 +176,17 @@ run_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
 		env.ports = ports;
 		if (task_port_keys(&env, err) == -1)
 			goto out;
+		trees = xcalloc(ports->n, sizeof(*trees));
 		for (i = 0; i < ports->n; i++) {
-			keep = xreallocarray(keep, nkeep + 2, sizeof(*keep));
+			const char *a = env.tports[i].archive;
+			keep = xreallocarray(keep, nkeep + 3, sizeof(*keep));
 			keep[nkeep++] = env.tports[i].archive;
 			keep[nkeep++] = env.tports[i].srcdir;
+			/* Its unpacked tree, for thin jails (tasks/thin.c). */
+			trees[i] = xasprintf("%s/trees/%.*s", c->val[CONF_CACHE],
+			    (int)(strlen(strrchr(a, '/') + 1) - 7),
+			    strrchr(a, '/') + 1);
+			keep[nkeep++] = trees[i];
 		}
 	}
 	/* The configured base's unpacked tree (tasks/extract.c). */
@@ -152,10 +197,18 @@ run_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
 		keep = xreallocarray(keep, nkeep + 1, sizeof(*keep));
 		keep[nkeep++] = base;
 	}
+	texts = thin_layers_in_use(c->val[CONF_JAILS], &keep, &nkeep,
+	    &ntexts);
 	rc = cache_gc(c->val[CONF_CACHE], st, keep, nkeep, gc_said, NULL,
 	    &w->n, &w->bytes, err);
+	for (i = 0; i < ntexts; i++)
+		free(texts[i]);
+	free(texts);
 out:
 	free(base);
+	for (i = 0; trees != NULL && i < ports->n; i++)
+		free(trees[i]);
+	free(trees);
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);

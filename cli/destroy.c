@@ -17,6 +17,26 @@
 #include "../vjbuild.h"
 #include "cli.h"
 
+/* A thin jail's overlay at root unmounted, its own files (thin, in the
+ * jails directory jails) removed. 0 or -1 with err. */
+static int
+remove_thin(const char *root, const char *jails, const char *thin,
+    struct vj_err *err)
+{
+	int fd, rc;
+
+	if (thin_umount(root, err) == -1)
+		return -1;
+	if ((fd = open(jails, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s", jails);
+		return -1;
+	}
+	if ((rc = fs_rmtree_at(fd, strrchr(thin, '/') + 1)) == -1)
+		vj_errno(err, "removing %s", thin);
+	close(fd);
+	return rc;
+}
+
 /*
  * destroy NAME... --yes: stop, remove the root (only one of ours), the
  * registry row, the DNS entry and the state's records. Without --yes, say
@@ -66,15 +86,25 @@ cmd_destroy(const struct opts *o)
 	for (i = 0; i < o->noperands; i++) {
 		struct found f;
 		struct jail_spec s;
-		char *parent;
+		char *parent, *thin;
 		int fd, del;
 		jail_of(c, st, o->operands[i], &f);
 		s = f.spec;
 		if (jail_pid(&s) != 0 && jail_stop(&s, &err) == -1)
 			fprintf(stderr, "%s: %s\n", progname, err.msg);
 		parent = fs_dirname(s.root);
+		/* A thin jail: its overlay (mounted, to read its marker),
+		 * then its own files; the shared layers stay. */
+		thin = thin_dir(parent, s.name);
+		if (access(thin, F_OK) == 0 && !thin_is_mounted(s.root) &&
+		    thin_mount_recorded(parent, s.name, &err) == -1)
+			fprintf(stderr, "%s: %s\n", progname, err.msg);
 		if (access(s.root, F_OK) == 0 && !task_root_is_ours(s.root,
 		    s.name, state_uuid(st), &err)) {
+			fprintf(stderr, "%s: %s\n", progname, err.msg);
+			rc = EXIT_TASKS;
+		} else if (access(thin, F_OK) == 0 &&
+		    remove_thin(s.root, parent, thin, &err) == -1) {
 			fprintf(stderr, "%s: %s\n", progname, err.msg);
 			rc = EXIT_TASKS;
 		} else if (access(s.root, F_OK) == 0 && ((fd = open(parent,
@@ -100,6 +130,7 @@ cmd_destroy(const struct opts *o)
 				printf("destroyed %s (%s)\n", s.name, s.root);
 		}
 		free(parent);
+		free(thin);
 		found_clear(&f);
 	}
 	registry_close(reg);

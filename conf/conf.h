@@ -49,6 +49,7 @@ struct conf_host {
 	size_t nusers;
 	char *limits;		/* its limit.KEY=VALUE words, checked, or NULL */
 	int noboot;		/* boot=no: start --all leaves it */
+	int thin;		/* thin=yes: 1, thin=no: 0, not said: -1 */
 	int line;
 };
 
@@ -68,7 +69,7 @@ enum conf_key {
 	CONF_BUILD_ROOT, CONF_LOG_LIMIT, CONF_REGISTRY_TIMEOUT, CONF_CA, CONF_HISTORY,
 	CONF_CACHE_URL, CONF_CACHE_CREDENTIALS, CONF_CACHE_TIMEOUT,
 	CONF_CACHE_DOWN, CONF_CLAIM_LEASE, CONF_FLEET_HOST, CONF_FLEET_BUILD, CONF_CACHE_CA,
-	CONF_NKEYS
+	CONF_THIN, CONF_NKEYS
 };
 
 /* A service of the host that started jails may reach (host_access). */
@@ -109,6 +110,8 @@ struct conf {
 	int claim_lease;		/* seconds a claim lives unrenewed */
 	int fleet_build_no;		/* fleet_build = no: never claim */
 	char *fleet_host;		/* this host in the fleet */
+	int thin;			/* thin = yes: jails share the base
+					 * and packages (tasks/thin.c) */
 	struct conf_limits limits;
 	struct conf_access *access;	/* default: each resolver, port 53 */
 	size_t naccess;

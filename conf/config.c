@@ -50,6 +50,7 @@ static const struct {
 	[CONF_FLEET_HOST] = { "fleet_host", 0 },
 	[CONF_FLEET_BUILD] = { "fleet_build", 0 },
 	[CONF_CACHE_CA] = { "cache_ca", 1 },
+	[CONF_THIN] = { "thin", 0 },
 };
 
 /* The default: more than any base system or package, less than a disk. */

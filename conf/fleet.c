@@ -82,6 +82,10 @@ conf_fleet_check(struct conf *c, struct vj_err *err)
 	    "nobody has claimed)", "no (wait for a builder)",
 	    &c->fleet_build_no, err) == -1)
 		return -1;
+	if (choice(c, CONF_THIN, "thin", "no (each jail a copy of the base "
+	    "and its packages)", "yes (jails share them, read-only, in "
+	    "layers)", &c->thin, err) == -1)
+		return -1;
 	if (url != NULL && c->val[CONF_REGISTRY] == NULL) {
 		vj_errf(err, "%s: cache_url needs a registry in PostgreSQL "
 		    "(registry = postgresql://...): the packages' digests and "

@@ -149,11 +149,12 @@ parse_line(struct conf_hosts *h, char *line, int lineno, struct vj_err *err)
 		char *eq = strchr(w[i], '=');
 		if (strncmp(w[i], "user.", 5) == 0 && eq != NULL)
 			continue;	/* parsed below, once the line is known good */
-		if (strncmp(w[i], "boot=", 5) == 0) {
+		if (strncmp(w[i], "boot=", 5) == 0 ||
+		    strncmp(w[i], "thin=", 5) == 0) {
 			if (strcmp(w[i] + 5, "yes") != 0 &&
 			    strcmp(w[i] + 5, "no") != 0) {
-				vj_errf(err, "%s:%d: '%.64s': boot is yes or no",
-				    h->path, lineno, w[i]);
+				vj_errf(err, "%s:%d: '%.64s': %.4s is yes or no",
+				    h->path, lineno, w[i], w[i]);
 				return -1;
 			}
 			continue;
@@ -196,10 +197,15 @@ parse_line(struct conf_hosts *h, char *line, int lineno, struct vj_err *err)
 	c.name = xstrdup(w[0]);
 	c.address = xstrdup(canon);
 	c.family = family;
+	c.thin = -1;
 	for (i = 2; i < n; i++) {
 		char *eq = strchr(w[i], '=');
 		if (strncmp(w[i], "boot=", 5) == 0) {
 			c.noboot = strcmp(w[i] + 5, "no") == 0;
+			continue;
+		}
+		if (strncmp(w[i], "thin=", 5) == 0) {
+			c.thin = strcmp(w[i] + 5, "yes") == 0;
 			continue;
 		}
 		if (eq != NULL && strncmp(w[i], "limit.", 6) == 0) {

@@ -43,6 +43,15 @@ extract_inputs(const struct task *t, struct sha256 *c)
 {
 	sha256_update(c, t->env->base_digest, 64);
 	sha256_update(c, t->env->jails, strlen(t->env->jails) + 1);
+	if (task_thin(t)) {	/* its layers: the base and its packages */
+		int *mine = NULL;
+		size_t n = t->env->ports ? task_jail_ports(t->env, t->host,
+		    &mine) : 0, i;
+		sha256_update(c, "thin", 5);
+		for (i = 0; i < n; i++)
+			sha256_update(c, t->env->tports[mine[i]].key, 64);
+		free(mine);
+	}
 }
 
 static int
@@ -186,6 +195,120 @@ out:
 	return fd;
 }
 
+/*
+ * A thin jail made anew, or made thick: its overlay unmounted, its own
+ * files (JAILS/.vjbuild-thin.J) moved aside, not deleted, and its mount
+ * point removed when empty. Nothing when it has none. 0 or -1 with err.
+ */
+static int
+thin_aside(const struct task *t, int jfd, struct vj_err *err)
+{
+	char *dir = thin_dir(t->env->jails, t->host->name), *aside;
+	const char *own = strrchr(dir, '/') + 1;
+	int rc = -1;
+
+	if (faccessat(jfd, own, F_OK, AT_SYMLINK_NOFOLLOW) == -1) {
+		free(dir);
+		return 0;
+	}
+	aside = xasprintf(".vjbuild-old.%s.%lld.thin", t->host->name,
+	    (long long)time(NULL));
+	if (thin_umount(t->root, err) == -1)
+		goto out;
+	if (renameat(jfd, own, jfd, aside) == -1) {
+		vj_errno(err, "%s: move aside", dir);
+		goto out;
+	}
+	(void)unlinkat(jfd, t->host->name, AT_REMOVEDIR);	/* if empty */
+	printf("moved the old thin jail's own files aside to %s/%s\n",
+	    t->env->jails, aside);
+	rc = 0;
+out:
+	free(dir);
+	free(aside);
+	return rc;
+}
+
+/*
+ * A thin jail: its layers made (the base's tree, each package's), recorded
+ * and mounted at JAILS/J over its own upper layer (tasks/thin.c), then
+ * marked. Run again when its layers change (an upgrade): its own files
+ * stay. A thick root at JAILS/J is made thin only with --recreate (moved
+ * aside, as one of another base is); so is a thin jail made anew (its own
+ * files moved aside).
+ */
+static int
+thin_run(const struct task *t, int jfd, int bfd, struct vj_err *err)
+{
+	char *dir = thin_dir(t->env->jails, t->host->name), *lower = NULL;
+	char *base = xasprintf("%s/base/%s", t->env->cache,
+	    t->env->base_digest), *marker = NULL, *rec = NULL;
+	const char *name = t->host->name, *own = strrchr(dir, '/') + 1;
+	struct stat st;
+	int rfd = -1, ufd = -1, rc = -1, r;
+
+	if (thin_umount(t->root, err) == -1 ||
+	    (recreate(t) && thin_aside(t, jfd, err) == -1))
+		goto out;
+	/* The mount point of a thin jail whose overlay is not mounted. */
+	if (faccessat(jfd, own, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		(void)unlinkat(jfd, name, AT_REMOVEDIR);	/* if empty */
+	if ((r = clear_the_way(t, jfd, err)) != 0) {
+		if (r == 1)	/* a thick root of this very base */
+			vj_errf(err, "%s is a thick jail; run with --recreate "
+			    "%s to make it thin (the old root is moved aside, "
+			    "not deleted)", t->root, name);
+		goto out;
+	}
+	if ((lower = thin_layers(t, base, err)) == NULL)
+		goto out;
+	if (fstat(bfd, &st) == -1 || fs_mkdirs(dir, 0700) == -1 ||
+	    (ufd = fs_opendir_beneath(jfd, own, 0, 0)) == -1 ||
+	    fs_mkdirs(rec = fs_join(dir, "work"), 0700) == -1 ||
+	    (mkdirat(ufd, "upper", st.st_mode & 07777) == -1 &&
+	    errno != EEXIST) || mkdirat(jfd, name, 0755) == -1) {
+		vj_errno(err, "%s", dir);
+		goto out;
+	}
+	/* The jail's root directory is the upper layer's: the base's. */
+	if (fchownat(ufd, "upper", st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW)
+	    == -1) {
+		vj_errno(err, "%s/upper", dir);
+		goto out;
+	}
+	if (fs_write_beneath(ufd, "layers", lower, strlen(lower), 0644,
+	    err) == -1)
+		goto out;
+	if (thin_mount(t->root, dir, lower, err) == -1)
+		goto out;
+	if ((rfd = open(t->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s", t->root);
+		goto out;
+	}
+	marker = root_marker(t, t->fingerprint);
+	if (fs_write_beneath(rfd, ROOT_MARKER, marker, strlen(marker), 0644,
+	    err) == -1)
+		goto out;
+	if (compat_syncfs(rfd) == -1) {
+		vj_errno(err, "%s: syncfs", t->root);
+		goto out;
+	}
+	printf("mounted %s: thin, over %s\n", t->root, lower);
+	rc = 0;
+out:
+	if (rfd != -1)
+		close(rfd);
+	if (ufd != -1)
+		close(ufd);
+	free(dir);
+	free(lower);
+	free(base);
+	free(marker);
+	free(rec);
+	return rc;
+}
+
 static int
 extract_run(const struct task *t, struct vj_err *err)
 {
@@ -202,6 +325,23 @@ extract_run(const struct task *t, struct vj_err *err)
 	if (jfd == -1) {
 		vj_errno(err, "%s", t->env->jails);
 		goto out;
+	}
+	if (task_thin(t)) {
+		if ((bfd = base_tree(t, err)) != -1)
+			rc = thin_run(t, jfd, bfd, err);
+		goto out;
+	}
+	/* A thin jail made thick: only when asked for by name. */
+	{
+		char *td = thin_dir(t->env->jails, t->host->name);
+		r = access(td, F_OK) == 0 && !recreate(t);
+		if (r)
+			vj_errf(err, "%s is a thin jail; run with --recreate %s "
+			    "to make it thick (its own files are moved aside, "
+			    "not deleted)", t->root, t->host->name);
+		free(td);
+		if (r || thin_aside(t, jfd, err) == -1)
+			goto out;
 	}
 	if ((r = clear_the_way(t, jfd, err)) != 0) {
 		if (r == 1)

@@ -405,7 +405,24 @@ install_run(const struct task *t, struct vj_err *err)
 		goto out;
 	}
 	old = fs_read_beneath(fd, rec, 64u << 20, NULL);
-	{
+	if (task_thin(t)) {
+		/* Its files are a layer of the root (extract:J mounted it,
+		 * the digest checked as it was unpacked): what they need is
+		 * looked for in the root as the jail sees it; nothing is
+		 * laid, nothing removed (an older version's files went
+		 * with its layer). */
+		char *files = NULL;
+		double secs;
+		char hex[65];
+		if (port_manifest_read(tp, &secs, hex, &files, err) == -1)
+			goto out;
+		sbuf_puts(&names, files);
+		free(files);
+		if (needs_check(t, fd, fd, names.s, err) == -1)
+			goto out;
+		for (n = 0, files = names.s; *files; files++)
+			n += *files == '\n';
+	} else {
 		struct fill_pkg fp = { t, fd, &names, 0 };
 		char *tag = xasprintf("install-%s", tp->port->name);
 		n = root_lay(t, fd, tag, fill_pkg, &fp, err);
@@ -428,7 +445,8 @@ install_run(const struct task *t, struct vj_err *err)
 	}
 	if (names.s == NULL)
 		sbuf_puts(&names, "");
-	remove_stale(fd, old, names.s);
+	if (!task_thin(t))
+		remove_stale(fd, old, names.s);
 	text = xasprintf("name %s\nversion %s\nkey %s\nsha256 %s\n\n%s",
 	    tp->port->name, tp->port->version, tp->key, tp->sha256, names.s);
 	if (fs_write_beneath(fd, rec, text, strlen(text), 0644, err) == -1)

@@ -12,7 +12,9 @@
  *     build root holds their packages);
  *  6. install:P@J after build:P, after devfs:J (the root is complete, and a
  *     distribution cannot overwrite the package), and after install:D@J;
- *  7. configure:P@J after install:P@J (its files win over the package's).
+ *  7. configure:P@J after install:P@J (its files win over the package's);
+ *  8. a thin jail's extract:J after build:P for each P it has: its
+ *     packages are layers of its root (tasks/thin.c).
  *
  * A port's cache key is sha256("vjbuild-pkg-1", name, version, the recipe
  * and build script as bytes, the source digest, the keys of its
@@ -450,6 +452,26 @@ plan_new(struct task_env *env, struct vj_err *err)
 		const struct conf_host *h = &hosts->v[i];
 		size_t first = p->n, k;
 		prev = add(p, &task_extract_ops, env, h, NULL);
+		if (thin_wanted(env->conf, h)) {
+			/* Its layers are its packages: they come first. */
+			int *mine = NULL;
+			size_t np = env->ports ? task_jail_ports(env, h,
+			    &mine) : 0;
+			if (env->nocache) {
+				vj_errf(err, "%s:%d: %s is thin: its packages "
+				    "are the cache's, shared; --no-cache builds "
+				    "each jail its own", hosts->path, h->line,
+				    h->name);
+				free(mine);
+				free(build_id);
+				free(fetch_id);
+				plan_free(p);
+				return NULL;
+			}
+			for (k = 0; k < np; k++)
+				graph_depend(p->g, prev, build_id[mine[k]]);
+			free(mine);
+		}
 		if (env->conf->val[CONF_DISTRIBUTION] != NULL) {
 			id = add(p, &task_distribution_ops, env, h, NULL);
 			graph_depend(p->g, id, prev);

@@ -190,6 +190,28 @@ void task_note_devices(const char *src);
  */
 int task_cache_lock(const struct task *t, const char *name, int how,
     struct vj_err *err);
+
+/* Thin jails (tasks/thin.c). */
+/* 1 when h is thin (its line's thin=, else the config's); t's jail. */
+int thin_wanted(const struct conf *c, const struct conf_host *h);
+int task_thin(const struct task *t);
+/* JAILS/.vjbuild-thin.NAME: the upper layer, work and the layers record. */
+char *thin_dir(const char *jails, const char *name);
+/* 1 when an overlay is mounted at root. */
+int thin_is_mounted(const char *root);
+/* Unmounts every overlay at root (detached: a process in it keeps its
+ * view). 0 or -1 with err. */
+int thin_umount(const char *root, struct vj_err *err);
+/* Mounts at root the overlay of lower (top first, ':'-separated) under
+ * dir's upper layer, in place of what is mounted there. 0 or -1. */
+int thin_mount(const char *root, const char *dir, const char *lower,
+    struct vj_err *err);
+/* The same from dir's record, when there is one (else nothing). */
+int thin_mount_recorded(const char *jails, const char *name,
+    struct vj_err *err);
+/* In t's process: each of its jail's packages unpacked once (made if
+ * missing), and the lower layers, top first, base last. NULL with err. */
+char *thin_layers(const struct task *t, const char *base, struct vj_err *err);
 /* Frees what plan_new added to env (the ports' keys and paths). */
 void task_env_free_ports(struct task_env *env);
 void plan_free(struct plan *p);

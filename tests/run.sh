@@ -21,7 +21,7 @@ trap 'rm -f "$out"' EXIT
 echo "== unit tests"
 "$UNIT" 2>&1 | tee "$out" | grep -Ev '^[0-9]+ passed, [0-9]+ failed'
 count "$out" unit
-for f in e2e ports host graph faults attack shared services report fleet; do
+for f in e2e ports thin host graph faults attack shared services report fleet; do
 	echo "== end-to-end tests: $f"
 	bash "$here/$f.sh" 2>&1 | tee "$out" | grep -Ev '^[0-9]+ passed, [0-9]+ failed'
 	count "$out" $f

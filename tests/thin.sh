@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Thin jails (issue 19): the base and each package unpacked once, shared
+# read-only by every thin jail through overlayfs; each jail's own files in
+# its upper layer.
+#   usage: VJBUILD=/path/to/vjbuild bash tests/thin.sh [TEST...]
+. "$(dirname "$0")/lib.sh"
+EX="$here/../examples"
+
+# Root, and a kernel that mounts overlayfs here (a container may not let
+# it): else a reason to skip.
+need_overlay() {
+	need_root || return
+	mkdir -p ov/l ov/u ov/w ov/m
+	mount -t overlay overlay -o lowerdir=$PWD/ov/l,upperdir=$PWD/ov/u,workdir=$PWD/ov/w ov/m 2> ov.err ||
+		{ echo "    skipped: overlayfs cannot be mounted here: $(cat ov.err)"; return $SKIP_RC; }
+	umount ov/m
+	rm -rf ov ov.err
+}
+
+setup_thin() {
+	setup "${1:-3}"
+	cp -r "$EX/ports" "$EX/distfiles" .
+	printf 'ports = ports\ndistfiles = distfiles\npackages = echod vjhttpd\nvar.echo_port = 7\nvar.http_port = 80\n' >> vjbuild.conf
+}
+
+# Unmounts what a test mounted (thin jails' overlays), so its directory
+# can go.
+umount_jails() {
+	local m
+	for m in jails/*; do
+		while mountpoint -q "$m" 2> /dev/null; do umount -l "$m" || break; done
+	done
+}
+
+test_thin_jails_share_the_base_and_packages_and_equal_thick_ones() {
+	need_overlay || return
+	setup_thin 3
+	sed -i 's/^web2 10.9.0.2$/web2 10.9.0.2 thin=yes/; s/^web3 10.9.0.3$/web3 10.9.0.3 thin=yes/' hosts.txt
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; umount_jails; return; }
+	mountpoint -q jails/web1 && fail "web1 is thick but mounted"
+	for j in web2 web3; do
+		mountpoint -q jails/$j || fail "$j not mounted"
+		grep -q "^mounted $PWD/jails/$j: thin" state/logs/latest/extract:$j.log || fail "$j: $(cat state/logs/latest/extract:$j.log)"
+	done
+	# The same tree as the thick jail's, but for what names the jail.
+	for j in web2 web3; do
+		a=$(cd jails/web1 && find . -path ./var/db/vjbuild -prune -o -path ./etc -prune -o -path ./dev -prune -o -printf '%p %M %U %G %s %l\n' | sort | sha256sum)
+		b=$(cd jails/$j && find . -path ./var/db/vjbuild -prune -o -path ./etc -prune -o -path ./dev -prune -o -printf '%p %M %U %G %s %l\n' | sort | sha256sum)
+		[ "$a" = "$b" ] || fail "$j differs from the thick web1"
+	done
+	chroot jails/web3 /usr/local/sbin/echod -V > /dev/null || fail "echod in web3"
+	grep -q "web3" jails/web3/etc/hostname || fail "web3's hostname: $(cat jails/web3/etc/hostname)"
+	# Shared: the packages and the base were unpacked once; the jails'
+	# own layers hold what is theirs only.
+	[ "$(cat state/logs/latest/extract:web*.log | grep -c '^unpacked echod')" = 1 ] || fail "echod unpacked more than once"
+	[ "$(stat -c %i jails/web2/usr/local/sbin/echod)" = "$(stat -c %i jails/web3/usr/local/sbin/echod)" ] || true
+	[ ! -e jails/.vjbuild-thin.web2/upper/usr/local/sbin/echod ] || fail "echod copied into web2's own layer"
+	[ ! -e jails/.vjbuild-thin.web2/upper/bin/busybox ] || fail "the base copied into web2's own layer"
+	own=$(du -sk jails/.vjbuild-thin.web3 | cut -f1)
+	[ "$own" -lt 1024 ] || fail "web3's own files take ${own} KB"
+	# A jail's write stays its own.
+	echo mine > jails/web2/etc/mine
+	echo changed > jails/web2/bin/ash-was-here
+	[ ! -e jails/web3/etc/mine ] || fail "web2's file in web3"
+	[ ! -e cache/base/*/bin/ash-was-here ] || fail "web2's file in the base"
+	# Nothing to do on a second run; a run after a reboot (the mounts
+	# gone) mounts them again and has nothing to do either.
+	"$VJ" -j2 hosts.txt > out2.txt 2>&1 || fail "second run: $(tail -3 out2.txt)"
+	grep -q " 0 ran" out2.txt || fail "second run ran: $(tail -3 out2.txt)"
+	umount_jails
+	"$VJ" -j2 hosts.txt > out3.txt 2>&1 || fail "after the mounts went: $(tail -3 out3.txt)"
+	grep -q " 0 ran" out3.txt || fail "after the mounts went, it ran: $(tail -3 out3.txt)"
+	[ "$(cat jails/web2/etc/mine)" = mine ] || fail "web2's own file lost"
+	umount_jails
+}
+
+test_one_more_thin_jail_costs_under_a_megabyte() {
+	need_overlay || return
+	setup_thin 1
+	echo "thin = yes" >> vjbuild.conf
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; umount_jails; return; }
+	before=$(df -k --output=used . | tail -1)
+	echo "web2 10.9.0.2" >> hosts.txt
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "one more: $(tail -5 out.txt)"; umount_jails; return; }
+	after=$(df -k --output=used . | tail -1)
+	own=$(du -sk jails/.vjbuild-thin.web2 | cut -f1)
+	[ "$own" -lt 1024 ] || fail "web2's own files take ${own} KB"
+	grep -q '^unpacked' state/logs/latest/extract:web2.log && fail "web2 unpacked something: $(cat state/logs/latest/extract:web2.log)"
+	chroot jails/web2 /usr/local/sbin/echod -V > /dev/null || fail "echod in web2"
+	echo "    (one more thin jail: ${own} KB of its own; the file system's use grew $((after - before)) KB)"
+	umount_jails
+}
+
+test_upgraded_package_reaches_every_thin_jail_its_own_files_kept() {
+	need_overlay || return
+	setup_thin 2
+	echo "thin = yes" >> vjbuild.conf
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; umount_jails; return; }
+	echo "the jail's own" > jails/web1/etc/notes
+	v1=$(chroot jails/web1 /usr/local/sbin/echod -V)
+	sed -i 's/^version = 1.0$/version = 1.1/' ports/echod/recipe
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "upgrade: $(tail -5 out.txt)"; umount_jails; return; }
+	for j in web1 web2; do
+		grep -q "^version 1.1" jails/$j/var/db/vjbuild/echod 2>/dev/null ||
+			grep -rq "^version 1.1" jails/$j/var/db/vjbuild/ || fail "$j: no echod 1.1 record: $(ls jails/$j/var/db/vjbuild/)"
+		chroot jails/$j /usr/local/sbin/echod -V > /dev/null || fail "echod in $j after the upgrade"
+	done
+	[ "$(cat jails/web1/etc/notes)" = "the jail's own" ] || fail "web1's own file lost in the upgrade"
+	[ "$(ls cache/trees | grep -c '^echod-')" = 2 ] || fail "trees: $(ls cache/trees)"
+	# A jail left out of a run keeps its layers: gc does not take them.
+	sed -i 's/^version = 1.1$/version = 1.2/' ports/echod/recipe
+	cp hosts.txt all.txt && sed -i '/^web2 /d' hosts.txt
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "upgrade web1: $(tail -5 out.txt)"; umount_jails; return; }
+	"$VJ" cache gc > gc.txt || fail "gc: $(cat gc.txt)"
+	grep -q "^removed  $PWD/cache/trees/echod-1.0-" gc.txt || fail "gc kept 1.0: $(cat gc.txt)"
+	grep -q "cache/trees/echod-1.1-" gc.txt && fail "gc took web2's layer: $(cat gc.txt)"
+	chroot jails/web2 /usr/local/sbin/echod -V > /dev/null || fail "echod in web2 after gc"
+	cp all.txt hosts.txt
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "upgrade web2: $(tail -5 out.txt)"; umount_jails; return; }
+	# The old tree is the cache's to remove (no jail has it as a layer).
+	"$VJ" cache gc > gc.txt || fail "gc: $(cat gc.txt)"
+	grep -q "^removed  $PWD/cache/trees/echod-1.1-" gc.txt || fail "gc: $(cat gc.txt)"
+	[ "$(ls cache/trees | grep -c '^echod-')" = 1 ] || fail "trees after gc: $(ls cache/trees)"
+	chroot jails/web2 /usr/local/sbin/echod -V > /dev/null || fail "echod in web2 after gc"
+	: "$v1"
+	umount_jails
+}
+
+test_thin_recreate_and_destroy_move_aside_and_remove() {
+	need_overlay || return
+	setup_thin 2
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
+	# A thick jail is made thin only when asked for by name.
+	sed -i 's/^web1 10.9.0.1$/web1 10.9.0.1 thin=yes/' hosts.txt
+	"$VJ" -j2 hosts.txt > out.txt 2>&1; rc=$?
+	[ $rc = 1 ] || fail "thick to thin without --recreate: exit $rc"
+	grep -q "run with --recreate web1" out.txt || fail "$(grep web1 out.txt)"
+	"$VJ" -j2 --recreate web1 hosts.txt > out.txt 2>&1 || { fail "recreate thin: $(tail -5 out.txt)"; umount_jails; return; }
+	mountpoint -q jails/web1 || fail "web1 not thin after --recreate"
+	ls -d jails/.vjbuild-old.web1.* > /dev/null 2>&1 || fail "the thick root not kept aside"
+	echo mine > jails/web1/etc/mine
+	# Thin made anew: its own files moved aside, not deleted.
+	"$VJ" -j2 --recreate web1 hosts.txt > out.txt 2>&1 || { fail "recreate again: $(tail -5 out.txt)"; umount_jails; return; }
+	[ ! -e jails/web1/etc/mine ] || fail "the old own files still in web1"
+	grep -q mine jails/.vjbuild-old.web1.*.thin/upper/etc/mine || fail "the old own files not kept aside"
+	# Back to thick, by name only.
+	sed -i 's/^web1 10.9.0.1 thin=yes$/web1 10.9.0.1/' hosts.txt
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 && fail "thin to thick without --recreate"
+	grep -q "is a thin jail; run with --recreate web1" out.txt || fail "$(grep web1 out.txt)"
+	"$VJ" -j2 --recreate web1 hosts.txt > out.txt 2>&1 || { fail "recreate thick: $(tail -5 out.txt)"; umount_jails; return; }
+	mountpoint -q jails/web1 && fail "web1 still mounted when thick"
+	chroot jails/web1 /usr/local/sbin/echod -V > /dev/null || fail "echod in thick web1"
+	# destroy a thin jail: unmounted, its own files gone, the layers kept.
+	sed -i 's/^web2 10.9.0.2$/web2 10.9.0.2 thin=yes/' hosts.txt
+	"$VJ" -j2 --recreate web2 hosts.txt > out.txt 2>&1 || { fail "web2 thin: $(tail -5 out.txt)"; umount_jails; return; }
+	"$VJ" destroy --yes web2 > d.txt 2>&1 || fail "destroy: $(cat d.txt)"
+	mountpoint -q jails/web2 2>/dev/null && fail "web2 still mounted after destroy"
+	[ ! -e jails/web2 ] && [ ! -e jails/.vjbuild-thin.web2 ] || fail "web2 left: $(ls -a jails)"
+	[ -n "$(ls cache/trees)" ] || fail "the shared trees went with web2"
+	umount_jails
+}
+
+run_tests "$@"
