@@ -12,6 +12,7 @@
 
 #include "../state/state.h"
 #include "../util/json.h"
+#include "../tasks/tasks.h"
 #include "../util/util.h"
 #include "../vjbuild.h"
 #include "cli.h"
@@ -47,6 +48,21 @@ no_task(const struct state_task *t, void *arg)
 {
 	(void)t;
 	(void)arg;
+}
+
+/* A thin jail's overlay, mounted from its record when it is not (after a
+ * reboot): start makes the jail's root from it. 0 or -1 with err. */
+static int
+mount_thin(const char *root, const char *name, struct vj_err *err)
+{
+	char *jails = fs_dirname(root), *dir = thin_dir(jails, name);
+	int rc = 0;
+
+	if (access(dir, F_OK) == 0 && !thin_is_mounted(root))
+		rc = thin_mount_recorded(jails, name, err);
+	free(jails);
+	free(dir);
+	return rc;
 }
 
 /*
@@ -184,6 +200,9 @@ cmd_run(const struct opts *o, int start)
 		}
 		if (start && (f.spec.console = open_console(c, f.name,
 		    &console)) == -1) {
+			rc = EXIT_TASKS;
+		} else if (start && mount_thin(f.spec.root, f.name, &err) == -1) {
+			fprintf(stderr, "%s: %s\n", progname, err.msg);
 			rc = EXIT_TASKS;
 		} else if ((start ? jail_start(&f.spec, &err) :
 		    jail_stop(&f.spec, &err)) == -1) {

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <linux/capability.h>
 #include <sys/file.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -58,6 +60,154 @@ out:
 		close(fd);
 	if (ns != -1)
 		close(ns);
+	return rc;
+}
+
+/*
+ * The super options of the overlay mounted at root (the last mount there
+ * in /proc/self/mountinfo), or NULL when what is mounted there last is not
+ * an overlay. malloc'd.
+ */
+static char *
+overlay_options(const char *root)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *found = NULL, *p, *f5, *type, *opts;
+	size_t cap = 0;
+	int i;
+
+	if (f == NULL)
+		return NULL;
+	while (getline(&line, &cap, f) != -1) {
+		line[strcspn(line, "\n")] = '\0';
+		for (p = line, i = 0; i < 4 && p != NULL; i++)
+			if ((p = strchr(p, ' ')) != NULL)
+				p++;
+		if (p == NULL)
+			continue;
+		f5 = p;
+		if ((p = strchr(f5, ' ')) == NULL ||
+		    (size_t)(p - f5) != strlen(root) ||
+		    strncmp(f5, root, strlen(root)) != 0 ||
+		    (p = strstr(p, " - ")) == NULL)
+			continue;
+		type = p + 3;
+		free(found);
+		found = NULL;
+		if (strncmp(type, "overlay ", 8) == 0 &&
+		    (opts = strchr(type + 8, ' ')) != NULL)
+			found = xstrdup(opts + 1);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* The value of key= in a mount's comma-separated options; malloc'd. */
+static char *
+option(const char *opts, const char *key)
+{
+	size_t n = strlen(key);
+	const char *p;
+
+	for (p = opts; p != NULL; p = strchr(p, ','), p = p ? p + 1 : NULL)
+		if (strncmp(p, key, n) == 0 && p[n] == '=')
+			return xstrndup(p + n + 1, strcspn(p + n + 1, ","));
+	return NULL;
+}
+
+/*
+ * A thin jail's root (an overlay, tasks/thin.c): overlayfs cannot be
+ * mounted idmapped, but its layers can (Linux 5.19): each lower layer and
+ * the directory of the upper and work directories are mounted over
+ * themselves idmapped through pid's user namespace, in this (private)
+ * mount namespace, and an overlay of them is mounted at root over the
+ * host's. outer: the chroot's path from here, or NULL.
+ */
+/*
+ * This process's file system ids become idbase (the jail's root as the
+ * host sees it), its capabilities kept: the overlay mounted next does its
+ * own work in the upper layer (its work directory, copies up) as its
+ * mounter, whose ids must map through the idmapped upper layer (the
+ * host's root does not: EOVERFLOW, and overlayfs mounts read-only).
+ */
+static int
+mount_as_jail_root(unsigned long idbase, struct vj_err *err)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	int i;
+
+	if (syscall(SYS_capget, &h, d) == -1) {
+		vj_errno(err, "capget");
+		return -1;
+	}
+	(void)setfsgid((gid_t)idbase);
+	(void)setfsuid((uid_t)idbase);	/* clears effective capabilities */
+	if ((uid_t)setfsuid((uid_t)-1) != (uid_t)idbase) {
+		vj_errf(err, "setfsuid(%lu) refused", idbase);
+		return -1;
+	}
+	for (i = 0; i < 2; i++)
+		d[i].effective = d[i].permitted;
+	if (syscall(SYS_capset, &h, d) == -1) {
+		vj_errno(err, "capset");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+idmap_overlay(const char *root, const char *opts, const char *outer,
+    pid_t pid, unsigned long idbase, struct vj_err *err)
+{
+	char *lower = option(opts, "lowerdir"), *upper = option(opts,
+	    "upperdir"), *work = option(opts, "workdir"), *own = NULL;
+	char *l, *path, *mine = NULL;
+	struct sbuf o = { 0 };
+	int rc = -1;
+
+	if (lower == NULL || upper == NULL || work == NULL ||
+	    strrchr(upper, '/') == NULL ||
+	    strncmp(upper, work, (size_t)(strrchr(upper, '/') - upper + 1))) {
+		vj_errf(err, "%s: an overlay vjbuild did not mount (%s)", root,
+		    opts);
+		goto out;
+	}
+	own = xstrndup(upper, (size_t)(strrchr(upper, '/') - upper));
+	mine = xstrdup(lower);
+	for (l = strtok(mine, ":"); l != NULL; l = strtok(NULL, ":")) {
+		path = outer ? fs_join(outer, l) : xstrdup(l);
+		sbuf_printf(&o, "%s%s", o.s ? ":" : "lowerdir=", path);
+		rc = idmap_root(path, pid, err);
+		free(path);
+		if (rc == -1)
+			goto out;
+	}
+	rc = -1;
+	path = outer ? fs_join(outer, own) : xstrdup(own);
+	if (idmap_root(path, pid, err) == -1) {
+		free(path);
+		goto out;
+	}
+	sbuf_printf(&o, ",upperdir=%s%s,workdir=%s%s", path,
+	    strrchr(upper, '/'), path, strrchr(work, '/'));
+	free(path);
+	if (mount_as_jail_root(idbase, err) == -1)
+		goto out;
+	if (mount("vjbuild", root, "overlay", 0, o.s) == -1) {
+		vj_errno(err, "mounting %s as an overlay of idmapped layers "
+		    "(Linux 5.19 or later)", root);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(lower);
+	free(upper);
+	free(work);
+	free(own);
+	free(mine);
+	sbuf_free(&o);
 	return rc;
 }
 
@@ -151,12 +301,15 @@ jail_helper(const struct jail_spec *s, unsigned long idbase, int go,
 	close(unshared[1]);
 	close(mapped[0]);
 	if (read(unshared[0], &c, 1) == 1) {
+		char *ovl = overlay_options(root);
 		if (jail_ids_map(m, idbase, JAIL_IDS_COUNT, &err) == -1 ||
-		    idmap_root(root, m, &err) == -1) {
+		    (ovl != NULL ? idmap_overlay(root, ovl, outer, m, idbase, &err) :
+		    idmap_root(root, m, &err)) == -1) {
 			dprintf(report, "%s", err.msg);
 			kill(m, SIGKILL);
 		} else
 			(void)write(mapped[1], "m", 1);
+		free(ovl);
 	}
 	close(mapped[1]);
 	close(report);

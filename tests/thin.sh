@@ -161,4 +161,41 @@ test_thin_recreate_and_destroy_move_aside_and_remove() {
 	umount_jails
 }
 
+# Started, a thin jail's root is an overlay of the same layers, idmapped
+# (jail/userns.c): it serves, its root is not the host's root, what it
+# writes lands in its own layer owned as in a thick jail, and the shared
+# layers stay as they were.
+test_started_thin_jail_serves_and_writes_only_its_own_layer() {
+	need_overlay || return
+	command -v ip > /dev/null || { echo "    skipped: no ip(8) (iproute2)"; return $SKIP_RC; }
+	setup 2
+	cp -r "$EX/ports" "$EX/distfiles" .
+	printf 'ports = ports\ndistfiles = distfiles\npackages = vjhttpd\nvar.http_port = 80\nthin = yes\n' >> vjbuild.conf
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; umount_jails; return; }
+	umount_jails	# as after a reboot: start mounts it
+	"$VJ" start web1 web2 > start.txt 2>&1 || { fail "start: $(cat start.txt)"; "$VJ" stop web1 web2; umount_jails; return; }
+	for i in 1 2; do
+		page=""
+		for _ in $(seq 1 50); do
+			page=$(timeout 3 busybox wget -q -O - "http://10.9.0.$i/" 2>/dev/null) && break
+			sleep 0.1
+		done
+		echo "$page" | grep -q "<h1>web$i.example.org</h1>" || fail "web$i page: '$page'"
+	done
+	"$VJ" exec web1 sh -c 'echo jailed > /etc/made-inside; id -u' > id.txt 2>&1 || fail "exec: $(cat id.txt)"
+	[ "$(cat id.txt)" = 0 ] || fail "inside, not root: $(cat id.txt)"
+	f=jails/.vjbuild-thin.web1/upper/etc/made-inside
+	[ -f $f ] || fail "the jail's write is not in its own layer: $(ls jails/.vjbuild-thin.web1/upper/etc)"
+	[ "$(stat -c %u $f 2>/dev/null)" = 0 ] || fail "owner on disk: $(stat -c %u $f)"
+	[ -z "$(find cache/base cache/trees -newer start.txt 2>/dev/null | head -1)" ] || fail "a shared layer changed: $(find cache/base cache/trees -newer start.txt | head -3)"
+	# The jail's root cannot write the shared base through its root:
+	# a write goes to its own layer.
+	"$VJ" exec web1 sh -c 'echo x >> /bin/busybox' > /dev/null 2>&1
+	cmp -s cache/base/*/bin/busybox "$(command -v busybox)" || fail "the shared base's busybox changed"
+	"$VJ" exec web1 cat /proc/1/status | grep -q '^Uid:.*0' || fail "init's uid"
+	grep -q "^Uid:	0" /proc/$(cat state/run/web1 | cut -d' ' -f1)/status && fail "the jail's init is the host's root"
+	"$VJ" stop web1 web2 > stop.txt 2>&1 || fail "stop: $(cat stop.txt)"
+	umount_jails
+}
+
 run_tests "$@"
