@@ -126,14 +126,24 @@ ldconfig(const struct task *t, struct vj_err *err)
 #ifdef __linux__
 	char *argv[] = { "/sbin/ldconfig", "-r", t->root, NULL };
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-	int status;
+	char *name;
+	int status, lk, rc;
 
 	if (access(argv[0], X_OK) == -1) {
 		printf("no %s on this host: the jail's linker cache is not "
 		    "refreshed\n", argv[0]);
 		return 0;
 	}
-	if (jail_run(argv, envp, NULL, &status, err) == -1)
+	/* One at a time in a root: two installs of a jail at once would
+	 * both write /etc/ld.so.cache~ and one rename would fail. */
+	name = xasprintf("ldconfig-%s", t->host->name);
+	lk = task_cache_lock(t, name, LOCK_EX, err);
+	free(name);
+	if (lk == -1)
+		return -1;
+	rc = jail_run(argv, envp, NULL, &status, err);
+	close(lk);
+	if (rc == -1)
 		return -1;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		vj_errf(err, "ldconfig -r %s failed", t->root);

@@ -80,7 +80,8 @@ task_cache_lock(const struct task *t, const char *name, int how,
 	}
 	if (flock(fd, how | LOCK_NB) == -1) {
 		double t0 = vj_now();
-		printf("waiting for another vjbuild (%s is locked)\n", path);
+		printf("waiting: %s is locked (by another task or another "
+		    "vjbuild)\n", path);
 		fflush(stdout);
 		while (flock(fd, how) == -1)
 			if (errno != EINTR) {
