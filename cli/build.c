@@ -113,13 +113,14 @@ build_open(const struct opts *o, struct build *b)
 		return EXIT_INPUT;
 	}
 	/* Thin jails' roots, as their layers were last recorded, before
-	 * anything looks at them (mounts do not outlive a reboot). */
+	 * anything looks at them (mounts do not outlive a reboot). One
+	 * that cannot be mounted (a layer removed by hand) is made again
+	 * by its extract:J, which finds it unmounted. */
 	for (i = 0; i < b->h->n && !b->env->packages_only; i++)
 		if (thin_mount_recorded(b->env->jails, b->h->v[i].name,
-		    &err) == -1) {
-			fprintf(stderr, "%s: %s\n", progname, err.msg);
-			return EXIT_TASKS;
-		}
+		    &err) == -1)
+			fprintf(stderr, "%s: note: %s; extract:%s mounts it "
+			    "again\n", progname, err.msg, b->h->v[i].name);
 	return 0;
 }
 

@@ -72,6 +72,14 @@ test_thin_jails_share_the_base_and_packages_and_equal_thick_ones() {
 	"$VJ" -j2 hosts.txt > out3.txt 2>&1 || fail "after the mounts went: $(tail -3 out3.txt)"
 	grep -q " 0 ran" out3.txt || fail "after the mounts went, it ran: $(tail -3 out3.txt)"
 	[ "$(cat jails/web2/etc/mine)" = mine ] || fail "web2's own file lost"
+	# A layer removed by hand while unmounted: the run says so, makes it
+	# again, and the jails have their files.
+	umount_jails
+	rm -rf cache/trees/echod-*
+	"$VJ" -j2 hosts.txt > out4.txt 2>&1 || fail "after a layer went: $(tail -3 out4.txt)"
+	grep -q "note: .*extract:web2 mounts it again" out4.txt || fail "no note: $(head -3 out4.txt)"
+	chroot jails/web2 /usr/local/sbin/echod -V > /dev/null || fail "echod in web2 after its layer was made again"
+	[ "$(cat jails/web2/etc/mine)" = mine ] || fail "web2's own file lost after its layer was made again"
 	umount_jails
 }
 
