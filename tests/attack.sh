@@ -313,6 +313,37 @@ test_started_jail_root_is_not_host_root() {
 	jails_down
 }
 
+# Thin jails share the base read-only (tasks/thin.c): the root of one,
+# started, rewrites, removes and links the shared files, and looks for the
+# layers' host paths; the other jail and the shared trees must not change.
+test_thin_jail_root_cannot_change_what_other_jails_share() {
+	need_root || return; need_ip || return; need_nft || return
+	mkdir -p ov/l ov/u ov/w ov/m
+	mount -t overlay overlay -o lowerdir=$PWD/ov/l,upperdir=$PWD/ov/u,workdir=$PWD/ov/w ov/m 2> /dev/null ||
+		{ echo "    skipped: overlayfs cannot be mounted here"; return $SKIP_RC; }
+	umount ov/m
+	setup 2
+	sed -i 's/10\.9\.0\./10.9.6./' hosts.txt
+	echo "thin = yes" >> vjbuild.conf
+	"$VJ" hosts.txt > build.txt 2>&1 || { fail "provision: $(tail -3 build.txt)"; umount -l jails/web? 2>/dev/null; return; }
+	"$VJ" start web1 web2 > start.txt 2>&1 || { fail "start: $(cat start.txt)"; jails_down; umount -l jails/web? 2>/dev/null; return; }
+	sum() { sha256sum "$@" | cut -d' ' -f1 | tr '\n' ' '; }
+	before=$(sum jails/web2/bin/busybox cache/base/*/bin/busybox)
+	"$VJ" exec web1 sh -c 'echo evil >> /bin/busybox; echo evil > /etc/passwd; rm -f /bin/sh; ln /bin/busybox /evil-link; echo evil >> /evil-link' > /dev/null 2>&1
+	# The attacker's writes happened, in web1's own layer.
+	grep -q evil jails/.vjbuild-thin.web1/upper/etc/passwd || fail "the attack did not run: $(ls -R jails/.vjbuild-thin.web1/upper | head)"
+	after=$(sum jails/web2/bin/busybox cache/base/*/bin/busybox)
+	[ "$before" = "$after" ] || fail "a shared file changed: $before / $after"
+	[ -e jails/web2/bin/sh ] || fail "web1 removed web2's /bin/sh"
+	grep -q evil jails/web2/etc/passwd cache/base/*/etc/passwd && fail "web1 wrote a shared /etc/passwd"
+	lower=$(readlink -f cache/base/*)
+	"$VJ" exec web1 ls "$lower/bin" > ls.txt 2>&1 && fail "the jail reached the shared tree at $lower: $(head -3 ls.txt)"
+	"$VJ" exec web1 ls "$PWD/jails/.vjbuild-thin.web2/upper" > ls.txt 2>&1 && fail "the jail reached web2's own layer"
+	"$VJ" exec web1 mount -t tmpfs x /mnt > m.txt 2>&1 && fail "mount in a thin jail worked"
+	jails_down
+	umount -l jails/web1 jails/web2 2> /dev/null
+}
+
 test_started_jail_cannot_make_devices_or_reach_the_kernel() {
 	need_root || return; need_ip || return; need_nft || return
 	sysctl=/proc/sys/kernel/printk_ratelimit_burst
