@@ -132,34 +132,29 @@ clear_the_way(const struct task *t, int jfd, struct vj_err *err)
 	return 0;
 }
 
-/*
- * CACHE/base/SHA256, the base unpacked, made if missing; open, or -1 with
- * err. Made by one vjbuild at a time (the lock): unpacked into a
- * temporary name, flushed, renamed into place, so it is whole or absent.
- * Nothing writes it after: jails are copies.
- */
-static int
-base_tree(const struct task *t, struct vj_err *err)
+int
+task_cache_once(const struct task *t, const char *sub, const char *name,
+    const char *lockprefix, long (*fill)(int fd, void *arg,
+    struct vj_err *err), void *arg, long *made, struct vj_err *err)
 {
-	const char *base = t->env->conf->val[CONF_BASE];
-	char *dir = fs_join(t->env->cache, "base");
-	char *lock = xasprintf("base-%s", t->env->base_digest);
-	char *tmp = xasprintf(".tmp.%s", t->env->base_digest);
+	char *dir = fs_join(t->env->cache, sub);
+	char *lock = xasprintf("%s%s", lockprefix, name);
+	char *tmp = xasprintf(".tmp.%s", name);
 	int lk = -1, dfd = -1, tfd = -1, fd = -1;
-	long n;
 
+	*made = -1;
 	if (fs_mkdirs(dir, 0755) == -1 ||
 	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		vj_errno(err, "%s", dir);
 		goto out;
 	}
-	if ((fd = openat(dfd, t->env->base_digest, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) != -1)
+	if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) != -1)
 		goto out;
 	if ((lk = task_cache_lock(t, lock, LOCK_EX, err)) == -1)
 		goto out;
-	if ((fd = openat(dfd, t->env->base_digest, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) != -1)
+	if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) != -1)
 		goto out;	/* another made it while this one waited */
 	if (fs_rmtree_at(dfd, tmp) == -1 || mkdirat(dfd, tmp, 0755) == -1 ||
 	    (tfd = openat(dfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -167,17 +162,16 @@ base_tree(const struct task *t, struct vj_err *err)
 		vj_errno(err, "%s/%s", dir, tmp);
 		goto out;
 	}
-	if ((n = cache_extract(base, tfd, err)) == -1)
+	if ((*made = fill(tfd, arg, err)) < 0) {
+		*made = -1;
 		goto out;
-	task_note_devices(base);
-	if (compat_syncfs(tfd) == -1 ||
-	    renameat(dfd, tmp, dfd, t->env->base_digest) == -1) {
-		vj_errno(err, "%s/%s", dir, t->env->base_digest);
+	}
+	if (compat_syncfs(tfd) == -1 || renameat(dfd, tmp, dfd, name) == -1) {
+		vj_errno(err, "%s/%s", dir, name);
+		*made = -1;
 		goto out;
 	}
 	(void)fsync(dfd);
-	printf("unpacked %ld entries from %s into %s/%s, once for every jail "
-	    "of this base\n", n, base, dir, t->env->base_digest);
 	fd = tfd;
 	tfd = -1;
 out:
@@ -192,6 +186,37 @@ out:
 	free(dir);
 	free(lock);
 	free(tmp);
+	return fd;
+}
+
+static long
+fill_base(int fd, void *arg, struct vj_err *err)
+{
+	const char *base = arg;
+	long n = cache_extract(base, fd, err);
+
+	if (n != -1)
+		task_note_devices(base);
+	return n;
+}
+
+/*
+ * CACHE/base/SHA256, the base unpacked (task_cache_once: whole or
+ * absent), open; -1 with err. Nothing writes it after: thick jails are
+ * copies, thin ones have it as a read-only layer.
+ */
+static int
+base_tree(const struct task *t, struct vj_err *err)
+{
+	const char *base = t->env->conf->val[CONF_BASE];
+	long made;
+	int fd = task_cache_once(t, "base", t->env->base_digest, "base-",
+	    fill_base, (void *)base, &made, err);
+
+	if (fd != -1 && made >= 0)
+		printf("unpacked %ld entries from %s into %s/base/%s, once for "
+		    "every jail of this base\n", made, base, t->env->cache,
+		    t->env->base_digest);
 	return fd;
 }
 

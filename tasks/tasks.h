@@ -191,6 +191,17 @@ void task_note_devices(const char *src);
 int task_cache_lock(const struct task *t, const char *name, int how,
     struct vj_err *err);
 
+/*
+ * CACHE/SUB/NAME, a directory made once for every jail and state on the
+ * cache (an unpacked base or package): when missing, made under the lock
+ * LOCKPREFIX+NAME by fill into a temporary name, flushed and renamed into
+ * place, so it is whole or absent. Open (O_DIRECTORY), or -1 with err;
+ * *made is fill's count when this call made it, else -1.
+ */
+int task_cache_once(const struct task *t, const char *sub, const char *name,
+    const char *lockprefix, long (*fill)(int fd, void *arg,
+    struct vj_err *err), void *arg, long *made, struct vj_err *err);
+
 /* Thin jails (tasks/thin.c). */
 /* 1 when h is thin (its line's thin=, else the config's); t's jail. */
 int thin_wanted(const struct conf *c, const struct conf_host *h);

@@ -160,75 +160,48 @@ out:
 	return rc;
 }
 
+static long
+fill_tree(int fd, void *arg, struct vj_err *err)
+{
+	const struct task_port *tp = arg;
+	struct sbuf names = { 0 };
+	const char *devs;
+	long n = cache_extract_verified(tp->archive, fd, tp->sha256, &names,
+	    err);
+
+	sbuf_free(&names);
+	if (n >= 0 && cache_skipped_devices(&devs) > 0) {
+		vj_errf(err, "%s: %s: a device node in a package: refused (no "
+		    "build makes one)", tp->archive, devs);
+		return -1;
+	}
+	return n;
+}
+
 /*
- * CACHE/trees/NAME-VERSION-KEY16, tp's package unpacked, made if missing
- * (under a lock, its digest checked in the read, flushed, renamed into
- * place). The path, or NULL with err.
+ * CACHE/trees/NAME-VERSION-KEY16, tp's package unpacked, its digest
+ * checked in the read (task_cache_once: whole or absent). The path, or
+ * NULL with err.
  */
 static char *
 package_tree(const struct task *t, const struct task_port *tp,
     struct vj_err *err)
 {
 	const char *a = strrchr(tp->archive, '/') + 1;
-	char *dir = fs_join(t->env->cache, "trees"), *name, *tmp, *lock;
-	char *path = NULL;
-	int dfd = -1, tfd = -1, lk = -1;
-	struct stat st;
-	struct sbuf names = { 0 };
-	long n;
+	char *name = xasprintf("%.*s", (int)(strlen(a) - strlen(".tar.gz")),
+	    a), *path = NULL;
+	long made;
+	int fd = task_cache_once(t, "trees", name, "tree-", fill_tree,
+	    (void *)tp, &made, err);
 
-	name = xasprintf("%.*s", (int)(strlen(a) - strlen(".tar.gz")), a);
-	tmp = xasprintf(".tmp.%s", name);
-	lock = xasprintf("tree-%s", name);
-	if (fs_mkdirs(dir, 0755) == -1 ||
-	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		vj_errno(err, "%s", dir);
-		goto out;
+	if (fd != -1) {
+		close(fd);
+		path = xasprintf("%s/trees/%s", t->env->cache, name);
+		if (made >= 0)
+			printf("unpacked %s %s into %s, once for every thin "
+			    "jail\n", tp->port->name, tp->port->version, path);
 	}
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		goto done;
-	if ((lk = task_cache_lock(t, lock, LOCK_EX, err)) == -1)
-		goto out;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		goto done;	/* made while this one waited */
-	if (fs_rmtree_at(dfd, tmp) == -1 || mkdirat(dfd, tmp, 0755) == -1 ||
-	    (tfd = openat(dfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1) {
-		vj_errno(err, "%s/%s", dir, tmp);
-		goto out;
-	}
-	if ((n = cache_extract_verified(tp->archive, tfd, tp->sha256, &names,
-	    err)) < 0)
-		goto out;
-	if (cache_skipped_devices(&a) > 0) {
-		vj_errf(err, "%s: %s: a device node in a package: refused (no "
-		    "build makes one)", tp->archive, a);
-		goto out;
-	}
-	if (compat_syncfs(tfd) == -1 || renameat(dfd, tmp, dfd, name) == -1) {
-		vj_errno(err, "%s/%s", dir, name);
-		goto out;
-	}
-	(void)fsync(dfd);
-	printf("unpacked %s %s into %s/%s, once for every thin jail\n",
-	    tp->port->name, tp->port->version, dir, name);
-done:
-	path = fs_join(dir, name);
-out:
-	if (tfd != -1) {
-		close(tfd);
-		if (path == NULL)
-			(void)fs_rmtree_at(dfd, tmp);
-	}
-	if (dfd != -1)
-		close(dfd);
-	if (lk != -1)
-		close(lk);
-	sbuf_free(&names);
-	free(dir);
 	free(name);
-	free(tmp);
-	free(lock);
 	return path;
 }
 
