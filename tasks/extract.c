@@ -70,6 +70,35 @@ extract_exists(const struct task *t)
 }
 
 /*
+ * Renames from (in the jails directory jfd) to .vjbuild-old.NAME.TIME
+ * plus suffix, a name no earlier aside has (two recreates in one second
+ * took the same one, and the second failed). The name, or NULL with err.
+ */
+static char *
+move_aside(int jfd, const char *from, const char *name, const char *suffix,
+    struct vj_err *err)
+{
+	char *aside;
+	int i;
+
+	for (i = 0;; i++) {
+		aside = i == 0 ? xasprintf(".vjbuild-old.%s.%lld%s", name,
+		    (long long)time(NULL), suffix) :
+		    xasprintf(".vjbuild-old.%s.%lld.%d%s", name,
+		    (long long)time(NULL), i, suffix);
+		if (renameat(jfd, from, jfd, aside) == 0)
+			return aside;
+		if ((errno != EEXIST && errno != ENOTEMPTY && errno != ENOTDIR) ||
+		    i == 99) {
+			vj_errno(err, "%s: move aside to %s", from, aside);
+			free(aside);
+			return NULL;
+		}
+		free(aside);
+	}
+}
+
+/*
  * Looks at what is at JAILS/J now. Returns 1 when it is this very jail
  * (nothing to do), 0 when the way is clear (absent, or moved aside), -1
  * with err when it must not be touched.
@@ -80,7 +109,6 @@ clear_the_way(const struct task *t, int jfd, struct vj_err *err)
 	const char *name = t->host->name;
 	struct stat st;
 	char *aside;
-	int i;
 	int fd, rc;
 
 	if (fstatat(jfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
@@ -111,22 +139,8 @@ clear_the_way(const struct task *t, int jfd, struct vj_err *err)
 		    "moved aside, not deleted)", t->root, name);
 		return -1;
 	}
-	/* A name no earlier aside has (two recreates in one second took
-	 * the same one, and the second failed). */
-	for (i = 0;; i++) {
-		aside = i == 0 ? xasprintf(".vjbuild-old.%s.%lld", name,
-		    (long long)time(NULL)) : xasprintf(".vjbuild-old.%s.%lld.%d",
-		    name, (long long)time(NULL), i);
-		if (renameat(jfd, name, jfd, aside) == 0)
-			break;
-		if ((errno != EEXIST && errno != ENOTEMPTY && errno != ENOTDIR) ||
-		    i == 99) {
-			vj_errno(err, "%s: move aside to %s", t->root, aside);
-			free(aside);
-			return -1;
-		}
-		free(aside);
-	}
+	if ((aside = move_aside(jfd, name, name, "", err)) == NULL)
+		return -1;
 	printf("moved the old root aside to %s/%s\n", t->env->jails, aside);
 	free(aside);
 	return 0;
@@ -228,7 +242,7 @@ base_tree(const struct task *t, struct vj_err *err)
 static int
 thin_aside(const struct task *t, int jfd, struct vj_err *err)
 {
-	char *dir = thin_dir(t->env->jails, t->host->name), *aside;
+	char *dir = thin_dir(t->env->jails, t->host->name), *aside = NULL;
 	const char *own = strrchr(dir, '/') + 1;
 	int rc = -1;
 
@@ -236,14 +250,9 @@ thin_aside(const struct task *t, int jfd, struct vj_err *err)
 		free(dir);
 		return 0;
 	}
-	aside = xasprintf(".vjbuild-old.%s.%lld.thin", t->host->name,
-	    (long long)time(NULL));
-	if (thin_umount(t->root, err) == -1)
+	if (thin_umount(t->root, err) == -1 ||
+	    (aside = move_aside(jfd, own, t->host->name, ".thin", err)) == NULL)
 		goto out;
-	if (renameat(jfd, own, jfd, aside) == -1) {
-		vj_errno(err, "%s: move aside", dir);
-		goto out;
-	}
 	(void)unlinkat(jfd, t->host->name, AT_REMOVEDIR);	/* if empty */
 	printf("moved the old thin jail's own files aside to %s/%s\n",
 	    t->env->jails, aside);
