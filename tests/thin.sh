@@ -206,4 +206,20 @@ test_started_thin_jail_serves_and_writes_only_its_own_layer() {
 	umount_jails
 }
 
+# valgrind judges the parent (children end with _exit, keeping its heap
+# by design), as tests/e2e.sh's test does for thick jails.
+test_valgrind_thin_paths_have_no_leaks() {
+	need_overlay || return
+	command -v valgrind > /dev/null || { echo "    skipped: valgrind is not installed"; return $SKIP_RC; }
+	[ "${SANITIZED:-0}" = 1 ] && { echo "    skipped: valgrind cannot run a sanitizer build (the plain build's run covers this)"; return $SKIP_RC; }
+	setup_thin 2
+	echo "thin = yes" >> vjbuild.conf
+	local vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --child-silent-after-fork=yes"
+	for args in "-j2 hosts.txt" "-j2 hosts.txt" "-n hosts.txt" "cache gc" "destroy --yes web2"; do
+		$vg --log-file=vg.txt "$VJ" $args > out.txt 2>&1 || { fail "vjbuild $args: exit $?: $(tail -3 out.txt)"; continue; }
+		[ ! -s vg.txt ] || fail "vjbuild $args: $(head -20 vg.txt)"
+	done
+	umount_jails
+}
+
 run_tests "$@"
