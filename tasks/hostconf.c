@@ -98,6 +98,15 @@ hostconf_run(const struct task *t, struct vj_err *err)
 		goto out;
 	printf("%s: hostname %s, address %s%s\n", t->root, t->host->name,
 	    t->host->address, f.resolv ? ", resolv.conf" : "");
+	/* A thin jail's packages are layers, all there since extract:J:
+	 * its linker cache once, here, not once an install. */
+	if (task_thin(t) && t->env->ports != NULL) {
+		int *mine = NULL;
+		size_t n = task_jail_ports(t->env, t->host, &mine);
+		free(mine);
+		if (n > 0 && task_ldconfig(t, err) == -1)
+			goto out;
+	}
 	rc = 0;
 out:
 	close(fd);

@@ -120,8 +120,8 @@ wants_ldconfig(const char *files)
 	return 0;
 }
 
-static int
-ldconfig(const struct task *t, struct vj_err *err)
+int
+task_ldconfig(const struct task *t, struct vj_err *err)
 {
 #ifdef __linux__
 	char *argv[] = { "/sbin/ldconfig", "-r", t->root, NULL };
@@ -461,7 +461,10 @@ install_run(const struct task *t, struct vj_err *err)
 	    tp->port->name, tp->port->version, tp->key, tp->sha256, names.s);
 	if (fs_write_beneath(fd, rec, text, strlen(text), 0644, err) == -1)
 		goto out;
-	if (wants_ldconfig(names.s) && ldconfig(t, err) == -1)
+	/* A thin jail's linker cache is made once, by hostconf:J, with
+	 * every package's layer there already. */
+	if (!task_thin(t) && wants_ldconfig(names.s) &&
+	    task_ldconfig(t, err) == -1)
 		goto out;
 	if (compat_syncfs(fd) == -1) {
 		vj_errno(err, "%s: syncfs", t->root);

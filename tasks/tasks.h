@@ -202,6 +202,9 @@ int task_cache_once(const struct task *t, const char *sub, const char *name,
     const char *lockprefix, long (*fill)(int fd, void *arg,
     struct vj_err *err), void *arg, long *made, struct vj_err *err);
 
+/* ldconfig -r of t's root (Linux), one at a time a root. 0 or -1. */
+int task_ldconfig(const struct task *t, struct vj_err *err);
+
 /* Thin jails (tasks/thin.c). */
 /* 1 when h is thin (its line's thin=, else the config's); t's jail. */
 int thin_wanted(const struct conf *c, const struct conf_host *h);

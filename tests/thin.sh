@@ -206,6 +206,31 @@ test_started_thin_jail_serves_and_writes_only_its_own_layer() {
 	umount_jails
 }
 
+# A thin jail's linker cache is made once, by hostconf:J, with every
+# package's layer there already: not once a package.
+test_thin_jails_linker_cache_is_made_once_with_every_library() {
+	need_overlay || return
+	[ -x /sbin/ldconfig ] || { echo "    skipped: no /sbin/ldconfig on this host"; return $SKIP_RC; }
+	setup 1
+	echo "thin = yes" >> vjbuild.conf
+	printf 'ports = ports\n' >> vjbuild.conf
+	make_port solib 'mkdir -p $STAGEDIR$PREFIX/lib $STAGEDIR/etc
+echo "int vj_answer(void) { return 42; }" > a.c
+cc -shared -fPIC -Wl,-soname,libanswer.so.1 a.c -o $STAGEDIR$PREFIX/lib/libanswer.so.1
+echo /usr/local/lib > $STAGEDIR/etc/ld.so.conf'
+	make_port solib2 'mkdir -p $STAGEDIR$PREFIX/lib
+echo "int vj_other(void) { return 7; }" > b.c
+cc -shared -fPIC -Wl,-soname,libother.so.1 b.c -o $STAGEDIR$PREFIX/lib/libother.so.1'
+	sed -i 's/^web1 10.9.0.1$/web1 10.9.0.1 solib solib2/' hosts.txt
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "$(tail -5 out.txt)"; umount_jails; return; }
+	grep -q "refreshed the linker cache" state/logs/latest/hostconf:web1.log || fail "hostconf: $(cat state/logs/latest/hostconf:web1.log)"
+	grep -l "refreshed the linker cache" state/logs/latest/install:*.log 2>/dev/null && fail "an install ran ldconfig"
+	for l in libanswer.so.1 libother.so.1; do
+		grep -aq $l jails/web1/etc/ld.so.cache || fail "$l not in the cache"
+	done
+	umount_jails
+}
+
 # valgrind judges the parent (children end with _exit, keeping its heap
 # by design), as tests/e2e.sh's test does for thick jails.
 test_valgrind_thin_paths_have_no_leaks() {
