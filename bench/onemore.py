@@ -18,7 +18,7 @@ packages come from the cache), then the hosts file with j2 added and a
 second run, timed: "one more jail". Beside its wall time, the durations
 vjbuild recorded for j2's tasks (extract, the installs summed, the rest)
 and the disk j2's root takes (du, counting hard links once across j1 and
-j2, so what j2 shares with j1 is not counted). With --thin, the last
+j2, so what j2 shares with j1 is not counted). With --thin, every
 binary also makes thin jails (thin = yes), a way of its own in the same
 rounds, whose disk is what j2's own layer takes (du of
 JAILS/.vjbuild-thin.j2). Prints each round and the medians, and each
@@ -127,7 +127,7 @@ def main():
     print("cache made warm in %.1f s (by %s)" % (t, bins[0]), flush=True)
     ways = [(b, b, False) for b in bins]
     if a.thin:
-        ways.append((bins[-1] + " thin", bins[-1], True))
+        ways += [(b + " thin", b, True) for b in bins]
     res = {w[0]: [] for w in ways}
     keys = ("wall_s", "extract_s", "install_s", "other_tasks_s", "disk_kb")
     print("round  %-40s %8s %8s %8s %8s %9s" % (
