@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * vjbuild as the GNU make jobserver of its run: -j tokens in a pipe that
- * the makes of builds share.
+ * the makes of builds share; or, run by a make that has one, a client of
+ * that make's.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -52,6 +55,60 @@ on_token(evutil_socket_t fd, short what, void *arg)
 	loop_schedule(arg);
 }
 
+/* fd is open and a pipe (a make that did not pass its jobserver to this
+ * command, no `+`, closed the descriptors MAKEFLAGS names; the numbers may
+ * be another file's now). */
+static int
+is_pipe(int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/*
+ * Run by a GNU make with a jobserver (MAKEFLAGS --jobserver-auth=R,W, as
+ * make 4.3 passes it to a `+` recipe, or fifo:PATH, make 4.4's): vjbuild
+ * joins it as a sub-make does, its first task on the token its recipe
+ * holds and every other on one from that pipe, and the makes of its builds
+ * share the same pipe: one -j budget from the top make down. 1 when
+ * joined, 0 when there is none to join.
+ */
+static int
+join_outer(struct loop *l)
+{
+	const char *mf = getenv("MAKEFLAGS"), *a;
+	char path[64];
+	int r, w;
+
+	if (mf == NULL || (a = strstr(mf, "--jobserver-auth=")) == NULL)
+		return 0;
+	a += strlen("--jobserver-auth=");
+	if (strncmp(a, "fifo:", 5) == 0) {
+		char *fifo = xstrndup(a + 5, strcspn(a + 5, " "));
+		r = open(fifo, O_RDWR | O_CLOEXEC);
+		free(fifo);
+		if (!is_pipe(r)) {
+			if (r != -1)
+				close(r);
+			return 0;
+		}
+		w = r;
+	} else if (sscanf(a, "%d,%d", &r, &w) != 2 || !is_pipe(r) ||
+	    !is_pipe(w))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", r);
+	if ((l->js_nb = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		if (w == r)
+			close(r);
+		return 0;
+	}
+	l->js[0] = r;
+	l->js[1] = w;
+	l->js_outer = 1;
+	return 1;
+}
+
 /*
  * The jobserver of GNU make: a pipe holding -j - 1 tokens, its ends left
  * open in every child and named in MAKEFLAGS, so that a make run by any
@@ -70,6 +127,11 @@ loop_jobserver_open(struct loop *l, struct vj_err *err)
 	l->implicit_free = 1;
 	if (!l->o->jobserver || l->nslots < 2)
 		return 0;
+	if (join_outer(l)) {	/* MAKEFLAGS names it already */
+		l->ev_js = event_new(l->base, l->js_nb, EV_READ | EV_PERSIST,
+		    on_token, l);
+		return 0;
+	}
 	if (pipe(l->js) == -1) {
 		vj_errno(err, "jobserver: pipe");
 		return -1;
@@ -103,6 +165,11 @@ loop_jobserver_close(struct loop *l)
 		event_free(l->ev_js);
 	if (l->js_nb != -1)
 		close(l->js_nb);
+	if (l->js_outer) {	/* the make's: its own fifo open closed */
+		if (l->js[0] == l->js[1])
+			close(l->js[0]);
+		l->js[0] = l->js[1] = -1;
+	}
 	if (l->js[0] != -1) {
 		close(l->js[0]);
 		close(l->js[1]);

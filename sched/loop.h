@@ -70,6 +70,7 @@ struct loop {
 	 * shares; js[0] and js[1] are its ends as the children see them,
 	 * js_nb a non-blocking reading end of vjbuild's own. */
 	int js[2], js_nb, implicit_free;
+	int js_outer;		/* the pipe is a make's above vjbuild */
 	struct event *ev_js;
 	struct event *ev_chld, *ev_int, *ev_term, *ev_hup, *ev_tick, *ev_kill;
 	struct event *ev_usr1, *ev_siginfo;

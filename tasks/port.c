@@ -408,11 +408,14 @@ build_run(const struct task *t, struct vj_err *err)
 	envp[7] = xstrdup("LC_ALL=C");
 	envp[8] = xasprintf("PORTNAME=%s", p->name);
 	envp[9] = xasprintf("PORTVERSION=%s", p->version);
-	/* The jobserver (sched/loop.c): make shares the run's -j. Without
-	 * it, each make gets -jJOBS of its own, as poudriere's MAKE_JOBS. */
+	/* The jobserver (sched/jobserver.c: the run's, or the one of a make
+	 * above vjbuild): make shares the run's -j; nothing else of a make
+	 * above (its -n, -k) reaches a build. Without it, each make gets
+	 * -jJOBS of its own, as poudriere's MAKE_JOBS. */
 	mf = getenv("MAKEFLAGS");
-	envp[10] = mf != NULL && strstr(mf, "--jobserver-auth=") != NULL ?
-	    xasprintf("MAKEFLAGS=%s", mf) : xasprintf("MAKEFLAGS=-j%d",
+	mf = mf != NULL ? strstr(mf, "--jobserver-auth=") : NULL;
+	envp[10] = mf != NULL ? xasprintf("MAKEFLAGS=-j%d %.*s", t->env->jobs,
+	    (int)strcspn(mf, " "), mf) : xasprintf("MAKEFLAGS=-j%d",
 	    t->env->jobs);
 	envp[11] = NULL;
 	{

@@ -288,6 +288,27 @@ counting_makefile() {
 	    '	@touch run/$(X)$@; ls run | wc -l >> seen; sleep 0.3; rm run/$(X)$@' > Makefile
 }
 
+# Run by a make with a jobserver (a `+` recipe), vjbuild joins it as a
+# sub-make does: two vjbuilds under `make -j3`, each -j3 with three makes
+# below, never run more than three jobs at once in all.
+test_vjbuild_under_make_joins_its_jobserver() {
+	command -v make > /dev/null || { echo "    skipped: no make"; return $SKIP_RC; }
+	counting_makefile
+	printf 'a1: | make -s X=a1\nb1: | make -s X=b1\nc1: | make -s X=c1\n' > g1.txt
+	printf 'a2: | make -s X=a2\nb2: | make -s X=b2\nc2: | make -s X=c2\n' > g2.txt
+	printf '%s\n' 'all: one two' 'one:' "	+$VJ run-graph -q -j3 --state s1 g1.txt" \
+	    'two:' "	+$VJ run-graph -q -j3 --state s2 g2.txt" > top.mk
+	make -s -j3 -f top.mk > out.txt 2>&1 || { fail "make: $(cat out.txt)"; return; }
+	[ "$(wc -l < seen)" = 36 ] || fail "$(wc -l < seen) jobs ran, not 36"
+	[ "$(sort -n seen | tail -1)" -le 3 ] || fail "$(sort -n seen | tail -1) jobs at once under make -j3"
+	# Without the `+`, make keeps its jobserver to itself: each vjbuild
+	# makes its own, and the two together go past three.
+	rm -rf seen s1 s2
+	sed -i 's/^\t+/\t/' top.mk
+	make -s -j3 -f top.mk > out.txt 2>&1 || { fail "make without +: $(cat out.txt)"; return; }
+	[ "$(sort -n seen | tail -1)" -gt 3 ] || fail "without joining only $(sort -n seen | tail -1) at once (the test shows nothing)"
+}
+
 test_makes_below_share_the_j_budget() {
 	command -v make > /dev/null || { echo "    skipped: no make"; return $SKIP_RC; }
 	counting_makefile
