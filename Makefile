@@ -165,6 +165,14 @@ bench-fleet:
 	python3 bench/fleet_sim.py --input docs/bench/fleet-input.json \
 	    --json $(BENCH_OUT)/fleet-sim.json --svg $(BENCH_OUT)/fleet-sim.svg
 
+# vjbuild cold against a generated Makefile over the same ports, base
+# and sandbox (bench/makefile.py; BENCH_WORK as bench-paper's; a cold run
+# of the eight ports is about ten minutes here, two a round and N).
+MAKEFILE_ARGS = --ns 1,3,10
+bench-makefile: $(BIN)
+	VJBUILD=$(abspath $(BIN)) python3 bench/makefile.py --work $(BENCH_WORK) \
+	    --json $(BENCH_OUT)/makefile.json $(MAKEFILE_ARGS)
+
 # SHA-256: the library's against the hand-written code it replaced
 # (bench/sha256; 512 MiB, five rounds, the order turned each round).
 bench-sha256: $(BUILD)/bench-sha256

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""vjbuild cold against the Makefile a user would write (issue 19).
+
+  bench/makefile.py [--work DIR] [--ns 1,3,10] [--rounds R] [--jobs J]
+                    [--json FILE] [--ports DIR] [--base FILE]
+                    [--distfiles DIR] [--set KEY=VALUE]...
+
+The work of bench/paper.py (run it first: WORK/base.tar.gz, the
+debootstrap minbase, and WORK/distfiles, Debian's sources of the eight
+ports of bench/ports), every port in every jail, from nothing: a fresh
+cache, state and jails each run. Two ways:
+
+  vjbuild   `vjbuild -q -jJ hosts.txt`.
+  make      a generated Makefile, `make -jJ`: one rule a port, after the
+            rules of the ports it depends on, listed longest chain first
+            (apr, apr-util, apache2, then the rest); each builds its port
+            in the same sandbox vjbuild uses, by `+vjbuild builder` on a
+            hosts file naming that port alone (a state of its own, the
+            cache shared; the `+` hands it make's jobserver, which vjbuild
+            joins, so its builds' makes take make's tokens: one -jJ budget
+            for everything, as make's own recipes would have); then one
+            rule a jail, after every port: the base tarball and every
+            package unpacked into it with GNU tar, and `ldconfig -r`.
+
+At each N (--ns), R rounds (1), the ways' order turned each round. Per run:
+the wall time, and the longest build's own time as vjbuild recorded it
+(build:P's duration; under make, in the builder's state). Prints each run,
+the medians, vjbuild over make at each N, and vjbuild's wall over the
+longest build under make in the same round. --ports and --base put other
+ports (examples/ports) and another base in place of the bench's (a quick
+check of the program itself).
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VJ = os.path.abspath(os.environ.get("VJBUILD", os.path.join(TOP, "vjbuild")))
+LONGEST_FIRST = ["apr", "expat", "apr-util", "apache2", "proftpd-dfsg",
+                 "proftpd", "djbdns", "daemontools", "ucspi-tcp"]
+
+
+def ports_of(pdir):
+    """{name: [dependencies]} from the recipes under pdir."""
+    out = {}
+    for r in sorted(glob.glob(os.path.join(pdir, "*", "recipe"))):
+        name = os.path.basename(os.path.dirname(r))
+        deps = []
+        with open(r) as f:
+            for line in f:
+                k, _, v = line.partition("=")
+                if k.strip() == "depends":
+                    deps = v.split()
+        out[name] = deps
+    return out
+
+
+def conf(d, a, names):
+    with open(os.path.join(d, "vjbuild.conf"), "w") as f:
+        f.write("base = %s\njails = jails\nstate = state\ncache = cache\n"
+                "ports = %s\ndistfiles = %s\ndomain = example.org\n"
+                "resolver = 192.0.2.53\npackages = %s\n" % (
+                    a.base, a.ports, a.distfiles, " ".join(names)))
+        for kv in a.set:
+            k, _, v = kv.partition("=")
+            f.write("%s = %s\n" % (k, v))
+
+
+def hosts(path, n, names=None):
+    with open(path, "w") as f:
+        for i in range(1, n + 1):
+            f.write("j%d 10.30.0.%d%s\n" % (
+                i, i, "" if names is None else " " + " ".join(names)))
+
+
+def longest_build(state):
+    db = sqlite3.connect(os.path.join(state, "vjbuild.db"))
+    rows = db.execute("SELECT name, duration FROM tasks WHERE name LIKE "
+                      "'build:%' AND duration IS NOT NULL").fetchall()
+    db.close()
+    return max(rows, key=lambda r: r[1]) if rows else ("", 0.0)
+
+
+def makefile(d, ports, n, j):
+    order = sorted(ports, key=lambda p: (LONGEST_FIRST.index(p)
+                                         if p in LONGEST_FIRST else 99, p))
+    lines = [".PHONY: all", "all: %s" % " ".join("jail-j%d" % i
+                                               for i in range(1, n + 1))]
+    for p in order:
+        hosts(os.path.join(d, "build-%s.txt" % p), 1, [p])
+        lines += ["pkg-%s:%s" % (p, "".join(" pkg-" + x for x in ports[p])),
+                  "\t+%s -q -j%d --state states/%s builder build-%s.txt"
+                  % (VJ, j, p, p), "\ttouch $@"]
+    pk = " ".join("pkg-" + p for p in order)
+    for i in range(1, n + 1):
+        lines += ["jail-j%d: %s" % (i, pk),
+                  "\tmkdir -p jails/j%d" % i,
+                  "\ttar --numeric-owner -xzpf %s -C jails/j%d" % (
+                      os.path.abspath(os.path.join(d, "base.tar.gz")), i),
+                  "\tfor p in cache/packages/*.tar.gz; do tar "
+                  "--numeric-owner -xzpf $$p -C jails/j%d || exit 1; done"
+                  % i,
+                  "\tldconfig -r jails/j%d" % i]
+    with open(os.path.join(d, "Makefile"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def one(a, way, n, ports):
+    d = os.path.join(a.work, "mk-" + way)
+    if os.path.exists(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    os.symlink(a.base, os.path.join(d, "base.tar.gz"))
+    conf(d, a, sorted(ports))
+    if way == "vjbuild":
+        hosts(os.path.join(d, "hosts.txt"), n)
+        argv = [VJ, "-q", "-j%d" % a.jobs, "hosts.txt"]
+    else:
+        makefile(d, ports, n, a.jobs)
+        argv = ["make", "-s", "-j%d" % a.jobs]
+    subprocess.run(["sync"], check=True)
+    t0 = time.monotonic()
+    p = subprocess.run(argv, cwd=d, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    if p.returncode != 0:
+        sys.exit("bench: %s at N=%d failed:\n%s%s" % (
+            way, n, p.stdout[-3000:], p.stderr[-3000:]))
+    if way == "vjbuild":
+        name, longest = longest_build(os.path.join(d, "state"))
+    else:
+        name, longest = max((longest_build(s) for s in glob.glob(
+            os.path.join(d, "states", "*"))), key=lambda r: r[1])
+    for i in range(1, n + 1):	# the jails are there, whole enough to run
+        if not os.path.isdir(os.path.join(d, "jails", "j%d" % i, "usr")):
+            sys.exit("bench: %s at N=%d: no jail j%d" % (way, n, i))
+    return {"wall_s": wall, "longest_build": name, "longest_build_s": longest}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", default="/var/tmp/vjbuild-paper")
+    ap.add_argument("--ns", default="1,3,10")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--json")
+    ap.add_argument("--ports", default=os.path.join(TOP, "bench", "ports"))
+    ap.add_argument("--base")
+    ap.add_argument("--distfiles")
+    ap.add_argument("--set", action="append", default=[],
+                    help="KEY=VALUE: one more line of vjbuild.conf")
+    a = ap.parse_args()
+    a.work = os.path.abspath(a.work)
+    a.ports = os.path.abspath(a.ports)
+    a.base = os.path.abspath(a.base or os.path.join(a.work, "base.tar.gz"))
+    a.distfiles = os.path.abspath(a.distfiles or
+                                  os.path.join(a.work, "distfiles"))
+    ports = ports_of(a.ports)
+    ns = [int(x) for x in a.ns.split(",")]
+    ways = ["vjbuild", "make"]
+    res = {}
+    print("%5s %3s %-8s %9s %-24s" % ("round", "N", "way", "wall s",
+                                      "longest build s"), flush=True)
+    k = 0
+    for r in range(a.rounds):
+        for n in ns:
+            for way in ways[k % 2:] + ways[:k % 2]:
+                x = one(a, way, n, ports)
+                res.setdefault((n, way), []).append(x)
+                print("%5d %3d %-8s %9.1f %s %.1f" % (
+                    r + 1, n, way, x["wall_s"], x["longest_build"],
+                    x["longest_build_s"]), flush=True)
+            k += 1
+    out = {}
+    for n in ns:
+        v = [x["wall_s"] for x in res[(n, "vjbuild")]]
+        m = [x["wall_s"] for x in res[(n, "make")]]
+        lb = [x["longest_build_s"] for x in res[(n, "make")]]
+        ratio = [p / q for p, q in zip(v, m)]
+        over = [p / q for p, q in zip(v, lb)]
+        out[n] = {"vjbuild_s": v, "make_s": m, "longest_under_make_s": lb,
+                  "vjbuild_over_make": ratio,
+                  "vjbuild_over_longest_under_make": over}
+        print("N=%d: vjbuild %.1f s, make %.1f s, vjbuild/make %.3f; "
+              "vjbuild / the longest build under make %.3f (medians)" % (
+                  n, statistics.median(v), statistics.median(m),
+                  statistics.median(ratio), statistics.median(over)))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"jobs": a.jobs, "rounds": a.rounds, "by_n": out,
+                       "runs": {"%d %s" % key: v for key, v in res.items()}},
+                      f, indent=1)
+
+
+main()
