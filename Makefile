@@ -170,6 +170,7 @@ bench-fleet:
 # of the eight ports is about ten minutes here, two a round and N).
 MAKEFILE_ARGS = --ns 1,3,10
 bench-makefile: $(BIN)
+	mkdir -p $(BENCH_OUT)
 	VJBUILD=$(abspath $(BIN)) python3 bench/makefile.py --work $(BENCH_WORK) \
 	    --json $(BENCH_OUT)/makefile.json $(MAKEFILE_ARGS)
 
