@@ -313,7 +313,7 @@ thin_run(const struct task *t, int jfd, int bfd, struct vj_err *err)
 	if (fs_write_beneath(ufd, "layers", lower, strlen(lower), 0644,
 	    err) == -1)
 		goto out;
-	if (thin_mount(t->root, dir, lower, err) == -1)
+	if (thin_mount(t->root, dir, lower, 1, err) == -1)
 		goto out;
 	if ((rfd = open(t->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1) {

@@ -466,7 +466,9 @@ install_run(const struct task *t, struct vj_err *err)
 	if (!task_thin(t) && wants_ldconfig(names.s) &&
 	    task_ldconfig(t, err) == -1)
 		goto out;
-	if (compat_syncfs(fd) == -1) {
+	/* A thin install wrote its record alone (fs_write_beneath flushed
+	 * it): a syncfs of the whole file system would add nothing. */
+	if (!task_thin(t) && compat_syncfs(fd) == -1) {
 		vj_errno(err, "%s: syncfs", t->root);
 		goto out;
 	}

@@ -217,10 +217,13 @@ int thin_is_mounted(const char *root);
  * view). 0 or -1 with err. */
 int thin_umount(const char *root, struct vj_err *err);
 /* Mounts at root the overlay of lower (top first, ':'-separated) under
- * dir's upper layer, in place of what is mounted there. 0 or -1. */
+ * dir's upper layer, in place of what is mounted there; unless again is
+ * 0 and the overlay on top there has these very options already. 0 or
+ * -1. */
 int thin_mount(const char *root, const char *dir, const char *lower,
-    struct vj_err *err);
-/* The same from dir's record, when there is one (else nothing). */
+    int again, struct vj_err *err);
+/* The same from dir's record, when there is one (else nothing); a mount
+ * with the recorded options is kept. */
 int thin_mount_recorded(const char *jails, const char *name,
     struct vj_err *err);
 /* In t's process: each of its jail's packages unpacked once (made if

@@ -101,9 +101,61 @@ plain(const char *p)
 	return strpbrk(p, ",:\\ \t\n") == NULL;
 }
 
+#ifdef __linux__
+/* 1 when the mount on top at root is an overlay whose options hold opts
+ * (the kernel shows the layers' paths as they were given). */
+static int
+mounted_as(const char *root, const char *opts)
+{
+	char *real = realpath(root, NULL), *line = NULL;
+	size_t cap = 0, olen = strlen(opts);
+	FILE *f;
+	int found = 0;
+
+	if (real == NULL || !thin_is_mounted(root) ||
+	    (f = fopen("/proc/self/mountinfo", "re")) == NULL) {
+		free(real);
+		return 0;
+	}
+	/* ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS] - TYPE SOURCE SUPER;
+	 * the top mount at a point is its last line. Paths with white
+	 * space or '\\' (escaped there) are refused by plain(). */
+	while (getline(&line, &cap, f) != -1) {
+		char *p = line, *sep, *point, *super;
+		int k;
+
+		for (k = 0; k < 4 && p != NULL; k++)
+			if ((p = strchr(p, ' ')) != NULL)
+				p++;
+		if (p == NULL || (sep = strstr(p, " - ")) == NULL)
+			continue;
+		point = p;
+		p[strcspn(p, " ")] = '\0';
+		if (strcmp(point, real) != 0)
+			continue;
+		found = 0;
+		if (strncmp(sep + 3, "overlay ", 8) != 0 ||
+		    (super = strchr(sep + 11, ' ')) == NULL)
+			continue;
+		super[strcspn(super, "\n")] = '\0';
+		/* SUPER is rw,lowerdir=...,upperdir=...,workdir=...[,more] */
+		for (p = super + 1; (p = strstr(p, opts)) != NULL; p++)
+			if (p[-1] == ',' && (p[olen] == ',' ||
+			    p[olen] == '\0')) {
+				found = 1;
+				break;
+			}
+	}
+	free(line);
+	fclose(f);
+	free(real);
+	return found;
+}
+#endif
+
 int
 thin_mount(const char *root, const char *dir, const char *lower,
-    struct vj_err *err)
+    int again, struct vj_err *err)
 {
 #ifdef __linux__
 	char *opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work",
@@ -113,6 +165,13 @@ thin_mount(const char *root, const char *dir, const char *lower,
 	if (!plain(dir) || !plain(root)) {
 		vj_errf(err, "%s: a thin jail's paths may not hold ',', ':', "
 		    "'\\' or white space (overlayfs's separators)", dir);
+		goto out;
+	}
+	/* Mounted as recorded already (an earlier run's mount): kept,
+	 * unless the caller's layer may be another directory by the same
+	 * name (extract:J, after --recreate moved the old one aside). */
+	if (!again && mounted_as(root, opts)) {
+		rc = 0;
 		goto out;
 	}
 	if (thin_umount(root, err) == -1)
@@ -129,6 +188,7 @@ out:
 	(void)root;
 	(void)dir;
 	(void)lower;
+	(void)again;
 	vj_errf(err, "%s: thin jails need Linux's overlayfs (FreeBSD's "
 	    "nullfs is not done yet)", root);
 	return -1;
@@ -151,7 +211,7 @@ thin_mount_recorded(const char *jails, const char *name, struct vj_err *err)
 		goto out;	/* not made yet: extract:J makes it */
 	}
 	lower[strcspn(lower, "\n")] = '\0';
-	rc = thin_mount(root, dir, lower, err);
+	rc = thin_mount(root, dir, lower, 0, err);
 	free(lower);
 out:
 	free(dir);
