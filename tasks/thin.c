@@ -140,8 +140,8 @@ mounted_as(const char *root, const char *opts)
 		super[strcspn(super, "\n")] = '\0';
 		/* SUPER is rw,lowerdir=...,upperdir=...,workdir=...[,more] */
 		for (p = super + 1; (p = strstr(p, opts)) != NULL; p++)
-			if (p[-1] == ',' && (p[olen] == ',' ||
-			    p[olen] == '\0')) {
+			if ((p[-1] == ',' || p[-1] == ' ') &&
+			    (p[olen] == ',' || p[olen] == '\0')) {
 				found = 1;
 				break;
 			}
