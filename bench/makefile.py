@@ -3,6 +3,7 @@
 """vjbuild cold against the Makefile a user would write (issue 19).
 
   bench/makefile.py [--work DIR] [--ns 1,3,10] [--rounds R] [--jobs J]
+                    [--first vjbuild|make] [--ways vjbuild,make]
                     [--json FILE] [--ports DIR] [--base FILE]
                     [--distfiles DIR] [--set KEY=VALUE]...
 
@@ -23,11 +24,16 @@ cache, state and jails each run. Two ways:
             rule a jail, after every port: the base tarball and every
             package unpacked into it with GNU tar, and `ldconfig -r`.
 
-At each N (--ns), R rounds (1), the ways' order turned each round. Per run:
+At each N (--ns), R rounds (1), the ways' order turned each round
+(--first: the way that starts; --ways make: make's runs alone, to pair
+with vjbuild's of another invocation). Per run:
 the wall time, and the longest build's own time as vjbuild recorded it
 (build:P's duration; under make, in the builder's state). Prints each run,
 the medians, vjbuild over make at each N, and vjbuild's wall over the
-longest build under make in the same round. --ports and --base put other
+longest build under make in the same round and over the critical path
+(the longest sum of build times along the ports' dependencies: apr,
+apr-util, apache2) under make. The json has every build's start and end,
+seconds from the first build's start, to see what ran beside what. --ports and --base put other
 ports (examples/ports) and another base in place of the bench's (a quick
 check of the program itself).
 """
@@ -64,11 +70,14 @@ def ports_of(pdir):
 
 
 def conf(d, a, names):
+    """vjbuild.conf; names: every jail's packages (none: each host's line
+    names its own, as a builder's hosts file of one port does)."""
     with open(os.path.join(d, "vjbuild.conf"), "w") as f:
         f.write("base = %s\njails = jails\nstate = state\ncache = cache\n"
                 "ports = %s\ndistfiles = %s\ndomain = example.org\n"
-                "resolver = 192.0.2.53\npackages = %s\n" % (
-                    a.base, a.ports, a.distfiles, " ".join(names)))
+                "resolver = 192.0.2.53\n%s" % (
+                    a.base, a.ports, a.distfiles, "packages = %s\n" %
+                    " ".join(names) if names else ""))
         for kv in a.set:
             k, _, v = kv.partition("=")
             f.write("%s = %s\n" % (k, v))
@@ -81,12 +90,28 @@ def hosts(path, n, names=None):
                 i, i, "" if names is None else " " + " ".join(names)))
 
 
-def longest_build(state):
+def builds(state):
+    """{port: (started, ended, duration)} of the builds a state recorded."""
     db = sqlite3.connect(os.path.join(state, "vjbuild.db"))
-    rows = db.execute("SELECT name, duration FROM tasks WHERE name LIKE "
-                      "'build:%' AND duration IS NOT NULL").fetchall()
+    rows = db.execute("SELECT name, started, ended, duration FROM tasks "
+                      "WHERE name LIKE 'build:%' AND duration IS NOT NULL"
+                      ).fetchall()
     db.close()
-    return max(rows, key=lambda r: r[1]) if rows else ("", 0.0)
+    return {n[len("build:"):]: (s, e, d) for n, s, e, d in rows}
+
+
+def chain(ports, b):
+    """The critical path of the builds: the longest sum of build times
+    along the ports' dependencies, and its ports, first to last."""
+    memo = {}
+
+    def at(p):
+        if p not in memo:
+            best = max(((at(x)[0], at(x)[1]) for x in ports[p] if x in b),
+                       default=(0.0, []))
+            memo[p] = (best[0] + b[p][2], best[1] + [p])
+        return memo[p]
+    return max((at(p) for p in b), default=(0.0, []))
 
 
 def makefile(d, ports, n, j):
@@ -119,7 +144,10 @@ def one(a, way, n, ports):
         shutil.rmtree(d)
     os.makedirs(d)
     os.symlink(a.base, os.path.join(d, "base.tar.gz"))
-    conf(d, a, sorted(ports))
+    # The builders' config names no package: a builder builds the one
+    # port its hosts file names (and what that depends on, in the cache
+    # by then), not every port.
+    conf(d, a, sorted(ports) if way == "vjbuild" else [])
     if way == "vjbuild":
         hosts(os.path.join(d, "hosts.txt"), n)
         argv = [VJ, "-q", "-j%d" % a.jobs, "hosts.txt"]
@@ -134,14 +162,27 @@ def one(a, way, n, ports):
         sys.exit("bench: %s at N=%d failed:\n%s%s" % (
             way, n, p.stdout[-3000:], p.stderr[-3000:]))
     if way == "vjbuild":
-        name, longest = longest_build(os.path.join(d, "state"))
+        b = builds(os.path.join(d, "state"))
     else:
-        name, longest = max((longest_build(s) for s in glob.glob(
-            os.path.join(d, "states", "*"))), key=lambda r: r[1])
+        # A builder's state also records its port's dependencies,
+        # found in the cache by then (a build of no time): each port's
+        # build is the one that took time.
+        b = {}
+        for s in glob.glob(os.path.join(d, "states", "*")):
+            for p, v in builds(s).items():
+                if p not in b or v[2] > b[p][2]:
+                    b[p] = v
+    name = max(b, key=lambda p: b[p][2])
+    path_s, path = chain(ports, b)
+    t0 = min(v[0] for v in b.values())
     for i in range(1, n + 1):	# the jails are there, whole enough to run
         if not os.path.isdir(os.path.join(d, "jails", "j%d" % i, "usr")):
             sys.exit("bench: %s at N=%d: no jail j%d" % (way, n, i))
-    return {"wall_s": wall, "longest_build": name, "longest_build_s": longest}
+    return {"wall_s": wall, "longest_build": "build:" + name,
+            "longest_build_s": b[name][2], "critical_path": path,
+            "critical_path_s": path_s,
+            "builds": {p: [round(v[0] - t0, 2), round(v[1] - t0, 2)]
+                       for p, v in sorted(b.items())}}
 
 
 def main():
@@ -150,6 +191,10 @@ def main():
     ap.add_argument("--ns", default="1,3,10")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--first", choices=["vjbuild", "make"],
+                    default="vjbuild", help="the way that runs first")
+    ap.add_argument("--ways", default="vjbuild,make",
+                    help="the ways to run (both: a comparison)")
     ap.add_argument("--json")
     ap.add_argument("--ports", default=os.path.join(TOP, "bench", "ports"))
     ap.add_argument("--base")
@@ -164,7 +209,9 @@ def main():
                                   os.path.join(a.work, "distfiles"))
     ports = ports_of(a.ports)
     ns = [int(x) for x in a.ns.split(",")]
-    ways = ["vjbuild", "make"]
+    ways = [w for w in [a.first] + [w for w in ("vjbuild", "make")
+                                    if w != a.first]
+            if w in a.ways.split(",")]
     res = {}
     print("%5s %3s %-8s %9s %-24s" % ("round", "N", "way", "wall s",
                                       "longest build s"), flush=True)
@@ -174,24 +221,33 @@ def main():
             for way in ways[k % 2:] + ways[:k % 2]:
                 x = one(a, way, n, ports)
                 res.setdefault((n, way), []).append(x)
-                print("%5d %3d %-8s %9.1f %s %.1f" % (
+                print("%5d %3d %-8s %9.1f %s %.1f; critical path %s %.1f" % (
                     r + 1, n, way, x["wall_s"], x["longest_build"],
-                    x["longest_build_s"]), flush=True)
+                    x["longest_build_s"], "-".join(x["critical_path"]),
+                    x["critical_path_s"]), flush=True)
             k += 1
     out = {}
     for n in ns:
+        if len(ways) < 2:
+            continue
         v = [x["wall_s"] for x in res[(n, "vjbuild")]]
         m = [x["wall_s"] for x in res[(n, "make")]]
         lb = [x["longest_build_s"] for x in res[(n, "make")]]
+        cp = [x["critical_path_s"] for x in res[(n, "make")]]
         ratio = [p / q for p, q in zip(v, m)]
         over = [p / q for p, q in zip(v, lb)]
+        over_cp = [p / q for p, q in zip(v, cp)]
         out[n] = {"vjbuild_s": v, "make_s": m, "longest_under_make_s": lb,
+                  "critical_path_under_make_s": cp,
                   "vjbuild_over_make": ratio,
-                  "vjbuild_over_longest_under_make": over}
+                  "vjbuild_over_longest_under_make": over,
+                  "vjbuild_over_critical_path_under_make": over_cp}
         print("N=%d: vjbuild %.1f s, make %.1f s, vjbuild/make %.3f; "
-              "vjbuild / the longest build under make %.3f (medians)" % (
+              "vjbuild / the longest build under make %.3f, / the critical "
+              "path's builds under make %.3f (medians)" % (
                   n, statistics.median(v), statistics.median(m),
-                  statistics.median(ratio), statistics.median(over)))
+                  statistics.median(ratio), statistics.median(over),
+                  statistics.median(over_cp)))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"jobs": a.jobs, "rounds": a.rounds, "by_n": out,

@@ -4,8 +4,10 @@
 
   bench/sched.py [--rounds R] [--jobs J] [--json FILE] [--quick]
 
-1. Throughput: 10,000 independent tasks, and a 100 x 100 layered graph
-   (each task depends on two of the layer before). Every task is the same
+1. Throughput: 10,000 independent tasks, a 100 x 100 layered graph
+   (each task depends on two of the layer before), and a chain of 10,000
+   (each task after the one before: what a chain costs a task against a
+   flat graph). Every task is the same
    command for every tool, `touch out/NAME`, which needs no shell. Per tool:
    wall time of a fresh run, tasks per second, CPU (the tool and the
    commands it ran, from wait4), the tool's peak RSS (GNU time), and the
@@ -70,6 +72,11 @@ def run(argv, cwd, env=None):
 
 def flat(n):
     return [("t%d" % i, [], "touch out/t%d" % i) for i in range(n)]
+
+
+def chain(n):
+    return [("c%d" % i, ["c%d" % (i - 1)] if i else [], "touch out/c%d" % i)
+            for i in range(n)]
 
 
 def layered(w, h):
@@ -160,12 +167,14 @@ def with_own(g):
     return g + joins + [(OWN, sinks, "cat /proc/$PPID/stat > out/" + OWN)]
 
 
-def own_of_stat(wd):
-    """The tool's own user + system CPU seconds, from the copy of its
-    /proc/PID/stat (fields 14 and 15, after the parenthesized name)."""
+def own_of_stat(wd, user_only=False):
+    """The tool's own user + system CPU seconds (user only: its user
+    seconds), from the copy of its /proc/PID/stat (fields 14 and 15,
+    after the parenthesized name)."""
     with open(os.path.join(wd, "out", OWN)) as f:
         rest = f.read().rsplit(")", 1)[1].split()
-    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(rest[11]) + (0 if user_only else int(rest[12]))) / \
+        os.sysconf("SC_CLK_TCK")
 
 
 def own_of_vj(err):
@@ -182,7 +191,7 @@ def tool_argv(tool, j):
     return ["make", "-s", "-j%d" % j, "-r", "-R"]
 
 
-def throughput(root, name, g, j, rounds, out):
+def throughput(root, name, g, j, rounds, out, tools):
     d = os.path.join(root, name)
     # ninja's outputs are the names; touch makes out/NAME: point ninja's
     # build lines at out/NAME so that a re-run finds them.
@@ -191,12 +200,11 @@ def throughput(root, name, g, j, rounds, out):
     os.makedirs(d)
     write(go, os.path.join(d, "vj"))
     write(g2, os.path.join(d, "nm"))
-    tools = ["vjbuild", "ninja", "make"]
     res = {t: {"wall": [], "cpu": [], "rss": [], "noop": [], "own": [],
-               "stat": []} for t in tools}
+               "stat": [], "stat_user": []} for t in tools}
     vj_cmd_cpu = []
     for r in range(rounds):
-        order = tools[r % 3:] + tools[:r % 3]
+        order = tools[r % len(tools):] + tools[:r % len(tools)]
         for t in order:
             wd = os.path.join(d, "vj" if t == "vjbuild" else "nm")
             clean(wd)
@@ -205,6 +213,7 @@ def throughput(root, name, g, j, rounds, out):
             res[t]["cpu"].append(cpu)
             res[t]["rss"].append(rss)
             res[t]["stat"].append(own_of_stat(wd))
+            res[t]["stat_user"].append(own_of_stat(wd, True))
             if t == "vjbuild":
                 own = own_of_vj(err)[0]
                 res[t]["own"].append(own)
@@ -220,6 +229,7 @@ def throughput(root, name, g, j, rounds, out):
             "wall_s": m["wall"], "tasks_per_s": n / m["wall"],
             "cpu_s": m["cpu"],
             "own_cpu_us_per_task": m["stat"] / n * 1e6,
+            "own_user_cpu_us_per_task": m["stat_user"] / n * 1e6,
             "own_cpu_us_per_task_by_subtraction": (m["cpu"] - cmd_cpu) / n
             * 1e6,
             "peak_rss_kib": m["rss"], "noop_rerun_s": m["noop"],
@@ -252,6 +262,9 @@ def throughput(root, name, g, j, rounds, out):
     print("vjbuild's own CPU by its --rusage: %.1f us/task" %
           rows["vjbuild"]["own_cpu_us_per_task_by_rusage"])
     v, nj = rows["vjbuild"], rows["ninja"]
+    print("own user CPU: %s" % ", ".join(
+        "%s %.1f us/task" % (t, rows[t]["own_user_cpu_us_per_task"])
+        for t in tools))
     print("vjbuild/ninja: wall %.2f, own cpu %.2f, no-op %.2f; vjbuild "
           "memory %.0f bytes/task" % (
               v["wall_s"] / nj["wall_s"],
@@ -382,6 +395,13 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="1,000 tasks and 10 x 10: a smoke run")
     ap.add_argument("--only", choices=["throughput", "quality"])
+    ap.add_argument("--graphs", default="flat,layered,chain",
+                    help="the throughput graphs to run")
+    ap.add_argument("--tasks", type=int,
+                    help="tasks of the flat graph and the chain (10,000)")
+    ap.add_argument("--tools", default="vjbuild,ninja,make",
+                    help="the throughput runs' tools (vjbuild and ninja "
+                    "at least)")
     a = ap.parse_args()
     for tool in ("ninja", "make"):
         if shutil.which(tool) is None:
@@ -399,10 +419,14 @@ def main():
     root = tempfile.mkdtemp(prefix="vjbuild-sched.")
     try:
         n, w = (1000, 10) if a.quick else (10000, 100)
+        n = a.tasks or n
+        tools = a.tools.split(",")
+        graphs = {"flat": lambda: flat(n), "layered": lambda: layered(w, w),
+                  "chain": lambda: chain(n)}
         if a.only != "quality":
-            throughput(root, "flat", flat(n), a.jobs, a.rounds, out)
-            throughput(root, "layered", layered(w, w), a.jobs, a.rounds,
-                       out)
+            for name in a.graphs.split(","):
+                throughput(root, name, graphs[name](), a.jobs, a.rounds,
+                           out, tools)
         if a.only == "throughput":
             return finish(a, out)
         scale = 0.5 if a.quick else 1.0
