@@ -15,7 +15,9 @@
  * overlay takes them; it is written (temporary name, rename) only once
  * every layer is whole. A run mounts each thin jail's overlay from that
  * record before anything looks at its root (the mounts do not outlive a
- * reboot), and extract:J mounts it again when the layers change: a
+ * reboot), unless one with those layers is mounted there already (a
+ * remount would leave what runs in the jail on the detached old root),
+ * and extract:J mounts it again when the layers change: a
  * package upgraded is a new tree, and every thin jail that has it sees it
  * at its next run, its own files kept. Started, a thin jail's root is an
  * overlay of the same layers idmapped (jail/userns.c).
