@@ -31,11 +31,12 @@ the wall time, and the longest build's own time as vjbuild recorded it
 (build:P's duration; under make, in the builder's state). Prints each run,
 the medians, vjbuild over make at each N, and vjbuild's wall over the
 longest build under make in the same round and over the critical path
-(the longest sum of build times along the ports' dependencies: apr,
-apr-util, apache2) under make. The json has every build's start and end,
-seconds from the first build's start, to see what ran beside what. --ports and --base put other
-ports (examples/ports) and another base in place of the bench's (a quick
-check of the program itself).
+(the longest sum of build times along the ports' dependencies; on the
+bench's ports apr, apr-util, apache2) under make. The json has every
+build's start and end, seconds from the first build's start, to see what
+ran beside what. --ports and --base put other ports (examples/ports) and
+another base in place of the bench's (a quick check of the program
+itself).
 """
 import argparse
 import glob
@@ -107,7 +108,7 @@ def chain(ports, b):
 
     def at(p):
         if p not in memo:
-            best = max(((at(x)[0], at(x)[1]) for x in ports[p] if x in b),
+            best = max((at(x) for x in ports[p] if x in b),
                        default=(0.0, []))
             memo[p] = (best[0] + b[p][2], best[1] + [p])
         return memo[p]
@@ -172,6 +173,8 @@ def one(a, way, n, ports):
             for p, v in builds(s).items():
                 if p not in b or v[2] > b[p][2]:
                     b[p] = v
+    if not b:
+        sys.exit("bench: %s at N=%d: no build recorded" % (way, n))
     name = max(b, key=lambda p: b[p][2])
     path_s, path = chain(ports, b)
     t0 = min(v[0] for v in b.values())
@@ -209,6 +212,9 @@ def main():
                                   os.path.join(a.work, "distfiles"))
     ports = ports_of(a.ports)
     ns = [int(x) for x in a.ns.split(",")]
+    if not set(a.ways.split(",")) <= {"vjbuild", "make"}:
+        sys.exit("bench: --ways takes vjbuild, make or both, not %s" %
+                 a.ways)
     ways = [w for w in [a.first] + [w for w in ("vjbuild", "make")
                                     if w != a.first]
             if w in a.ways.split(",")]

@@ -423,6 +423,11 @@ def main():
         tools = a.tools.split(",")
         graphs = {"flat": lambda: flat(n), "layered": lambda: layered(w, w),
                   "chain": lambda: chain(n)}
+        if not set(a.graphs.split(",")) <= set(graphs) or not \
+                {"vjbuild", "ninja"} <= set(tools) <= {"vjbuild", "ninja",
+                                                        "make"}:
+            sys.exit("bench: --graphs takes flat, layered, chain; --tools "
+                     "vjbuild and ninja, and make if wanted")
         if a.only != "quality":
             for name in a.graphs.split(","):
                 throughput(root, name, graphs[name](), a.jobs, a.rounds,
