@@ -170,9 +170,10 @@ run_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
 	env.cache = c->val[CONF_CACHE];
 	if (n > 0) {
 		ports = conf_ports_read(c->val[CONF_PORTS],
-		    c->val[CONF_DISTFILES], names, n, err);
+		    c->val[CONF_DISTFILES], names, n, recorded_digest, st, err);
 		if (ports == NULL)
 			goto out;
+		record_source_digests(st, ports);
 		env.ports = ports;
 		if (task_port_keys(&env, err) == -1)
 			goto out;

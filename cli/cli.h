@@ -58,6 +58,9 @@ int help_print(FILE *f, const char *cmd);
 void die_input(const struct vj_err *err);
 void fmt_time(char *buf, size_t n, double s);
 struct conf *load_conf(const struct opts *o, int need_base);
+int recorded_digest(void *st, const char *path, char hex[65],
+    struct vj_err *err);
+void record_source_digests(struct state *st, const struct conf_ports *ports);
 struct conf_ports *load_ports(const struct conf *c,
     const struct conf_hosts *h);
 void make_env(struct task_env *env, const struct conf *c,

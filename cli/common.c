@@ -161,6 +161,30 @@ check_packages(const struct conf *c, const struct conf_hosts *h)
 	}
 }
 
+/* conf_digest_fn over a state's recorded digests. A record that cannot
+ * be read is no record: the file is hashed. */
+int
+recorded_digest(void *st, const char *path, char hex[65],
+    struct vj_err *err)
+{
+	return state_file_digest_recorded(st, path, hex, err) == 1;
+}
+
+/* What conf_ports_read hashed, recorded in st for the next run (the
+ * recipe's digest: it matched). */
+void
+record_source_digests(struct state *st, const struct conf_ports *ports)
+{
+	struct vj_err err;
+	size_t i;
+
+	for (i = 0; st != NULL && ports != NULL && i < ports->n; i++)
+		if (ports->v[i].source_hashed &&
+		    state_file_digest_put(st, ports->v[i].source,
+		    ports->v[i].sha256, &err) == -1)
+			fprintf(stderr, "%s: note: %s\n", progname, err.msg);
+}
+
 /*
  * Reads every port the hosts want and checks every template for every
  * host that gets it, so that a bad recipe or an unknown %%X%% stops the run
@@ -171,8 +195,9 @@ load_ports(const struct conf *c, const struct conf_hosts *h)
 {
 	struct conf_ports *ports;
 	struct task_env env;
+	struct state *st = NULL;
 	struct vj_err err;
-	char **want = NULL;
+	char **want = NULL, *db;
 	size_t nwant = 0, i, k, n;
 	int *mine;
 
@@ -188,8 +213,18 @@ load_ports(const struct conf *c, const struct conf_hosts *h)
 		warn_unused_vars(c, h, NULL);
 		return NULL;
 	}
+	/* The distfiles' digests as the state recorded them (read-only, no
+	 * lock: a state held by a run still answers); none, or one made
+	 * for other jails: each distfile is hashed. */
+	db = fs_join(c->val[CONF_STATE], "vjbuild.db");
+	if (access(db, F_OK) == 0 && state_open(c->val[CONF_STATE],
+	    c->val[CONF_JAILS], 1, &st, &err) == -1)
+		st = NULL;
+	free(db);
 	ports = conf_ports_read(c->val[CONF_PORTS], c->val[CONF_DISTFILES],
-	    want, nwant, &err);
+	    want, nwant, st != NULL ? recorded_digest : NULL, st, &err);
+	if (st != NULL)
+		state_close(st);
 	free(want);
 	if (ports == NULL)
 		die_input(&err);
@@ -254,6 +289,7 @@ make_env(struct task_env *env, const struct conf *c,
 	env->packages_only = o ? o->packages_only : 0;
 	env->cache = c->val[CONF_CACHE];
 	env->state = st;
+	record_source_digests(st, ports);
 	if (env->uuid == NULL)
 		env->uuid = "";
 	if (c->val[CONF_BASE] == NULL && env->packages_only)

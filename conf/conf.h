@@ -196,6 +196,9 @@ struct conf_port {
 	int depends_line;
 	char *source;		/* absolute distfile path; NULL: dir/src */
 	char sha256[65];	/* of the distfile, as the recipe says */
+	int source_hashed;	/* its digest was read from the file in
+				 * conf_ports_read, not recorded: the caller
+				 * may record it (conf_digest_fn) */
 	char **files;		/* regular files under files/, relative */
 	size_t nfiles;
 	char **services;	/* 'service =': rc.d script names, NULL-ended */
@@ -220,15 +223,25 @@ struct conf_ports {
 void conf_ports_closure(const struct conf_ports *p, int i, char *want);
 
 /*
+ * A digest of path recorded earlier (a state's, for the same size, mtime
+ * and inode): 1 with hex set, 0 when none, -1 with err.
+ */
+typedef int (*conf_digest_fn)(void *ctx, const char *path, char hex[65],
+    struct vj_err *err);
+
+/*
  * Reads the ports named in want[0..n-1] and every port they depend on,
  * from portsdir, checking each recipe: known keys, a version, known
  * dependencies, no cycle (the message names it), a source that exists in
- * distfiles with the sha256 the recipe gives (or a src/ directory). Returns
- * the ports (dependencies first: a port's dep[] indexes are smaller than its
- * own) or NULL with err naming recipe:line.
+ * distfiles with the sha256 the recipe gives (or a src/ directory): its
+ * digest from recorded (when not NULL, and it has one), else read from
+ * the file (source_hashed). Returns the ports (dependencies first: a
+ * port's dep[] indexes are smaller than its own) or NULL with err naming
+ * recipe:line.
  */
 struct conf_ports *conf_ports_read(const char *portsdir, const char *distfiles,
-    char *const *want, size_t n, struct vj_err *err);
+    char *const *want, size_t n, conf_digest_fn recorded, void *ctx,
+    struct vj_err *err);
 void conf_ports_free(struct conf_ports *p);
 /* The index of port name, or -1. */
 int conf_ports_find(const struct conf_ports *p, const char *name);

@@ -172,6 +172,34 @@ test_port_errors_name_the_recipe_line() {
 	check "hosts.txt:1: unknown package 'nosuchpkg'"
 }
 
+# A distfile's digest is recorded in the state: a warm run does not hash
+# every distfile again while its size, mtime and inode are the ones
+# recorded (as make trusts an mtime), but fetch:P hashes it whenever it
+# unpacks it, and a distfile changed as a user changes one (a new mtime) is
+# hashed again and refused, naming the recipe's line, before anything.
+test_distfile_digest_recorded_and_checked_again_at_unpacking() {
+	need_root || return
+	setup_ports 1
+	local d=distfiles/vjhttpd-1.0.tar.gz
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "first run: $(tail -3 out.txt)"; return; }
+	# Its bytes changed behind the record's back: same size, inode, mtime.
+	cp -p $d ref
+	printf 'X' | dd of=$d bs=1 seek=200 conv=notrunc status=none
+	touch -r ref $d
+	cmp -s $d ref && { fail "the distfile did not change"; return; }
+	"$VJ" hosts.txt > out.txt 2>&1 || fail "the record was not what the run believed: $(tail -3 out.txt)"
+	# Unpacking it again (its unpacked source gone, the package built
+	# again) hashes it: refused.
+	rm -rf cache/src/vjhttpd-*
+	"$VJ" --always hosts.txt > out.txt 2>&1 && fail "the changed distfile was unpacked"
+	grep -q "$PWD/$d: sha256 .*, but .*ports/vjhttpd/recipe says" state/logs/latest/fetch:vjhttpd.log || fail "fetch: $(cat state/logs/latest/fetch:vjhttpd.log)"
+	# Changed as a user changes a file: hashed at load and refused.
+	touch $d
+	"$VJ" hosts.txt > out.txt 2> err.txt; local rc=$?
+	[ $rc = 2 ] || fail "a changed distfile: exit $rc"
+	grep -q "ports/vjhttpd/recipe:6: $PWD/$d has sha256" err.txt || fail "not named: $(cat err.txt)"
+}
+
 test_package_keeps_owners_modes_links() {
 	need_root || return
 	setup_ports 1

@@ -55,7 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (f == NULL || fwrite(data, 1, size, f) != size || fclose(f) != 0)
 		abort();
-	p = conf_ports_read(ports, dist, want, 1, &err);
+	p = conf_ports_read(ports, dist, want, 1, NULL, NULL, &err);
 	conf_ports_free(p);
 	free(ports);
 	free(dist);
