@@ -3,7 +3,8 @@
  * cache gc: what no current recipe makes goes from the package cache:
  * packages (archive, file list and record), unpacked sources, build work
  * directories, unpacked bases (CACHE/base) other than the configured
- * one's, and the unpacked packages of thin jails (CACHE/trees) that no
+ * one's, and the unpacked packages of thin jails (CACHE/trees, with what
+ * their programs need: TREE.needs) that no
  * current recipe makes; never what another vjbuild holds the lock of (it is building or
  * unpacking it now: tasks/port.c, tasks/extract.c).
  */
@@ -148,12 +149,24 @@ gc_src(struct gc *w, const char *name, const char *path)
 }
 
 /* Unpacked bases but the configured one's, unpacked packages no recipe
- * makes, and their leftovers. */
+ * makes, and their leftovers; a kept tree's TREE.needs is kept with it
+ * (tasks/install.c). */
 static int
 gc_base(struct gc *w, const char *name, const char *path)
 {
+	size_t n = strlen(path);
+	char *tree;
+	int keep;
+
 	(void)name;
-	return !kept(w, path);
+	if (kept(w, path))
+		return 0;
+	if (name[0] == '.' || n < 6 || strcmp(path + n - 6, ".needs") != 0)
+		return 1;
+	tree = xstrndup(path, n - 6);
+	keep = kept(w, tree);
+	free(tree);
+	return !keep;
 }
 
 /* Every build's work directory (a finished build removes its own). */

@@ -245,16 +245,148 @@ lib_dirs(int rootfd, struct sbuf *dirs)
 	free(conf);
 }
 
-/* Is library name (a file name) in one of the directories of list
- * (separated by sep), in the stage or the root? $ORIGIN is origin. */
+/*
+ * What the dynamic ELF files among files (names relative to dirfd, the
+ * stage or a package's tree) need, into out: a record a file, "F REL",
+ * then "I LOADER", "R RUNPATH" and "N LIBRARY" lines, or "E" when its
+ * names cannot be read (or hold a newline). Files that are not dynamic
+ * ELF have none.
+ */
+static void
+needs_scan(int dirfd, const char *files, struct sbuf *out)
+{
+	const char *p, *nl;
+
+	for (p = files; *p != '\0'; p = nl + 1) {
+		struct elf_needs en;
+		char *rel, *slash;
+		size_t k;
+		int fd = -1, r, bad;
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		rel = xstrndup(p, (size_t)(nl - p));
+		slash = strrchr(rel, '/');
+		{
+			char *dir = slash ? xstrndup(rel, (size_t)(slash - rel)) :
+			    xstrdup(".");
+			int dfd = fs_opendir_beneath(dirfd, dir, 0, 0);
+			if (dfd != -1) {
+				fd = openat(dfd, slash ? slash + 1 : rel,
+				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+				    O_NONBLOCK);
+				close(dfd);
+			}
+			free(dir);
+		}
+		r = fd == -1 ? 0 : elf_needs_read(fd, &en);
+		if (fd != -1)
+			close(fd);
+		if (r == 0) {
+			free(rel);
+			continue;
+		}
+		bad = r == -1 || (en.interp != NULL && strchr(en.interp,
+		    '\n') != NULL) || (en.runpath != NULL &&
+		    strchr(en.runpath, '\n') != NULL);
+		for (k = 0; r == 1 && k < en.nneeded; k++)
+			bad |= strchr(en.needed[k], '\n') != NULL;
+		sbuf_printf(out, "F %s\n", rel);
+		if (bad)
+			sbuf_puts(out, "E\n");
+		else {
+			if (en.interp != NULL)
+				sbuf_printf(out, "I %s\n", en.interp);
+			if (en.runpath != NULL)
+				sbuf_printf(out, "R %s\n", en.runpath);
+			for (k = 0; k < en.nneeded; k++)
+				sbuf_printf(out, "N %s\n", en.needed[k]);
+		}
+		if (r == 1)
+			elf_needs_free(&en);
+		free(rel);
+	}
+}
+
+/* in_root's answers for one check: a package's hundred programs ask for
+ * the same few libraries in the same few directories. */
+struct seen {
+	char **path;
+	unsigned char *bits;	/* 1 stage asked, 2 found; 4 root, 8 */
+	size_t cap, n;
+};
+
+static size_t
+seen_slot(const struct seen *s, const char *path)
+{
+	size_t h = 14695981039346656037u;
+	const unsigned char *c;
+
+	for (c = (const unsigned char *)path; *c; c++)
+		h = (h ^ *c) * 1099511628211u;
+	for (h &= s->cap - 1; s->path[h] != NULL &&
+	    strcmp(s->path[h], path) != 0; h = (h + 1) & (s->cap - 1))
+		;
+	return h;
+}
+
+/* Is path (absolute, as inside the jail) in the stage or the root? */
 static int
-find_lib(int stagefd, int rootfd, const char *list, int sep,
+found(struct seen *s, int stagefd, int rootfd, const char *path)
+{
+	size_t i;
+
+	if (s->n * 2 >= s->cap) {
+		struct seen g = { NULL, NULL, s->cap ? s->cap * 2 : 256, 0 };
+		g.path = xcalloc(g.cap, sizeof(*g.path));
+		g.bits = xcalloc(g.cap, 1);
+		for (i = 0; i < s->cap; i++)
+			if (s->path[i] != NULL) {
+				size_t k = seen_slot(&g, s->path[i]);
+				g.path[k] = s->path[i];
+				g.bits[k] = s->bits[i];
+				g.n++;
+			}
+		free(s->path);
+		free(s->bits);
+		*s = g;
+	}
+	i = seen_slot(s, path);
+	if (s->path[i] == NULL) {
+		s->path[i] = xstrdup(path);
+		s->n++;
+	}
+	if (!(s->bits[i] & 1))
+		s->bits[i] |= 1 | (in_root(stagefd, path) ? 2 : 0);
+	if (s->bits[i] & 2)
+		return 1;
+	if (rootfd == stagefd)
+		return 0;
+	if (!(s->bits[i] & 4))
+		s->bits[i] |= 4 | (in_root(rootfd, path) ? 8 : 0);
+	return (s->bits[i] & 8) != 0;
+}
+
+static void
+seen_free(struct seen *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->cap; i++)
+		free(s->path[i]);
+	free(s->path);
+	free(s->bits);
+}
+
+/* Is library name in one of the directories of list (separated by sep),
+ * in the stage or the root? $ORIGIN is origin. */
+static int
+find_lib(struct seen *s, int stagefd, int rootfd, const char *list, int sep,
     const char *name, const char *origin)
 {
 	const char *p = list, *e;
-	int found = 0;
+	int ok = 0;
 
-	for (; p != NULL && *p && !found; p = *e ? e + 1 : e) {
+	for (; p != NULL && *p && !ok; p = *e ? e + 1 : e) {
 		char *dir, *path;
 		e = strchr(p, sep);
 		if (e == NULL)
@@ -268,88 +400,79 @@ find_lib(int stagefd, int rootfd, const char *list, int sep,
 			dir = d2;
 		}
 		path = xasprintf("%s/%s", dir, name);
-		found = dir[0] == '/' && (in_root(stagefd, path) ||
-		    in_root(rootfd, path));
+		ok = dir[0] == '/' && found(s, stagefd, rootfd, path);
 		free(path);
 		free(dir);
 	}
-	return found;
+	return ok;
 }
 
 /*
- * Every dynamic program or library of the package (files, in the stage)
- * must find its loader and its libraries in the package or the jail (its
- * base, or packages installed before it: its dependencies). -1 with err
- * listing what is missing, before anything is laid into the root.
+ * Every dynamic program or library of the package (summary, needs_scan's)
+ * must find its loader and its libraries in the package (the stage) or
+ * the jail (its base, or packages installed before it: its
+ * dependencies). -1 with err listing what is missing.
  */
 static int
-needs_check(const struct task *t, int stagefd, int rootfd, const char *files,
-    struct vj_err *err)
+needs_verdict(const struct task *t, int stagefd, int rootfd,
+    const char *summary, struct vj_err *err)
 {
 	struct sbuf dirs = { 0 }, missing = { 0 };
+	struct seen seen = { NULL, NULL, 0, 0 };
 	const char *p, *nl;
-	int rc = 0;
+	char *rel = NULL, *origin = NULL, *runpath = NULL;
+	int rc = 0, first = 1;
 
 	lib_dirs(rootfd, &dirs);
-	for (p = files; *p != '\0'; p = nl + 1) {
-		struct elf_needs en;
-		char *rel, *origin, *slash, *inside;
-		size_t k;
-		int fd, r, first = 1;
-		if ((nl = strchr(p, '\n')) == NULL)
+	for (p = summary; *p != '\0' && (nl = strchr(p, '\n')) != NULL;
+	    p = nl + 1) {
+		char *arg = p[1] == ' ' ? xstrndup(p + 2,
+		    (size_t)(nl - p - 2)) : NULL;
+		int ok = 1;
+		switch (p[0]) {
+		case 'F':
+			free(rel);
+			free(origin);
+			free(runpath);
+			rel = arg;
+			arg = NULL;
+			runpath = NULL;
+			origin = xasprintf("/%s", rel ? rel : "");
+			*strrchr(origin, '/') = '\0';
+			first = 1;
 			break;
-		rel = xstrndup(p, (size_t)(nl - p));
-		slash = strrchr(rel, '/');
-		fd = -1;
-		{
-			char *dir = slash ? xstrndup(rel, (size_t)(slash - rel)) :
-			    xstrdup(".");
-			int dfd = fs_opendir_beneath(stagefd, dir, 0, 0);
-			if (dfd != -1) {
-				fd = openat(dfd, slash ? slash + 1 : rel,
-				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-				    O_NONBLOCK);
-				close(dfd);
-			}
-			free(dir);
-		}
-		r = fd == -1 ? 0 : elf_needs_read(fd, &en);
-		if (fd != -1)
-			close(fd);
-		inside = xasprintf("/%s", rel);
-		origin = xstrndup(inside, (size_t)(strrchr(inside, '/') - inside));
-		if (r == -1) {
+		case 'E':
 			sbuf_printf(&missing, "\n  %s: a dynamic ELF file whose "
-			    "library names cannot be read", rel);
+			    "library names cannot be read", rel ? rel : "?");
 			rc = -1;
+			break;
+		case 'I':
+			ok = arg == NULL || found(&seen, stagefd, rootfd, arg);
+			break;
+		case 'R':
+			free(runpath);
+			runpath = arg;
+			arg = NULL;
+			break;
+		case 'N':
+			ok = arg == NULL || (strchr(arg, '/') != NULL ?
+			    found(&seen, stagefd, rootfd, arg) :
+			    (runpath != NULL && find_lib(&seen, stagefd,
+			    rootfd, runpath, ':', arg, origin ? origin : "")) ||
+			    find_lib(&seen, stagefd, rootfd, dirs.s, '\n', arg,
+			    origin ? origin : ""));
+			break;
 		}
-		if (r == 1 && en.interp != NULL && !in_root(stagefd,
-		    en.interp) && !in_root(rootfd, en.interp)) {
-			sbuf_printf(&missing, "\n  %s needs %s", rel, en.interp);
-			first = 0;
-			rc = -1;
-		}
-		for (k = 0; r == 1 && k < en.nneeded; k++) {
-			const char *n = en.needed[k];
-			int ok = strchr(n, '/') != NULL ?
-			    (in_root(stagefd, n) || in_root(rootfd, n)) :
-			    (en.runpath != NULL && find_lib(stagefd, rootfd,
-			    en.runpath, ':', n, origin)) ||
-			    find_lib(stagefd, rootfd, dirs.s, '\n', n, origin);
-			if (ok)
-				continue;
+		if (!ok) {
 			if (first)
-				sbuf_printf(&missing, "\n  %s needs %s", rel, n);
+				sbuf_printf(&missing, "\n  %s needs %s",
+				    rel ? rel : "?", arg);
 			else
-				sbuf_printf(&missing, ", %s", n);
+				sbuf_printf(&missing, ", %s", arg);
 			first = 0;
 			rc = -1;
 		}
-		if (r == 1)
-			elf_needs_free(&en);
-		free(inside);
-		free(origin);
-		free(rel);
+		free(arg);
 	}
 	if (rc == -1)
 		vj_errf(err, "%s %s cannot run in %s: neither the package nor "
@@ -357,9 +480,86 @@ needs_check(const struct task *t, int stagefd, int rootfd, const char *files,
 		    "or depend on a port that installs them); nothing was "
 		    "installed:%s", t->port->port->name, t->port->port->version,
 		    t->root, missing.s);
+	free(rel);
+	free(origin);
+	free(runpath);
+	seen_free(&seen);
 	sbuf_free(&dirs);
 	sbuf_free(&missing);
 	return rc;
+}
+
+/* needs_scan of the stage, then needs_verdict: before anything is laid
+ * into the root. */
+static int
+needs_check(const struct task *t, int stagefd, int rootfd, const char *files,
+    struct vj_err *err)
+{
+	struct sbuf s = { 0 };
+	int rc;
+
+	needs_scan(stagefd, files, &s);
+	rc = needs_verdict(t, stagefd, rootfd, s.s ? s.s : "", err);
+	sbuf_free(&s);
+	return rc;
+}
+
+/*
+ * A thin jail's package is a tree in the cache (tasks/thin.c), the same
+ * for every jail that has it: what its files need is read from it once,
+ * into CACHE/trees/TREE.needs (temporary name, then rename; a file that
+ * does not end as written is made again), not from the jail's overlay
+ * for every jail. The summary (needs_scan's), or NULL with err.
+ */
+static char *
+needs_of_tree(const struct task *t, const char *files, struct vj_err *err)
+{
+	const struct task_port *tp = t->port;
+	const char *a = strrchr(tp->archive, '/') + 1;
+	char *tree = xasprintf("%s/trees/%.*s", t->env->cache,
+	    (int)(strlen(a) - strlen(".tar.gz")), a);
+	char *path = xasprintf("%s.needs", tree);
+	char *head = xasprintf("vjbuild-needs 1 %s\n", tp->key);
+	char *text = fs_read(path, 64u << 20, NULL), *body = NULL, *tmp;
+	struct sbuf s = { 0 };
+	size_t hl = strlen(head), n = text ? strlen(text) : 0;
+	int dfd, fd;
+
+	if (text != NULL && n >= hl + 4 && strncmp(text, head, hl) == 0 &&
+	    strcmp(text + n - 4, "end\n") == 0 && (n == hl + 4 ||
+	    text[n - 5] == '\n')) {
+		body = xstrndup(text + hl, n - hl - 4);
+		goto out;
+	}
+	if ((dfd = open(tree, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		vj_errno(err, "%s (%s's unpacked package)", tree, t->root);
+		goto out;
+	}
+	sbuf_puts(&s, head);
+	needs_scan(dfd, files, &s);
+	close(dfd);
+	sbuf_puts(&s, "end\n");
+	body = xstrndup(s.s + hl, strlen(s.s) - hl - 4);
+	/* Published for the next jail; one that cannot be is read again
+	 * then (a unique temporary: two jails' installs may race here). */
+	tmp = xasprintf("%s/trees/.tmp.%.*s.needs.%ld", t->env->cache,
+	    (int)(strlen(a) - strlen(".tar.gz")), a, (long)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) != -1) {
+		size_t len = strlen(s.s);
+		int ok = write(fd, s.s, len) == (ssize_t)len;
+		if (close(fd) == -1 || !ok || rename(tmp, path) == -1)
+			(void)unlink(tmp);
+	}
+	free(tmp);
+out:
+	sbuf_free(&s);
+	free(text);
+	free(head);
+	free(path);
+	free(tree);
+	return body;
 }
 
 struct fill_pkg {
@@ -428,9 +628,14 @@ install_run(const struct task *t, struct vj_err *err)
 			goto out;
 		sbuf_puts(&names, files);
 		free(files);
-		if (needs_check(t, fd, fd, names.s, err) == -1)
+		if ((files = needs_of_tree(t, names.s ? names.s : "",
+		    err)) == NULL)
 			goto out;
-		for (n = 0, files = names.s; *files; files++)
+		n = needs_verdict(t, fd, fd, files, err);
+		free(files);
+		if (n == -1)
+			goto out;
+		for (n = 0, files = names.s ? names.s : ""; *files; files++)
 			n += *files == '\n';
 	} else {
 		struct fill_pkg fp = { t, fd, &names, 0 };

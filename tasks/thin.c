@@ -4,9 +4,10 @@
  *
  * The base is unpacked once (CACHE/base/SHA256, tasks/extract.c) and each
  * package once (CACHE/trees/NAME-VERSION-KEY16, its digest checked as it
- * is read); every thin jail shares them read-only as the lower layers of
- * an overlay mounted at JAILS/J, the packages above the base in dependency
- * order. What is the jail's own (its /etc as hostconf, users and configure
+ * is read; beside it TREE.needs, what its programs need, which the first
+ * install:P@J to check it writes: tasks/install.c); every thin jail
+ * shares them read-only as the lower layers of an overlay mounted at
+ * JAILS/J, the packages above the base in dependency order. What is the jail's own (its /etc as hostconf, users and configure
  * write it, its devices, whatever it makes when it runs) goes to the upper
  * layer, JAILS/.vjbuild-thin.J/upper (a name no host can have). A jail
  * costs its own files, not a copy of the base.

@@ -121,7 +121,7 @@ test_upgraded_package_reaches_every_thin_jail_its_own_files_kept() {
 		chroot jails/$j /usr/local/sbin/echod -V > /dev/null || fail "echod in $j after the upgrade"
 	done
 	[ "$(cat jails/web1/etc/notes)" = "the jail's own" ] || fail "web1's own file lost in the upgrade"
-	[ "$(ls cache/trees | grep -c '^echod-')" = 2 ] || fail "trees: $(ls cache/trees)"
+	[ "$(ls cache/trees | grep -v '[.]needs$' | grep -c '^echod-')" = 2 ] || fail "trees: $(ls cache/trees)"
 	# A jail left out of a run keeps its layers: gc does not take them.
 	sed -i 's/^version = 1.1$/version = 1.2/' ports/echod/recipe
 	cp hosts.txt all.txt && sed -i '/^web2 /d' hosts.txt
@@ -135,7 +135,9 @@ test_upgraded_package_reaches_every_thin_jail_its_own_files_kept() {
 	# The old tree is the cache's to remove (no jail has it as a layer).
 	"$VJ" cache gc > gc.txt || fail "gc: $(cat gc.txt)"
 	grep -q "^removed  $PWD/cache/trees/echod-1.1-" gc.txt || fail "gc: $(cat gc.txt)"
-	[ "$(ls cache/trees | grep -c '^echod-')" = 1 ] || fail "trees after gc: $(ls cache/trees)"
+	[ "$(ls cache/trees | grep -v '[.]needs$' | grep -c '^echod-')" = 1 ] || fail "trees after gc: $(ls cache/trees)"
+	# What the old tree's programs need goes with it; the kept tree's stays.
+	[ "$(ls cache/trees | grep -c '^echod-.*[.]needs$')" = 1 ] || fail "summaries after gc: $(ls cache/trees)"
 	chroot jails/web2 /usr/local/sbin/echod -V > /dev/null || fail "echod in web2 after gc"
 	: "$v1"
 	umount_jails
@@ -234,6 +236,49 @@ cc -shared -fPIC -Wl,-soname,libother.so.1 b.c -o $STAGEDIR$PREFIX/lib/libother.
 	for l in libanswer.so.1 libother.so.1; do
 		grep -aq $l jails/web1/etc/ld.so.cache || fail "$l not in the cache"
 	done
+	umount_jails
+}
+
+# A thin jail's package is read once for what its programs need: the first
+# install writes CACHE/trees/TREE.needs, the next jails' installs check
+# that (not the package's files through their overlays); a program whose
+# loader or libraries are missing is refused in a thin jail as in a thick
+# one; a summary that does not end as written is made again. The host's
+# /bin/true and its libc stand for a port's program and a dependency.
+test_thin_library_check_reads_each_package_once() {
+	need_overlay || return
+	local interp libc f
+	interp=$(ldd /bin/true 2>/dev/null | awk '$1 ~ /^\// {print $1}' | head -1)
+	libc=$(ldd /bin/true 2>/dev/null | awk '$1 == "libc.so.6" {print $3}')
+	[ -n "$interp" ] && [ -n "$libc" ] || { echo "    skipped: /bin/true is not a dynamic glibc program here"; return $SKIP_RC; }
+	setup 1
+	printf 'thin = yes\nports = ports\npackages = tool\n' >> vjbuild.conf
+	make_port tool 'mkdir -p $STAGEDIR$PREFIX/bin; cp /bin/true $STAGEDIR$PREFIX/bin/true'
+	"$VJ" hosts.txt > out.txt 2>&1 && { fail "a program without its libraries was installed"; umount_jails; return; }
+	local log=state/logs/latest/install:tool@web1.log
+	grep -q "tool 1.0 cannot run in $PWD/jails/web1" $log || fail "no clear message: $(cat $log)"
+	grep -q "usr/local/bin/true needs $interp, libc.so.6" $log || fail "not named: $(cat $log)"
+	make_port libc "mkdir -p \$STAGEDIR$(dirname "$interp") \$STAGEDIR$(dirname "$libc"); cp -L $interp \$STAGEDIR$interp; cp -L $libc \$STAGEDIR$(dirname "$libc")/libc.so.6"
+	printf 'version = 1.0\nsource = none\ndepends = libc\n' > ports/tool/recipe
+	"$VJ" hosts.txt > out.txt 2>&1 || { fail "with libc: $(tail -3 out.txt; cat $log)"; umount_jails; return; }
+	chroot jails/web1 /usr/local/bin/true || fail "the program does not run in the thin jail"
+	f=$(ls -t cache/trees/tool-1.0-*.needs | head -1)
+	[ -n "$f" ] || { fail "no summary: $(ls cache/trees)"; umount_jails; return; }
+	head -1 "$f" | grep -q '^vjbuild-needs 1 [0-9a-f]\{64\}$' || fail "header: $(head -1 "$f")"
+	[ "$(tail -1 "$f")" = end ] || fail "ends with: $(tail -1 "$f")"
+	grep -qx "F usr/local/bin/true" "$f" || fail "the program is not in it: $(cat "$f")"
+	# What the next jail's install believes: the summary, which names a
+	# library no layer has.
+	sed -i 's|^F usr/local/bin/true$|&\nN libvjforged.so.1|' "$f"
+	echo "web2 10.9.0.2" >> hosts.txt
+	"$VJ" hosts.txt > out.txt 2>&1 && fail "web2's install did not read the summary"
+	grep -q "usr/local/bin/true needs libvjforged.so.1" state/logs/latest/install:tool@web2.log || fail "web2: $(cat state/logs/latest/install:tool@web2.log)"
+	# Cut short (no "end"): made again from the package, and web2 installs.
+	grep -v '^end$' "$f" > "$f.cut" && mv "$f.cut" "$f"
+	"$VJ" hosts.txt > out.txt 2>&1 || fail "after a cut summary: $(tail -3 out.txt; cat state/logs/latest/install:tool@web2.log)"
+	[ "$(tail -1 "$f")" = end ] || fail "not made again: $(cat "$f")"
+	grep -q libvjforged "$f" && fail "the forged line survived: $(cat "$f")"
+	chroot jails/web2 /usr/local/bin/true || fail "the program does not run in web2"
 	umount_jails
 }
 
