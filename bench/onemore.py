@@ -162,4 +162,5 @@ def main():
                       indent=1)
 
 
-main()
+if __name__ == "__main__":
+    main()
