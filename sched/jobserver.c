@@ -4,16 +4,22 @@
  * the makes of builds share; or, run by a make that has one, a client of
  * that make's.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "../tasks/tasks.h"
 #include "loop.h"
+
+/* How long a token is left in the pipe for a running build's make. */
+#define DEFER_USEC	100000
 
 /*
  * A token to start one more task: the implicit one when no task holds it,
@@ -24,6 +30,11 @@ loop_take_token(struct loop *l, int *token)
 {
 	unsigned char c;
 
+	/* Taken or not, a deferral is spent: the next token gets its own. */
+	if (l->defer != DEFER_NONE) {
+		evtimer_del(l->ev_defer);
+		l->defer = DEFER_NONE;
+	}
 	if (l->implicit_free || l->js_nb == -1) {
 		l->implicit_free = 0;
 		*token = IMPLICIT;
@@ -35,16 +46,86 @@ loop_take_token(struct loop *l, int *token)
 	return 1;
 }
 
+/*
+ * 1 when the token that ready task i would take from the pipe is left
+ * there a while (DEFER_USEC) for the make of a running build whose
+ * priority (its weight: the longest chain from it to the end) is at least
+ * i's. Such a make, blocked on the pipe for its next job, takes a token
+ * at once; vjbuild, woken by the same byte, would otherwise win it for a
+ * task that can wait, and the build on the critical path would run its
+ * jobs one at a time beside it (bench/makefile.py's apr-util and
+ * apache2, docs/BENCHMARKS.md). A token still there when the time is up
+ * is not wanted by any make: i takes it then. Builds only: a graph's
+ * commands (run-graph) start as soon as a token is free.
+ */
+int
+loop_defer_token(struct loop *l, int i)
+{
+	size_t k;
+	int n = 0;
+
+	if (l->implicit_free || l->js_nb == -1 || l->ev_defer == NULL ||
+	    l->defer == DEFER_EXPIRED)
+		return 0;
+	for (k = 0; k < l->nslots; k++) {
+		const struct task *t;
+		if (l->slots[k].pid <= 0)
+			continue;
+		t = plan_task(l->p, l->slots[k].task);
+		if (t->ops->foreign_output && t->argv == NULL &&
+		    l->weight[l->slots[k].task] >= l->weight[i])
+			break;
+	}
+	if (k == l->nslots)
+		return 0;
+	/* No token there: i waits for one as before (starved). */
+	if (ioctl(l->js_nb, FIONREAD, &n) == -1 || n <= 0)
+		return 0;
+	if (l->defer == DEFER_NONE) {
+		struct timeval tv = { 0, DEFER_USEC };
+		evtimer_add(l->ev_defer, &tv);
+		l->defer = DEFER_WAITING;
+	}
+	return 1;
+}
+
+static void
+on_defer(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+
+	(void)fd;
+	(void)what;
+	l->defer = DEFER_EXPIRED;
+	loop_schedule(l);
+}
+
+/*
+ * A finished task's token back. The implicit one cannot reach a make: a
+ * running task that holds a byte of the pipe takes it instead, and the
+ * byte goes back to the pipe, where a make below can take it (else a
+ * build's make could wait on an empty pipe while vjbuild's own token
+ * sat free).
+ */
 void
 loop_give_token(struct loop *l, int token)
 {
 	unsigned char c = (unsigned char)token;
+	size_t k;
 
-	if (token == IMPLICIT)
-		l->implicit_free = 1;
-	else
-		while (write(l->js[1], &c, 1) == -1 && errno == EINTR)
-			;
+	if (token == IMPLICIT) {
+		for (k = 0; l->js_nb != -1 && k < l->nslots; k++)
+			if (l->slots[k].pid > 0 && l->slots[k].token != IMPLICIT)
+				break;
+		if (l->js_nb == -1 || k == l->nslots) {
+			l->implicit_free = 1;
+			return;
+		}
+		c = (unsigned char)l->slots[k].token;
+		l->slots[k].token = IMPLICIT;
+	}
+	while (write(l->js[1], &c, 1) == -1 && errno == EINTR)
+		;
 }
 
 static void
@@ -130,6 +211,7 @@ loop_jobserver_open(struct loop *l, struct vj_err *err)
 	if (join_outer(l)) {	/* MAKEFLAGS names it already */
 		l->ev_js = event_new(l->base, l->js_nb, EV_READ | EV_PERSIST,
 		    on_token, l);
+		l->ev_defer = evtimer_new(l->base, on_defer, l);
 		return 0;
 	}
 	if (pipe(l->js) == -1) {
@@ -155,6 +237,7 @@ loop_jobserver_open(struct loop *l, struct vj_err *err)
 	setenv("MAKEFLAGS", flags, 1);
 	l->ev_js = event_new(l->base, l->js_nb, EV_READ | EV_PERSIST,
 	    on_token, l);
+	l->ev_defer = evtimer_new(l->base, on_defer, l);
 	return 0;
 }
 
@@ -163,6 +246,8 @@ loop_jobserver_close(struct loop *l)
 {
 	if (l->ev_js != NULL)
 		event_free(l->ev_js);
+	if (l->ev_defer != NULL)
+		event_free(l->ev_defer);
 	if (l->js_nb != -1)
 		close(l->js_nb);
 	if (l->js_outer) {	/* the make's: its own fifo open closed */

@@ -21,7 +21,9 @@
  *    vjbuild is the subreaper of its tasks, and what escaped the group is
  *    found, named and killed at the end of the run. --timeout kills a
  *    task's group (TERM, then KILL) and fails it.
- *  - vjbuild is the GNU make jobserver of the run (jobserver_open).
+ *  - vjbuild is the GNU make jobserver of the run (jobserver_open); a
+ *    token that a running build's make may want is left to it a while
+ *    before a task of no higher priority takes it (loop_defer_token).
  *  - SIGCHLD is a libevent signal event; the handler reaps in a
  *    waitpid(WNOHANG) loop and dispatches by pid.
  *  - SIGINT, SIGTERM or SIGHUP: nothing more starts, every running group gets
@@ -194,6 +196,11 @@ loop_schedule(struct loop *l)
 			continue;
 		}
 		if (sched_count(l->s, SCHED_RUNNING) >= (size_t)l->o->jobs)
+			break;
+		/* A running build's make may want the token: on_defer or
+		 * a finish calls again (not starved: the pipe stays
+		 * readable meanwhile, so ev_js is off). */
+		if (loop_defer_token(l, i))
 			break;
 		if (!loop_take_token(l, &token)) {
 			starved = 1;	/* the makes below hold them */

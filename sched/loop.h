@@ -71,6 +71,11 @@ struct loop {
 	 * js_nb a non-blocking reading end of vjbuild's own. */
 	int js[2], js_nb, implicit_free;
 	int js_outer;		/* the pipe is a make's above vjbuild */
+	/* A pipe token left a while for a running build's make
+	 * (loop_defer_token): none, waiting (ev_defer armed), or expired
+	 * (the next task may take it). */
+	enum { DEFER_NONE, DEFER_WAITING, DEFER_EXPIRED } defer;
+	struct event *ev_defer;
 	struct event *ev_js;
 	struct event *ev_chld, *ev_int, *ev_term, *ev_hup, *ev_tick, *ev_kill;
 	struct event *ev_usr1, *ev_siginfo;
@@ -97,6 +102,7 @@ void loop_schedule(struct loop *l);
 pid_t loop_spawn_argv(struct loop *l, struct task *t, int logfd, int *errnum);
 void loop_start(struct loop *l, int i, int logfd, int token);
 int loop_take_token(struct loop *l, int *token);
+int loop_defer_token(struct loop *l, int i);
 /* --timeout of a slot: TERM, then KILL (an event callback). */
 void loop_on_timeout(int fd, short what, void *arg);
 

@@ -200,6 +200,36 @@ test_distfile_digest_recorded_and_checked_again_at_unpacking() {
 	grep -q "ports/vjhttpd/recipe:6: $PWD/$d has sha256" err.txt || fail "not named: $(cat err.txt)"
 }
 
+# A token that comes free while a build of at least the next task's
+# priority runs goes to that build's make if it has a job waiting, not to
+# the next task (sched/jobserver.c): `long` (on the critical path: `after`
+# depends on it) runs a make of two 3-second jobs at -j2 while `blocker`
+# holds the other token; when blocker ends, long's make starts its second
+# job before `short` (waiting on blocker) starts.
+test_a_running_builds_make_gets_a_free_token_before_a_new_task() {
+	need_root || return
+	command -v make > /dev/null || { echo "    skipped: no make"; return $SKIP_RC; }
+	setup 1
+	printf 'ports = ports\npackages = after short\n' >> vjbuild.conf
+	make_port long 'make OUT=$STAGEDIR$PREFIX/share/long'
+	printf 'all: j1 j2\nj1 j2:\n\tmkdir -p $(OUT); date +%%s.%%N > $(OUT)/$@.start; sleep 3; date +%%s.%%N > $(OUT)/$@.end\n' > ports/long/src/Makefile
+	make_port after 'mkdir -p $STAGEDIR$PREFIX/share/after' long
+	make_port blocker 'sleep 1.5; mkdir -p $STAGEDIR$PREFIX/share/blocker'
+	make_port short 'mkdir -p $STAGEDIR$PREFIX/share/short; date +%s.%N > $STAGEDIR$PREFIX/share/short/start' blocker
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
+	local d=jails/web1/usr/local/share
+	python3 - "$d" <<'PY' || fail "$(cd $d && head long/* short/*)"
+import sys
+d = sys.argv[1]
+t = lambda p: float(open(d + "/" + p).read())
+j1s, j1e, j2s, j2e, sh = (t("long/j1.start"), t("long/j1.end"),
+                          t("long/j2.start"), t("long/j2.end"),
+                          t("short/start"))
+assert j2s < j1e, "long's make ran its jobs one after the other"
+assert sh > j2s, "short started %.2f s before long's second job" % (j2s - sh)
+PY
+}
+
 test_package_keeps_owners_modes_links() {
 	need_root || return
 	setup_ports 1
