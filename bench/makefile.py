@@ -6,6 +6,7 @@
                     [--first vjbuild|make] [--ways vjbuild,make]
                     [--json FILE] [--ports DIR] [--base FILE]
                     [--distfiles DIR] [--set KEY=VALUE]...
+                    [--before VJBUILD]
 
 The work of bench/paper.py (run it first: WORK/base.tar.gz, the
 debootstrap minbase, and WORK/distfiles, Debian's sources of the eight
@@ -25,7 +26,9 @@ cache, state and jails each run. Two ways:
             package unpacked into it with GNU tar, and `ldconfig -r`.
 
 At each N (--ns), R rounds (1), the ways' order turned each round
-(--first: the way that starts; --ways make: make's runs alone, to pair
+(--first: the way that starts; --before BIN: a third way, vjbuild as
+another binary, after vjbuild: a change's baseline in the same rounds;
+--ways make: make's runs alone, to pair
 with vjbuild's of another invocation). Per run:
 the wall time, and the longest build's own time as vjbuild recorded it
 (build:P's duration; under make, in the builder's state). Prints each run,
@@ -148,10 +151,11 @@ def one(a, way, n, ports):
     # The builders' config names no package: a builder builds the one
     # port its hosts file names (and what that depends on, in the cache
     # by then), not every port.
-    conf(d, a, sorted(ports) if way == "vjbuild" else [])
-    if way == "vjbuild":
+    conf(d, a, sorted(ports) if way != "make" else [])
+    if way in ("vjbuild", "before"):
         hosts(os.path.join(d, "hosts.txt"), n)
-        argv = [VJ, "-q", "-j%d" % a.jobs, "hosts.txt"]
+        argv = [VJ if way == "vjbuild" else a.before, "-q",
+                "-j%d" % a.jobs, "hosts.txt"]
     else:
         makefile(d, ports, n, a.jobs)
         argv = ["make", "-s", "-j%d" % a.jobs]
@@ -162,7 +166,7 @@ def one(a, way, n, ports):
     if p.returncode != 0:
         sys.exit("bench: %s at N=%d failed:\n%s%s" % (
             way, n, p.stdout[-3000:], p.stderr[-3000:]))
-    if way == "vjbuild":
+    if way != "make":
         b = builds(os.path.join(d, "state"))
     else:
         # A builder's state also records its port's dependencies,
@@ -204,6 +208,8 @@ def main():
     ap.add_argument("--distfiles")
     ap.add_argument("--set", action="append", default=[],
                     help="KEY=VALUE: one more line of vjbuild.conf")
+    ap.add_argument("--before", help="another vjbuild binary, a third way "
+                    "run after vjbuild in each round (a change's baseline)")
     a = ap.parse_args()
     a.work = os.path.abspath(a.work)
     a.ports = os.path.abspath(a.ports)
@@ -218,13 +224,17 @@ def main():
     ways = [w for w in [a.first] + [w for w in ("vjbuild", "make")
                                     if w != a.first]
             if w in a.ways.split(",")]
+    if a.before:
+        a.before = os.path.abspath(a.before)
+        ways.insert(ways.index("vjbuild") + 1 if "vjbuild" in ways else 0,
+                    "before")
     res = {}
     print("%5s %3s %-8s %9s %-24s" % ("round", "N", "way", "wall s",
                                       "longest build s"), flush=True)
     k = 0
     for r in range(a.rounds):
         for n in ns:
-            for way in ways[k % 2:] + ways[:k % 2]:
+            for way in ways[k % len(ways):] + ways[:k % len(ways)]:
                 x = one(a, way, n, ports)
                 res.setdefault((n, way), []).append(x)
                 print("%5d %3d %-8s %9.1f %s %.1f; critical path %s %.1f" % (
@@ -234,8 +244,15 @@ def main():
             k += 1
     out = {}
     for n in ns:
-        if len(ways) < 2:
+        if "vjbuild" not in ways or "make" not in ways:
             continue
+        if a.before:
+            b = [x["wall_s"] for x in res[(n, "before")]]
+            v = [x["wall_s"] for x in res[(n, "vjbuild")]]
+            print("N=%d: vjbuild %.1f s, before (%s) %.1f s: %.3f (medians)"
+                  % (n, statistics.median(v), a.before,
+                     statistics.median(b),
+                     statistics.median(v) / statistics.median(b)))
         v = [x["wall_s"] for x in res[(n, "vjbuild")]]
         m = [x["wall_s"] for x in res[(n, "make")]]
         lb = [x["longest_build_s"] for x in res[(n, "make")]]
