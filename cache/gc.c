@@ -4,9 +4,9 @@
  * packages (archive, file list and record), unpacked sources, build work
  * directories, unpacked bases (CACHE/base) other than the configured
  * one's, and the unpacked packages of thin jails (CACHE/trees, with what
- * their programs need: TREE.needs) that no
- * current recipe makes; never what another vjbuild holds the lock of (it is building or
- * unpacking it now: tasks/port.c, tasks/extract.c).
+ * their programs need: TREE.needs) that no current recipe makes; never
+ * what another vjbuild holds the lock of (it is building or unpacking it
+ * now: tasks/port.c, tasks/extract.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -158,7 +158,6 @@ gc_base(struct gc *w, const char *name, const char *path)
 	char *tree;
 	int keep;
 
-	(void)name;
 	if (kept(w, path))
 		return 0;
 	if (name[0] == '.' || n < 6 || strcmp(path + n - 6, ".needs") != 0)
