@@ -179,14 +179,14 @@ run_gc(struct cache_walk *w, struct state *st, struct vj_err *err)
 			goto out;
 		trees = xcalloc(ports->n, sizeof(*trees));
 		for (i = 0; i < ports->n; i++) {
-			const char *a = env.tports[i].archive;
+			char *name = thin_tree_name(env.tports[i].archive);
 			keep = xreallocarray(keep, nkeep + 3, sizeof(*keep));
 			keep[nkeep++] = env.tports[i].archive;
 			keep[nkeep++] = env.tports[i].srcdir;
 			/* Its unpacked tree, for thin jails (tasks/thin.c). */
-			trees[i] = xasprintf("%s/trees/%.*s", c->val[CONF_CACHE],
-			    (int)(strlen(strrchr(a, '/') + 1) - 7),
-			    strrchr(a, '/') + 1);
+			trees[i] = xasprintf("%s/trees/%s", c->val[CONF_CACHE],
+			    name);
+			free(name);
 			keep[nkeep++] = trees[i];
 		}
 	}

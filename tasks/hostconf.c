@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../conf/conf.h"
@@ -80,6 +81,20 @@ hostconf_exists(const struct task *t)
 	return text != NULL;
 }
 
+/* 1 when t's thin jail has an /etc/ld.so.cache in its own layer. */
+static int
+own_linker_cache(const struct task *t)
+{
+	char *dir = thin_dir(t->env->jails, t->host->name);
+	char *p = xasprintf("%s/upper/etc/ld.so.cache", dir);
+	struct stat st;
+	int r = lstat(p, &st) == 0;
+
+	free(dir);
+	free(p);
+	return r;
+}
+
 static int
 hostconf_run(const struct task *t, struct vj_err *err)
 {
@@ -98,15 +113,13 @@ hostconf_run(const struct task *t, struct vj_err *err)
 		goto out;
 	printf("%s: hostname %s, address %s%s\n", t->root, t->host->name,
 	    t->host->address, f.resolv ? ", resolv.conf" : "");
-	/* A thin jail's packages are layers, all there since extract:J:
-	 * its linker cache once, here, not once an install. */
-	if (task_thin(t) && t->env->ports != NULL) {
-		int *mine = NULL;
-		size_t n = task_jail_ports(t->env, t->host, &mine);
-		free(mine);
-		if (n > 0 && task_ldconfig(t, err) == -1)
-			goto out;
-	}
+	/* A thin jail's linker cache is a layer, made once for every jail
+	 * with the same packages (tasks/thin.c); one in the jail's own
+	 * layer (a jail made before, or ldconfig run in it) hides it, and
+	 * is refreshed here, as it was for every thin jail. */
+	if (task_thin(t) && own_linker_cache(t) && task_ldconfig(t, err) ==
+	    -1)
+		goto out;
 	rc = 0;
 out:
 	close(fd);

@@ -515,9 +515,8 @@ static char *
 needs_of_tree(const struct task *t, const char *files, struct vj_err *err)
 {
 	const struct task_port *tp = t->port;
-	const char *a = strrchr(tp->archive, '/') + 1;
-	char *tree = xasprintf("%s/trees/%.*s", t->env->cache,
-	    (int)(strlen(a) - strlen(".tar.gz")), a);
+	char *name = thin_tree_name(tp->archive);
+	char *tree = xasprintf("%s/trees/%s", t->env->cache, name);
 	char *path = xasprintf("%s.needs", tree);
 	char *head = xasprintf("vjbuild-needs 1 %s\n", tp->key);
 	char *text = fs_read(path, 64u << 20, NULL), *body = NULL, *tmp;
@@ -543,8 +542,8 @@ needs_of_tree(const struct task *t, const char *files, struct vj_err *err)
 	body = xstrndup(s.s + hl, strlen(s.s) - hl - 4);
 	/* Published for the next jail; one that cannot be is read again
 	 * then (a unique temporary: two jails' installs may race here). */
-	tmp = xasprintf("%s/trees/.tmp.%.*s.needs.%ld", t->env->cache,
-	    (int)(strlen(a) - strlen(".tar.gz")), a, (long)getpid());
+	tmp = xasprintf("%s/trees/.tmp.%s.needs.%ld", t->env->cache, name,
+	    (long)getpid());
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0644)) != -1) {
 		size_t len = strlen(s.s);
@@ -559,6 +558,7 @@ out:
 	free(head);
 	free(path);
 	free(tree);
+	free(name);
 	return body;
 }
 
@@ -666,8 +666,8 @@ install_run(const struct task *t, struct vj_err *err)
 	    tp->port->name, tp->port->version, tp->key, tp->sha256, names.s);
 	if (fs_write_beneath(fd, rec, text, strlen(text), 0644, err) == -1)
 		goto out;
-	/* A thin jail's linker cache is made once, by hostconf:J, with
-	 * every package's layer there already. */
+	/* A thin jail's linker cache is a layer, made once for every
+	 * thin jail with the same packages (tasks/thin.c). */
 	if (!task_thin(t) && wants_ldconfig(names.s) &&
 	    task_ldconfig(t, err) == -1)
 		goto out;

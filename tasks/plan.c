@@ -11,7 +11,9 @@
  *  5. build:P after fetch:P and after build:D for each dependency D (its
  *     build root holds their packages);
  *  6. install:P@J after build:P, after devfs:J (the root is complete, and a
- *     distribution cannot overwrite the package), and after install:D@J;
+ *     distribution cannot overwrite the package), and after install:D@J
+ *     in a thick jail (a thin jail's packages are all there since
+ *     extract:J, rule 8: its installs check and record, in any order);
  *  7. configure:P@J after install:P@J (its files win over the package's);
  *  8. a thin jail's extract:J after build:P for each P it has: its
  *     packages are layers of its root (tasks/thin.c).
@@ -347,6 +349,7 @@ add_packages(struct plan *p, const struct task_env *env,
 	size_t n = task_jail_ports(env, h, &mine), i, k;
 	struct task_port *own = n > 0 && env->nocache ? own_ports(p, env, h) :
 	    NULL;
+	int thin = own == NULL && thin_wanted(env->conf, h);
 
 	if (own != NULL)
 		clean = add(p, &task_clean_ops, env, h, NULL);
@@ -365,7 +368,7 @@ add_packages(struct plan *p, const struct task_env *env,
 		id = inst[x] = add(p, &task_install_ops, env, h, tp);
 		graph_depend(p->g, id, own ? bld[x] : build_id[x]);
 		graph_depend(p->g, id, devfs);
-		for (k = 0; k < tp->port->ndepends; k++)
+		for (k = 0; k < tp->port->ndepends && !thin; k++)
 			graph_depend(p->g, id, inst[tp->port->dep[k]]);
 		if (own != NULL)
 			graph_depend(p->g, clean, id);

@@ -194,8 +194,9 @@ int task_cache_lock(const struct task *t, const char *name, int how,
 /*
  * CACHE/SUB/NAME, a directory made once for every jail and state on the
  * cache (an unpacked base or package): when missing, made under the lock
- * LOCKPREFIX+NAME by fill into a temporary name, flushed and renamed into
- * place, so it is whole or absent. Open (O_DIRECTORY), or -1 with err;
+ * LOCKPREFIX+NAME by fill into a temporary name (fd, the directory
+ * CACHE/SUB/.tmp.NAME), flushed and renamed into place, so it is whole or
+ * absent. Open (O_DIRECTORY), or -1 with err;
  * *made is fill's count when this call made it, else -1.
  */
 int task_cache_once(const struct task *t, const char *sub, const char *name,
@@ -226,6 +227,9 @@ int thin_mount(const char *root, const char *dir, const char *lower,
  * with the recorded options is kept. */
 int thin_mount_recorded(const char *jails, const char *name,
     struct vj_err *err);
+/* A package's tree in CACHE/trees: its archive's name without .tar.gz
+ * (NAME-VERSION-KEY16). */
+char *thin_tree_name(const char *archive);
 /* In t's process: each of its jail's packages unpacked once (made if
  * missing), and the lower layers, top first, base last. NULL with err. */
 char *thin_layers(const struct task *t, const char *base, struct vj_err *err);

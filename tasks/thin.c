@@ -7,8 +7,11 @@
  * is read; beside it TREE.needs, what its programs need, which the first
  * install:P@J to check it writes: tasks/install.c); every thin jail
  * shares them read-only as the lower layers of an overlay mounted at
- * JAILS/J, the packages above the base in dependency order. What is the jail's own (its /etc as hostconf, users and configure
- * write it, its devices, whatever it makes when it runs) goes to the upper
+ * JAILS/J, the packages above the base in dependency order, and on top
+ * the linker cache of that set of layers (CACHE/trees/ld-HASH16, made
+ * once, below). What is the jail's own (its /etc as hostconf, users and
+ * configure write it, its devices, whatever it makes when it runs) goes
+ * to the upper
  * layer, JAILS/.vjbuild-thin.J/upper (a name no host can have). A jail
  * costs its own files, not a copy of the base.
  *
@@ -31,12 +34,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <dirent.h>
+#include <sched.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #endif
 
 #include "../cache/cache.h"
+#include "../compat/compat.h"
 #include "../conf/conf.h"
+#include "../jail/jail.h"
 #include "../util/util.h"
 #include "root.h"
 #include "tasks.h"
@@ -241,6 +250,19 @@ fill_tree(int fd, void *arg, struct vj_err *err)
 	return n;
 }
 
+char *
+thin_tree_name(const char *archive)
+{
+	const char *a = strrchr(archive, '/');
+	size_t n;
+
+	a = a ? a + 1 : archive;
+	n = strlen(a);
+	if (n > strlen(".tar.gz") && strcmp(a + n - 7, ".tar.gz") == 0)
+		n -= 7;
+	return xstrndup(a, n);
+}
+
 /*
  * CACHE/trees/NAME-VERSION-KEY16, tp's package unpacked, its digest
  * checked in the read (task_cache_once: whole or absent). The path, or
@@ -250,9 +272,7 @@ static char *
 package_tree(const struct task *t, const struct task_port *tp,
     struct vj_err *err)
 {
-	const char *a = strrchr(tp->archive, '/') + 1;
-	char *name = xasprintf("%.*s", (int)(strlen(a) - strlen(".tar.gz")),
-	    a), *path = NULL;
+	char *name = thin_tree_name(tp->archive), *path = NULL;
 	long made;
 	int fd = task_cache_once(t, "trees", name, "tree-", fill_tree,
 	    (void *)tp, &made, err);
@@ -267,6 +287,242 @@ package_tree(const struct task *t, const struct task_port *tp,
 	free(name);
 	return path;
 }
+
+#ifdef __linux__
+/*
+ * The linker cache of a set of layers, made once for every thin jail that
+ * has them, as a layer of its own on top: CACHE/trees/ld-HASH16, what
+ * `ldconfig -r` writes over an overlay of those layers (/etc/ld.so.cache,
+ * its aux-cache, a soname link it makes) and nothing else, for that
+ * overlay's upper layer is the new tree. Running ldconfig in every thin
+ * jail took 20 to 30 ms of the 0.14 s one more thin jail took. The
+ * overlay is mounted in a mount namespace of the child's own, so it goes
+ * with the child, also after a kill -9; the work directory beside the
+ * tree is locked while it is used (cache gc removes it otherwise).
+ */
+struct linker {
+	const struct task *t;
+	const char *trees;	/* CACHE/trees */
+	const char *name;	/* ld-HASH16: the tree's temporary is .tmp.NAME */
+	const char *lower;
+};
+
+/* Each ':'-separated path of list under outer (NULL: the list). */
+static char *
+under(const char *outer, const char *list)
+{
+	struct sbuf s = { 0 };
+	char *mine, *l, *save = NULL;
+
+	if (outer == NULL)
+		return xstrdup(list);
+	mine = xstrdup(list);
+	for (l = strtok_r(mine, ":", &save); l != NULL;
+	    l = strtok_r(NULL, ":", &save)) {
+		char *p = fs_join(outer, l);
+		sbuf_printf(&s, "%s%s", s.s ? ":" : "", p);
+		free(p);
+	}
+	free(mine);
+	return sbuf_take(&s);
+}
+
+/* In the child: the overlay mounted at WORK/root, ldconfig run over it. */
+static void __attribute__((noreturn))
+run_linker(const struct linker *k, const char *work)
+{
+	char *root = xasprintf("%s/root", work), *outer = NULL, *lower, *up,
+	    *wd, *opts;
+	char *argv[] = { "/sbin/ldconfig", "-r", root, NULL };
+	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	struct vj_err e;
+
+	if (unshare(CLONE_NEWNS) == -1) {
+		fprintf(stderr, "unshare(mount namespace): %s\n",
+		    strerror(errno));
+		_exit(126);
+	}
+	if (jail_mnt_private(&outer, &e) == -1) {
+		fprintf(stderr, "%s\n", e.msg);
+		_exit(126);
+	}
+	/* Outside a chroot, its paths are under outer (jail/ns.c). */
+	lower = under(outer, k->lower);
+	up = xasprintf("%s%s/.tmp.%s", outer ? outer : "", k->trees, k->name);
+	wd = xasprintf("%s%s/work", outer ? outer : "", work);
+	opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, up, wd);
+	free(wd);
+	wd = xasprintf("%s%s", outer ? outer : "", root);
+	if (mount("vjbuild", wd, "overlay", 0, opts) == -1) {
+		fprintf(stderr, "mounting %s (overlayfs over %s): %s\n", wd,
+		    lower, strerror(errno));
+		_exit(126);
+	}
+	if (outer != NULL && jail_mnt_enter(outer, &e) == -1) {
+		fprintf(stderr, "%s\n", e.msg);
+		_exit(126);
+	}
+	execve(argv[0], argv, envp);
+	fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* What ldconfig left in the upper layer: directories, files and symbolic
+ * links (a whiteout would hide a layer's file: refused). Their count, or
+ * -1 naming the first other. */
+static long
+linker_entries(int dfd, const char *path, struct vj_err *err)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	struct stat st;
+	long n = 0, m;
+
+	if (d == NULL) {
+		vj_errno(err, "%s", path);
+		close(dfd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char *p;
+		int sub;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		p = fs_join(path, de->d_name);
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		    -1) {
+			vj_errno(err, "%s", p);
+			n = -1;
+		} else if (S_ISDIR(st.st_mode)) {
+			if ((sub = openat(dirfd(d), de->d_name, O_RDONLY |
+			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+				vj_errno(err, "%s", p);
+				n = -1;
+			} else if ((m = linker_entries(sub, p, err)) == -1)
+				n = -1;
+			else
+				n += m + 1;
+		} else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
+			n++;
+		else {
+			vj_errf(err, "%s: ldconfig left something other than a "
+			    "file, a link or a directory", p);
+			n = -1;
+		}
+		free(p);
+		if (n == -1)
+			break;
+	}
+	closedir(d);
+	return n;
+}
+
+static long
+fill_linker(int fd, void *arg, struct vj_err *err)
+{
+	const struct linker *k = arg;
+	char *scratch = xasprintf(".tmp.%s.work", k->name);
+	char *work = fs_join(k->trees, scratch), *lock;
+	char *wd = fs_join(work, "work"), *rd = fs_join(work, "root");
+	int tfd = -1, lk, status, dup_fd;
+	long n = -1;
+	pid_t pid, w;
+
+	lock = xasprintf("tree-%s.work", k->name);
+	lk = task_cache_lock(k->t, lock, LOCK_EX, err);
+	free(lock);
+	if (lk == -1)
+		goto out;
+	if (!plain(k->trees)) {
+		vj_errf(err, "%s: a thin jail's paths may not hold ',', ':', "
+		    "'\\' or white space (overlayfs's separators)", k->trees);
+		goto out;
+	}
+	if ((tfd = open(k->trees, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fs_rmtree_at(tfd, scratch) == -1 || mkdirat(tfd, scratch, 0700) ==
+	    -1 || mkdir(wd, 0700) == -1 || mkdir(rd, 0700) == -1) {
+		vj_errno(err, "%s", work);
+		goto out;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1) {
+		vj_errno(err, "fork");
+		goto out;
+	}
+	if (pid == 0) {
+		(void)compat_die_with_parent();
+		run_linker(k, work);
+	}
+	while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
+		;
+	if (w == -1) {
+		vj_errno(err, "waitpid");
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		vj_errf(err, "ldconfig over the layers %s failed (%s %d; its "
+		    "message is above)", k->lower, WIFEXITED(status) ?
+		    "exit" : "signal", WIFEXITED(status) ?
+		    WEXITSTATUS(status) : WTERMSIG(status));
+		goto out;
+	}
+	if ((dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		vj_errno(err, "%s/.tmp.%s", k->trees, k->name);
+		goto out;
+	}
+	n = linker_entries(dup_fd, k->name, err);
+out:
+	if (tfd != -1) {
+		(void)fs_rmtree_at(tfd, scratch);
+		close(tfd);
+	}
+	if (lk != -1)
+		close(lk);
+	free(scratch);
+	free(work);
+	free(wd);
+	free(rd);
+	return n;
+}
+
+/* The linker layer of lower (made when missing), added on top of it. */
+static char *
+with_linker(const struct task *t, char *lower, struct vj_err *err)
+{
+	struct sha256 c;
+	char hex[65], name[20], *trees = fs_join(t->env->cache, "trees");
+	char *out = NULL;
+	long made;
+	int fd;
+	struct linker k = { t, trees, name, lower };
+
+	if (access("/sbin/ldconfig", X_OK) == -1) {
+		printf("no /sbin/ldconfig on this host: the linker cache of "
+		    "%s is the base's\n", t->root);
+		free(trees);
+		return lower;
+	}
+	sha256_init(&c);
+	sha256_update(&c, "vjbuild-ld 1\n", 13);
+	sha256_update(&c, lower, strlen(lower));
+	sha256_hex(&c, hex);
+	snprintf(name, sizeof(name), "ld-%.16s", hex);
+	fd = task_cache_once(t, "trees", name, "tree-", fill_linker, &k,
+	    &made, err);
+	if (fd != -1) {
+		close(fd);
+		out = xasprintf("%s/%s:%s", trees, name, lower);
+		if (made >= 0)
+			printf("ran ldconfig over these layers once, for every "
+			    "thin jail that has them: %s/%s\n", trees, name);
+	}
+	free(trees);
+	free(lower);
+	return out;
+}
+#endif
 
 char *
 thin_layers(const struct task *t, const char *base, struct vj_err *err)
@@ -290,5 +546,9 @@ thin_layers(const struct task *t, const char *base, struct vj_err *err)
 	}
 	free(mine);
 	sbuf_puts(&s, base);
+#ifdef __linux__
+	if (n > 0)
+		return with_linker(t, sbuf_take(&s), err);
+#endif
 	return sbuf_take(&s);
 }

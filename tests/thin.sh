@@ -89,6 +89,22 @@ test_thin_jails_share_the_base_and_packages_and_equal_thick_ones() {
 	umount_jails
 }
 
+# A thin jail's packages are all there since extract:J: its installs
+# (a check and a record each) do not wait for its dependencies' installs,
+# as a thick jail's, which lay the files, must. From the plan (graph).
+test_thin_installs_do_not_wait_for_each_other() {
+	need_overlay || return
+	setup_thin 2
+	sed -i 's/^web2 10.9.0.2$/web2 10.9.0.2 thin=yes/' hosts.txt
+	"$VJ" graph hosts.txt > g.dot 2> err.txt || { fail "graph: $(cat err.txt)"; return; }
+	grep -q '"install:libvj@web1" -> "install:echod@web1"' g.dot || fail "the thick jail's install lost its edge: $(grep -- '-> "install:echod@web1"' g.dot)"
+	grep -q '"install:libvj@web2" -> "install:echod@web2"' g.dot && fail "the thin jail's install waits for libvj's"
+	grep -q '"build:echod" -> "install:echod@web2"' g.dot || fail "the thin install lost its build: $(grep -- '-> "install:echod@web2"' g.dot)"
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || fail "run: $(tail -5 out.txt)"
+	chroot jails/web2 /usr/local/sbin/echod -V > /dev/null || fail "echod in web2"
+	umount_jails
+}
+
 test_one_more_thin_jail_costs_under_a_megabyte() {
 	need_overlay || return
 	setup_thin 1
@@ -214,8 +230,11 @@ test_started_thin_jail_serves_and_writes_only_its_own_layer() {
 	umount_jails
 }
 
-# A thin jail's linker cache is made once, by hostconf:J, with every
-# package's layer there already: not once a package.
+# A thin jail's linker cache is a layer, made once (ldconfig over the
+# jail's layers) for every thin jail with the same packages: not once a
+# package, not once a jail. An upgrade makes another; a linker cache in a
+# jail's own layer (ldconfig run in it) hides the shared one, and is
+# refreshed by hostconf as the jail's.
 test_thin_jails_linker_cache_is_made_once_with_every_library() {
 	need_overlay || return
 	[ -x /sbin/ldconfig ] || { echo "    skipped: no /sbin/ldconfig on this host"; return $SKIP_RC; }
@@ -230,12 +249,43 @@ echo /usr/local/lib > $STAGEDIR/etc/ld.so.conf'
 echo "int vj_other(void) { return 7; }" > b.c
 cc -shared -fPIC -Wl,-soname,libother.so.1 b.c -o $STAGEDIR$PREFIX/lib/libother.so.1'
 	sed -i 's/^web1 10.9.0.1$/web1 10.9.0.1 solib solib2/' hosts.txt
+	printf 'web2 10.9.0.2 solib solib2\nweb3 10.9.0.3 solib\n' >> hosts.txt
 	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "$(tail -5 out.txt)"; umount_jails; return; }
-	grep -q "refreshed the linker cache" state/logs/latest/hostconf:web1.log || fail "hostconf: $(cat state/logs/latest/hostconf:web1.log)"
-	grep -l "refreshed the linker cache" state/logs/latest/install:*.log 2>/dev/null && fail "an install ran ldconfig"
-	for l in libanswer.so.1 libother.so.1; do
-		grep -aq $l jails/web1/etc/ld.so.cache || fail "$l not in the cache"
+	grep -l "refreshed the linker cache" state/logs/latest/*.log 2>/dev/null && fail "ldconfig ran in a jail"
+	[ "$(cat state/logs/latest/extract:web*.log | grep -c '^ran ldconfig over these layers once')" = 2 ] ||
+		fail "not one linker layer a set of packages: $(grep -h ldconfig state/logs/latest/extract:*.log)"
+	local l1 l2 l3
+	l1=$(cut -d: -f1 jails/.vjbuild-thin.web1/layers); l2=$(cut -d: -f1 jails/.vjbuild-thin.web2/layers)
+	l3=$(cut -d: -f1 jails/.vjbuild-thin.web3/layers)
+	case $l1 in "$PWD"/cache/trees/ld-*) ;; *) fail "web1's top layer: $l1";; esac
+	[ "$l1" = "$l2" ] || fail "web1 and web2 have other linker layers: $l1 $l2"
+	[ "$l1" != "$l3" ] || fail "web3 (solib alone) has web1's linker layer"
+	for j in web1 web2; do
+		[ ! -e jails/.vjbuild-thin.$j/upper/etc/ld.so.cache ] || fail "$j has a linker cache of its own"
+		for l in libanswer.so.1 libother.so.1; do
+			ldconfig -C jails/$j/etc/ld.so.cache -p | grep -q "$l .*/usr/local/lib/$l" || fail "$l not in $j's cache"
+		done
 	done
+	ldconfig -C jails/web3/etc/ld.so.cache -p | grep -q libother && fail "web3's cache names solib2's library"
+	ldconfig -C jails/web3/etc/ld.so.cache -p | grep -q libanswer || fail "web3's cache lacks libanswer"
+	[ -z "$(ls -d cache/trees/.tmp.* 2>/dev/null)" ] || fail "left over: $(ls -d cache/trees/.tmp.*)"
+	# An upgrade: solib2 makes another library; web1 and web2 get a new
+	# linker layer with it. A linker cache of web2's own (as ldconfig
+	# run in it would write) is refreshed, not left stale over it.
+	cp jails/web2/etc/ld.so.cache ldc && cp ldc jails/web2/etc/ld.so.cache
+	[ -e jails/.vjbuild-thin.web2/upper/etc/ld.so.cache ] || fail "no own cache made in web2"
+	printf '%s\n' 'mkdir -p $STAGEDIR$PREFIX/lib
+echo "int vj_third(void) { return 3; }" > c.c
+cc -shared -fPIC -Wl,-soname,libthird.so.1 c.c -o $STAGEDIR$PREFIX/lib/libthird.so.1' >> ports/solib2/build
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "upgrade: $(tail -5 out.txt)"; umount_jails; return; }
+	[ "$(cut -d: -f1 jails/.vjbuild-thin.web1/layers)" != "$l1" ] || fail "web1 kept the old linker layer"
+	ldconfig -C jails/web1/etc/ld.so.cache -p | grep -q libthird.so.1 || fail "web1's cache lacks the upgrade's library"
+	grep -q "refreshed the linker cache" state/logs/latest/hostconf:web2.log || fail "web2's own cache not refreshed: $(cat state/logs/latest/hostconf:web2.log)"
+	ldconfig -C jails/web2/etc/ld.so.cache -p | grep -q libthird.so.1 || fail "web2's own cache lacks the upgrade's library"
+	# The old linker layer, in no jail now, goes with cache gc.
+	"$VJ" cache gc > gc.txt 2>&1 || fail "gc: $(cat gc.txt)"
+	[ ! -e "$l1" ] || fail "gc kept the unused linker layer: $(cat gc.txt)"
+	[ -e "$(cut -d: -f1 jails/.vjbuild-thin.web1/layers)" ] || fail "gc removed a linker layer in use"
 	umount_jails
 }
 
