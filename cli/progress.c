@@ -302,7 +302,7 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 	struct vj_err err;
 	char t[32], *root;
 	struct sbuf f;
-	int fst, stopper = -1;
+	int fst, stopper = -1, tx;
 
 	clear_line(u);
 	if (u->o->packages_only)
@@ -314,6 +314,9 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 		    r->ended[i] < r->ended[stopper]))
 			stopper = (int)i;
 	}
+	/* Every jail's record in one transaction (one fsync, not one a
+	 * jail); without it, each on its own. */
+	tx = h != NULL && h->n > 1 && state_tx_begin(st, 1, &err) == 0;
 	for (j = 0; h != NULL && j < h->n; j++) {
 		const char *name = h->v[j].name;
 		double first = 0, last = 0;
@@ -399,6 +402,9 @@ summary(struct ui *u, const struct conf *c, const struct conf_hosts *h,
 			fprintf(stderr, "%s: %s\n", progname, err.msg);
 		free(root);
 	}
+	if (tx && state_tx_commit(st, &err) == -1)
+		fprintf(stderr, "%s: the jails' records: %s\n", progname,
+		    err.msg);
 	/* Failures that belong to no jail: the builds and fetches. */
 	for (i = 0; i < n; i++) {
 		const struct task *tk = plan_task(u->p, (int)i);
