@@ -11,9 +11,8 @@
  * the linker cache of that set of layers (CACHE/trees/ld-HASH16, made
  * once, below). What is the jail's own (its /etc as hostconf, users and
  * configure write it, its devices, whatever it makes when it runs) goes
- * to the upper
- * layer, JAILS/.vjbuild-thin.J/upper (a name no host can have). A jail
- * costs its own files, not a copy of the base.
+ * to the upper layer, JAILS/.vjbuild-thin.J/upper (a name no host can
+ * have). A jail costs its own files, not a copy of the base.
  *
  * JAILS/.vjbuild-thin.J/layers records the lower layers, top first, as the
  * overlay takes them; it is written (temporary name, rename) only once
@@ -40,6 +39,7 @@
 #include <sys/mount.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #endif
 
 #include "../cache/cache.h"
@@ -367,18 +367,47 @@ run_linker(const struct linker *k, const char *work)
 	_exit(127);
 }
 
+/* The overlay's own attributes on what was its upper layer
+ * (trusted.overlay.origin, impure, uuid: where a directory was copied up
+ * from), which mean nothing in a lower layer: removed, so that the tree
+ * is a plain one whatever a kernel makes of them. 0 or -1 with err. */
+static int
+plain_tree_entry(int fd, const char *path, struct vj_err *err)
+{
+	char names[4096], *p;
+	ssize_t len = flistxattr(fd, names, sizeof(names));
+
+	if (len == -1 && errno == ENOTSUP)
+		return 0;
+	if (len == -1) {
+		vj_errno(err, "%s: its extended attributes", path);
+		return -1;
+	}
+	for (p = names; p < names + len; p += strlen(p) + 1)
+		if (strncmp(p, "trusted.overlay.", 16) == 0 &&
+		    fremovexattr(fd, p) == -1) {
+			vj_errno(err, "%s: removing %s", path, p);
+			return -1;
+		}
+	return 0;
+}
+
 /* What ldconfig left in the upper layer: directories, files and symbolic
- * links (a whiteout would hide a layer's file: refused). Their count, or
- * -1 naming the first other. */
+ * links (a whiteout would hide a layer's file: refused), made plain
+ * (plain_tree_entry). Their count, or -1 naming the first other. */
 static long
 linker_entries(int dfd, const char *path, struct vj_err *err)
 {
-	DIR *d = fdopendir(dfd);
+	DIR *d;
 	struct dirent *de;
 	struct stat st;
 	long n = 0, m;
 
-	if (d == NULL) {
+	if (plain_tree_entry(dfd, path, err) == -1) {
+		close(dfd);
+		return -1;
+	}
+	if ((d = fdopendir(dfd)) == NULL) {
 		vj_errno(err, "%s", path);
 		close(dfd);
 		return -1;
@@ -403,7 +432,18 @@ linker_entries(int dfd, const char *path, struct vj_err *err)
 				n = -1;
 			else
 				n += m + 1;
-		} else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
+		} else if (S_ISREG(st.st_mode)) {
+			if ((sub = openat(dirfd(d), de->d_name, O_RDONLY |
+			    O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+			    plain_tree_entry(sub, p, err) == -1) {
+				if (sub == -1)
+					vj_errno(err, "%s", p);
+				n = -1;
+			} else
+				n++;
+			if (sub != -1)
+				close(sub);
+		} else if (S_ISLNK(st.st_mode))
 			n++;
 		else {
 			vj_errf(err, "%s: ldconfig left something other than a "

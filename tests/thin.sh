@@ -269,6 +269,15 @@ cc -shared -fPIC -Wl,-soname,libother.so.1 b.c -o $STAGEDIR$PREFIX/lib/libother.
 	ldconfig -C jails/web3/etc/ld.so.cache -p | grep -q libother && fail "web3's cache names solib2's library"
 	ldconfig -C jails/web3/etc/ld.so.cache -p | grep -q libanswer || fail "web3's cache lacks libanswer"
 	[ -z "$(ls -d cache/trees/.tmp.* 2>/dev/null)" ] || fail "left over: $(ls -d cache/trees/.tmp.*)"
+	# A plain tree: none of the overlay's attributes of its upper layer.
+	local marks
+	marks=$(python3 -c 'import os, sys
+for r, ds, fs in os.walk(sys.argv[1]):
+    for n in ["."] + ds + fs:
+        p = os.path.join(r, n)
+        for a in os.listxattr(p, follow_symlinks=False):
+            if a.startswith("trusted.overlay."): print(p, a)' "$l1")
+	[ -z "$marks" ] || fail "the linker layer has the overlay's attributes: $marks"
 	# An upgrade: solib2 makes another library; web1 and web2 get a new
 	# linker layer with it. A linker cache of web2's own (as ldconfig
 	# run in it would write) is refreshed, not left stale over it.
