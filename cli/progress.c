@@ -501,8 +501,13 @@ run_plan(const struct opts *o, struct plan *p, struct state *st,
 	}
 	if (u.events != -1)
 		close(u.events);
-	if (o->rusage)
+	if (o->rusage) {
 		print_usage();
+		if (rc != EXIT_STATE && r.tokens_left > 0)
+			fprintf(stderr, "%s: jobserver: %zu tokens left a while "
+			    "for a running build's make, %zu of them wanted by "
+			    "none\n", progname, r.tokens_left, r.tokens_unwanted);
+	}
 	if ((*sig = r.signal) != 0)
 		fprintf(stderr, "%s: stopped by signal %d; run again to go on\n",
 		    progname, *sig);

@@ -18,8 +18,10 @@
 #include "../tasks/tasks.h"
 #include "loop.h"
 
-/* How long a token is left in the pipe for a running build's make. */
+/* How long a token is left in the pipe for a running build's make, and
+ * how long none is after one that no make took. */
 #define DEFER_USEC	100000
+#define DEFER_QUIET	1.0
 
 /*
  * A token to start one more task: the implicit one when no task holds it,
@@ -55,8 +57,11 @@ loop_take_token(struct loop *l, int *token)
  * task that can wait, and the build on the critical path would run its
  * jobs one at a time beside it (bench/makefile.py's apr-util and
  * apache2, docs/BENCHMARKS.md). A token still there when the time is up
- * is not wanted by any make: i takes it then. Builds only: a graph's
- * commands (run-graph) start as soon as a token is free.
+ * is not wanted by any make: i takes it then, and for DEFER_QUIET no
+ * token is left again (the makes are in a part of their builds that runs
+ * one job, a configure or a link: each of many short tasks, ten jails'
+ * installs, would wait the tenth of a second in vain). Builds only: a
+ * graph's commands (run-graph) start as soon as a token is free.
  */
 int
 loop_defer_token(struct loop *l, int i)
@@ -65,7 +70,7 @@ loop_defer_token(struct loop *l, int i)
 	int n = 0;
 
 	if (l->implicit_free || l->js_nb == -1 || l->ev_defer == NULL ||
-	    l->defer == DEFER_EXPIRED)
+	    l->defer == DEFER_EXPIRED || vj_now() < l->defer_quiet_until)
 		return 0;
 	for (k = 0; k < l->nslots; k++) {
 		const struct task *t;
@@ -85,6 +90,7 @@ loop_defer_token(struct loop *l, int i)
 		struct timeval tv = { 0, DEFER_USEC };
 		evtimer_add(l->ev_defer, &tv);
 		l->defer = DEFER_WAITING;
+		l->r->tokens_left++;
 	}
 	return 1;
 }
@@ -93,10 +99,16 @@ static void
 on_defer(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop *l = arg;
+	int n = 0;
 
 	(void)fd;
 	(void)what;
 	l->defer = DEFER_EXPIRED;
+	/* Still there: no make wanted it. */
+	if (l->js_nb != -1 && ioctl(l->js_nb, FIONREAD, &n) == 0 && n > 0) {
+		l->defer_quiet_until = vj_now() + DEFER_QUIET;
+		l->r->tokens_unwanted++;
+	}
 	loop_schedule(l);
 }
 

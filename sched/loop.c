@@ -23,7 +23,8 @@
  *    task's group (TERM, then KILL) and fails it.
  *  - vjbuild is the GNU make jobserver of the run (jobserver_open); a
  *    token that a running build's make may want is left to it a while
- *    before a task of no higher priority takes it (loop_defer_token).
+ *    before a task of no higher priority takes it, unless the last one
+ *    was not wanted a moment ago (loop_defer_token).
  *  - SIGCHLD is a libevent signal event; the handler reaps in a
  *    waitpid(WNOHANG) loop and dispatches by pid.
  *  - SIGINT, SIGTERM or SIGHUP: nothing more starts, every running group gets

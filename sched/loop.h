@@ -76,6 +76,9 @@ struct loop {
 	 * (the next task may take it). */
 	enum { DEFER_NONE, DEFER_WAITING, DEFER_EXPIRED } defer;
 	struct event *ev_defer;
+	/* Until then no token is left: the last one was, and no make took
+	 * it (their builds' makes run one job now: a configure, a link). */
+	double defer_quiet_until;
 	struct event *ev_js;
 	struct event *ev_chld, *ev_int, *ev_term, *ev_hup, *ev_tick, *ev_kill;
 	struct event *ev_usr1, *ev_siginfo;

@@ -115,6 +115,9 @@ struct sched_result {
 	int *cause;			/* per task: the failure that skipped it */
 	int signal;			/* the signal that stopped the run, or 0 */
 	int orphans;			/* processes tasks left behind, killed */
+	/* Jobserver tokens left a while for a running build's make, and
+	 * those of them no make took (sched/jobserver.c). */
+	size_t tokens_left, tokens_unwanted;
 	int64_t run;
 };
 

@@ -230,6 +230,32 @@ assert sh > j2s, "short started %.2f s before long's second job" % (j2s - sh)
 PY
 }
 
+# A token left for a running build's make that no make takes (its make
+# runs one job: a configure, a link) is not left again for a second:
+# many short tasks beside such a build do not each wait a tenth of a
+# second for it. Counted by --rusage.
+test_a_token_no_make_wanted_is_not_left_again_at_once() {
+	need_root || return
+	command -v make > /dev/null || { echo "    skipped: no make"; return $SKIP_RC; }
+	setup 1
+	local i pk=""
+	make_port slow 'make OUT=$STAGEDIR$PREFIX/share/slow'
+	printf 'all:\n\tmkdir -p $(OUT); sleep 4\n' > ports/slow/src/Makefile
+	for i in $(seq 1 12); do
+		make_port s$i "sleep 0.2; mkdir -p \$STAGEDIR\$PREFIX/share/s$i"
+		pk="$pk s$i"
+	done
+	printf 'ports = ports\npackages = slow%s\n' "$pk" >> vjbuild.conf
+	"$VJ" -j2 --rusage hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
+	local line left unwanted
+	line=$(grep "jobserver: .* tokens left" out.txt) || { fail "no count: $(tail -3 out.txt)"; return; }
+	left=$(echo "$line" | sed 's/.*jobserver: \([0-9]*\) tokens left.*/\1/')
+	unwanted=$(echo "$line" | sed 's/.*, \([0-9]*\) of them wanted by none.*/\1/')
+	[ "$unwanted" -ge 1 ] || fail "no token was left in vain beside slow: $line"
+	echo "    ($line)"; [ "$left" -le 8 ] || fail "a token left for slow's make again and again: $line"
+	[ -d jails/web1/usr/local/share/s12 ] && [ -d jails/web1/usr/local/share/slow ] || fail "not installed"
+}
+
 test_package_keeps_owners_modes_links() {
 	need_root || return
 	setup_ports 1
