@@ -60,7 +60,7 @@ LIB_SRCS = compat/os.c \
 	tasks/users.c tasks/register.c \
 	tasks/cmd.c \
 	sched/machine.c sched/loop.c sched/record.c sched/spawn.c \
-	sched/jobserver.c sched/logtail.c
+	sched/jobserver.c sched/idle.c sched/logtail.c
 CLI_SRCS = cli/args.c cli/help.c cli/common.c cli/progress.c cli/build.c \
 	cli/adopt.c cli/status.c cli/graph.c cli/cache.c cli/jail.c \
 	cli/destroy.c cli/runs.c cli/report.c cli/fleet.c cli/main.c

@@ -33,7 +33,7 @@ void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BASE = 256, O_JAILS, O_STATE, O_RECREATE, O_HELP,
-	    O_VERSION, O_NOCACHE, O_YES, O_REGISTRY, O_ALWAYS, O_RUSAGE, O_NOJOBSERVER, O_TIMEOUT,
+	    O_VERSION, O_NOCACHE, O_YES, O_REGISTRY, O_ALWAYS, O_RUSAGE, O_NOJOBSERVER, O_NOIDLE, O_TIMEOUT,
 	    O_JSON, O_FOLLOW, O_RUN, O_EVENTS, O_ALL };
 	static const struct option longopts[] = {
 		{ "base", required_argument, NULL, O_BASE },
@@ -45,6 +45,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "always", no_argument, NULL, O_ALWAYS },
 		{ "rusage", no_argument, NULL, O_RUSAGE },
 		{ "no-jobserver", no_argument, NULL, O_NOJOBSERVER },
+		{ "no-idle-slot", no_argument, NULL, O_NOIDLE },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "follow", no_argument, NULL, O_FOLLOW },
@@ -119,6 +120,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_ALWAYS: o->always = 1; break;
 		case O_RUSAGE: o->rusage = 1; break;
 		case O_NOJOBSERVER: o->nojobserver = 1; break;
+		case O_NOIDLE: o->noidle = 1; break;
 		case O_JSON: o->json = 1; break;
 		case O_ALL: o->all = 1; break;
 		case O_FOLLOW: o->follow = 1; break;

@@ -28,6 +28,7 @@ struct opts {
 	const char *config;
 	const char *hosts;
 	int jobs, keep_going, dry_run, verbose, quiet, nocache, yes, always, rusage, nojobserver;
+	int noidle;
 	int json, follow, help, all;
 	int packages_only;	/* builder: the packages, no jails */
 	const char *events;	/* --events FILE */

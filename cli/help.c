@@ -26,6 +26,7 @@ static const struct help {
 "  --events FILE   write the run's events there, one JSON object a line\n"
 "  --timeout SECS  a task that runs longer fails\n"
 "  --no-jobserver  do not share -j with the makes that builds run\n"
+"  --no-idle-slot  no task beyond -j at the lowest priority beside builds\n"
 "  --rusage        print vjbuild's own CPU time and memory at the end\n" },
 	{ "status", "vjbuild status [NAME] [--json]",
 "The jails the state records and the last record of every task (of jail\n"

@@ -481,6 +481,7 @@ run_plan(const struct opts *o, struct plan *p, struct state *st,
 	so.recreate = o->recreate;
 	so.always = o->always;
 	so.jobserver = !o->nojobserver;
+	so.no_idle = o->noidle;
 	so.timeout = o->timeout;
 	so.event = on_event;
 	so.arg = &u;
@@ -507,6 +508,10 @@ run_plan(const struct opts *o, struct plan *p, struct state *st,
 			fprintf(stderr, "%s: jobserver: %zu tokens left a while "
 			    "for a running build's make, %zu of them wanted by "
 			    "none\n", progname, r.tokens_left, r.tokens_unwanted);
+		if (rc != EXIT_STATE && r.idle_started > 0)
+			fprintf(stderr, "%s: idle slot: %zu tasks started there, "
+			    "%zu of them raised to normal priority\n", progname,
+			    r.idle_started, r.idle_raised);
 	}
 	if ((*sig = r.signal) != 0)
 		fprintf(stderr, "%s: stopped by signal %d; run again to go on\n",

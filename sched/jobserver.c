@@ -125,9 +125,11 @@ loop_give_token(struct loop *l, int token)
 	unsigned char c = (unsigned char)token;
 	size_t k;
 
+	if (token == NO_TOKEN)
+		return;
 	if (token == IMPLICIT) {
 		for (k = 0; l->js_nb != -1 && k < l->nslots; k++)
-			if (l->slots[k].pid > 0 && l->slots[k].token != IMPLICIT)
+			if (l->slots[k].pid > 0 && l->slots[k].token >= 0)
 				break;
 		if (l->js_nb == -1 || k == l->nslots) {
 			l->implicit_free = 1;
@@ -218,7 +220,7 @@ loop_jobserver_open(struct loop *l, struct vj_err *err)
 	size_t n;
 
 	l->implicit_free = 1;
-	if (!l->o->jobserver || l->nslots < 2)
+	if (!l->o->jobserver || l->jobs < 2)
 		return 0;
 	if (join_outer(l)) {	/* MAKEFLAGS names it already */
 		l->ev_js = event_new(l->base, l->js_nb, EV_READ | EV_PERSIST,
@@ -239,13 +241,13 @@ loop_jobserver_open(struct loop *l, struct vj_err *err)
 		l->js[0] = l->js[1] = -1;
 		return 0;
 	}
-	for (n = 1; n < l->nslots; n++)
+	for (n = 1; n < l->jobs; n++)
 		if (write(l->js[1], "+", 1) != 1) {
 			vj_errno(err, "jobserver: write");
 			return -1;
 		}
 	snprintf(flags, sizeof(flags), "-j%zu --jobserver-auth=%d,%d",
-	    l->nslots, l->js[0], l->js[1]);
+	    l->jobs, l->js[0], l->js[1]);
 	setenv("MAKEFLAGS", flags, 1);
 	l->ev_js = event_new(l->base, l->js_nb, EV_READ | EV_PERSIST,
 	    on_token, l);

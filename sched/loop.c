@@ -25,6 +25,10 @@
  *    token that a running build's make may want is left to it a while
  *    before a task of no higher priority takes it, unless the last one
  *    was not wanted a moment ago (loop_defer_token).
+ *  - A task behind a running build (on a shorter chain) takes no token:
+ *    it runs in the idle slot, one beyond -j at the lowest CPU priority,
+ *    or waits for it; it gets a token and vjbuild's priority when no
+ *    running build is ahead of it any more (idle.c).
  *  - SIGCHLD is a libevent signal event; the handler reaps in a
  *    waitpid(WNOHANG) loop and dispatches by pid.
  *  - SIGINT, SIGTERM or SIGHUP: nothing more starts, every running group gets
@@ -71,7 +75,7 @@ eta(const struct loop *l)
 				longest = l->weight[i];
 		}
 	}
-	work /= (double)l->nslots;
+	work /= (double)l->jobs;
 	return work > longest ? work : longest;
 }
 
@@ -138,7 +142,7 @@ loop_start(struct loop *l, int i, int logfd, int token)
 		sigprocmask(SIG_BLOCK, &all, &old);
 		pid = fork();
 		if (pid == 0)
-			loop_child(l, i, logfd);
+			loop_child(l, i, logfd, token == NO_TOKEN);
 		errnum = errno;
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (pid > 0)
@@ -174,21 +178,22 @@ loop_start(struct loop *l, int i, int logfd, int token)
 		evtimer_add(l->slots[k].ev_timeout, &tv);
 	}
 	l->ran++;
+	if (token == NO_TOKEN)
+		l->r->idle_started++;
 	emit(l, SCHED_EV_START, i, SCHED_RUNNING, 0, 0);
 }
 
 /*
- * Starts what can start; up-to-date tasks finish at once without a slot.
- * The finishes reaped since the last call and the starts are recorded in
- * one batch before any of the starts is made.
+ * Picks the ready tasks that can start now, best first, into l->picked;
+ * up-to-date tasks finish at once without a slot. *idle counts the idle
+ * slot's task (running or picked); *starved is set when a token was
+ * wanted and the makes below hold them all.
  */
-void
-loop_schedule(struct loop *l)
+static void
+pick(struct loop *l, size_t *idle, int *starved, int *durable)
 {
-	size_t k;
-	int i, durable = 0, token, starved = 0;
+	int i, token;
 
-	l->npicked = 0;
 	while (!l->fatal && (i = sched_peek(l->s)) != -1) {
 		if (!l->o->always &&
 		    sched_uptodate(l->p, l->st, i, l->stamps)) {
@@ -196,26 +201,66 @@ loop_schedule(struct loop *l)
 			sched_finish(l->s, i, SCHED_UPTODATE);
 			continue;
 		}
-		if (sched_count(l->s, SCHED_RUNNING) >= (size_t)l->o->jobs)
-			break;
-		/* A running build's make may want the token: on_defer or
-		 * a finish calls again (not starved: the pipe stays
-		 * readable meanwhile, so ev_js is off). */
-		if (loop_defer_token(l, i))
-			break;
-		if (!loop_take_token(l, &token)) {
-			starved = 1;	/* the makes below hold them */
-			break;
+		if (loop_idle_wanted(l, i)) {
+			/* Behind a running build: no token, the idle slot
+			 * (or a wait for it: what follows is behind too). */
+			if (*idle > 0)
+				break;
+			token = NO_TOKEN;
+			++*idle;
+		} else {
+			if (sched_count(l->s, SCHED_RUNNING) - *idle >= l->jobs)
+				break;
+			/* A running build's make may want the token:
+			 * on_defer or a finish calls again (not starved: the
+			 * pipe stays readable meanwhile, so ev_js is off). */
+			if (loop_defer_token(l, i))
+				break;
+			if (!loop_take_token(l, &token)) {
+				*starved = 1;	/* the makes below hold them */
+				break;
+			}
 		}
 		(void)sched_next(l->s);
 		/* A record that calls it done is run again only because its
 		 * output is gone (--always has unmade those: see loop_force()):
 		 * its start must be durable before it touches anything (see
 		 * state_tx_begin). */
-		durable |= !l->o->always &&
+		*durable |= !l->o->always &&
 		    loop_recorded_done(l->p, l->st, i, l->stamps);
 		l->tokens[l->npicked] = token;
 		l->picked[l->npicked++] = i;
+	}
+}
+
+/*
+ * Starts what can start. The finishes reaped since the last call and the
+ * starts are recorded in one batch before any of the starts is made.
+ */
+void
+loop_schedule(struct loop *l)
+{
+	size_t k, idle = 0;
+	int durable = 0, starved = 0;
+
+	l->npicked = 0;
+	for (k = 0; k < l->nslots; k++)
+		idle += l->slots[k].pid > 0 && l->slots[k].token == NO_TOKEN;
+	pick(l, &idle, &starved, &durable);
+	/* Then the idle slot's task takes a token if no build, running or
+	 * picked just now, is ahead of it (after the picks: a build that
+	 * starts now on a longer chain gets the token first); a task
+	 * behind a build may take the slot it leaves. */
+	if (!l->fatal && !starved) {
+		switch (loop_idle_raise(l)) {
+		case 1:
+			idle--;
+			pick(l, &idle, &starved, &durable);
+			break;
+		case -1:
+			starved = 1;
+			break;
+		}
 	}
 	if (!l->fatal && (l->npend > 0 || l->npicked > 0) &&
 	    loop_record(l, durable) == 0)
@@ -470,7 +515,9 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	l.r = r;
 	l.err = err;
 	l.total = plan_count(p);
-	l.nslots = (size_t)(o->jobs > 0 ? o->jobs : 1);
+	l.jobs = (size_t)(o->jobs > 0 ? o->jobs : 1);
+	l.nslots = l.jobs + 1;
+	l.idle_ok = o->no_idle || o->dry ? 0 : -1;
 	l.slots = xcalloc(l.nslots, sizeof(*l.slots));
 	for (i = 0; i < l.nslots; i++) {
 		l.slots[i].out = -1;
@@ -509,7 +556,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	}
 	if (loop_jobserver_open(&l, err) == -1)
 		goto out;
-	if (state_run_begin(st, o->command ? o->command : "", (int)l.nslots,
+	if (state_run_begin(st, o->command ? o->command : "", (int)l.jobs,
 	    &r->run, err) == -1)
 		goto out;
 	if (o->always && loop_force(&l) == -1) {

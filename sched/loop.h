@@ -21,6 +21,7 @@ struct task;
 
 #define KILL_GRACE 5.0
 #define IMPLICIT	(-1)	/* vjbuild's own token, never in the pipe */
+#define NO_TOKEN	(-2)	/* the idle slot's task holds none (idle.c) */
 
 struct slot {
 	pid_t pid;
@@ -58,7 +59,10 @@ struct loop {
 	size_t npicked;
 	struct pend *pend;
 	size_t npend, cpend;
-	size_t nslots;
+	size_t nslots;		/* jobs, and the idle slot */
+	size_t jobs;		/* -j: the tasks that hold a token */
+	int idle_ok;		/* the idle slot: -1 not known yet, 0 off */
+	int nice0;		/* vjbuild's own priority */
 	int64_t *stamps;
 	char **logs;
 	double *weight, *own, t0;
@@ -86,7 +90,7 @@ struct loop {
 
 /* Between the files (each defined where its name says: spawn.c, record.c,
  * jobserver.c, loop.c). */
-void loop_child(struct loop *l, int i, int logfd);
+void loop_child(struct loop *l, int i, int logfd, int idle);
 enum sched_status loop_finish(struct loop *l, size_t k);
 int loop_force(struct loop *l);
 void loop_give_token(struct loop *l, int token);
@@ -106,6 +110,9 @@ pid_t loop_spawn_argv(struct loop *l, struct task *t, int logfd, int *errnum);
 void loop_start(struct loop *l, int i, int logfd, int token);
 int loop_take_token(struct loop *l, int *token);
 int loop_defer_token(struct loop *l, int i);
+void loop_idle_child(struct loop *l);
+int loop_idle_raise(struct loop *l);
+int loop_idle_wanted(struct loop *l, int i);
 /* --timeout of a slot: TERM, then KILL (an event callback). */
 void loop_on_timeout(int fd, short what, void *arg);
 

@@ -87,6 +87,7 @@ struct sched_opts {
 					 * (what would run ends OK; st may be
 					 * NULL) */
 	int jobserver;			/* be make's jobserver (see loop.c) */
+	int no_idle;			/* no idle slot (sched/idle.c) */
 	double timeout;			/* seconds a task may take; 0: any */
 	const char *command;		/* recorded with the run */
 	char *const *recreate;
@@ -118,6 +119,9 @@ struct sched_result {
 	/* Jobserver tokens left a while for a running build's make, and
 	 * those of them no make took (sched/jobserver.c). */
 	size_t tokens_left, tokens_unwanted;
+	/* Tasks started in the idle slot, and those of them raised to
+	 * vjbuild's priority with a token (sched/idle.c). */
+	size_t idle_started, idle_raised;
 	int64_t run;
 };
 

@@ -65,8 +65,9 @@ bounded(struct loop *l, int i)
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
 }
 
+/* In the child of task i, its output logfd; idle: in the idle slot. */
 void
-loop_child(struct loop *l, int i, int logfd)
+loop_child(struct loop *l, int i, int logfd, int idle)
 {
 	const struct task *t = plan_task(l->p, i);
 	struct vj_err err = { "" };
@@ -90,6 +91,8 @@ loop_child(struct loop *l, int i, int logfd)
 	if (devnull == -1 || dup2(devnull, 0) == -1 || dup2(logfd, 1) == -1 ||
 	    dup2(logfd, 2) == -1)
 		_exit(127);
+	if (idle)
+		loop_idle_child(l);
 	if (t->ops->foreign_output)
 		bounded(l, i);
 	rc = t->ops->run(t, &err);

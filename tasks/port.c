@@ -35,6 +35,8 @@
 #define PREFIX "/usr/local"
 #define PREFIX_REL "usr/local/"	/* PREFIX as archive paths start */
 
+int task_idle;
+
 /* Opens dir (made if missing) and replaces name in it by an empty
  * directory; returns an fd on it or -1 with err. */
 static int
@@ -325,7 +327,7 @@ build_run(const struct task *t, struct vj_err *err)
 	double took = 0;
 	struct sbuf names = { 0 };
 	int wfd = -1, pfd = -1, fd = -1, rootfd = -1, status, rc = -1;
-	int klk = -1, slk = -1;
+	int klk = -1, slk = -1, njobs;
 	char *wname = xasprintf("%s-%.16s", tp->workname, tp->key);
 	char hex[65];
 	struct fleet fl = { .heartbeat = -1 };
@@ -397,7 +399,8 @@ build_run(const struct task *t, struct vj_err *err)
 		goto out;
 
 	script = fs_join(p->dir, "build");
-	snprintf(jobs, sizeof(jobs), "JOBS=%d", t->env->jobs);
+	njobs = task_idle ? 1 : t->env->jobs;
+	snprintf(jobs, sizeof(jobs), "JOBS=%d", njobs);
 	envp[0] = xasprintf("SRCDIR=%s", src);
 	envp[1] = xasprintf("STAGEDIR=%s", stage);
 	envp[2] = xstrdup("PREFIX=" PREFIX);
@@ -411,12 +414,12 @@ build_run(const struct task *t, struct vj_err *err)
 	/* The jobserver (sched/jobserver.c: the run's, or the one of a make
 	 * above vjbuild): make shares the run's -j; nothing else of a make
 	 * above (its -n, -k) reaches a build. Without it, each make gets
-	 * -jJOBS of its own, as poudriere's MAKE_JOBS. */
-	mf = getenv("MAKEFLAGS");
+	 * -jJOBS of its own, as poudriere's MAKE_JOBS. In the idle slot,
+	 * one job and no jobserver (sched/idle.c). */
+	mf = task_idle ? NULL : getenv("MAKEFLAGS");
 	mf = mf != NULL ? strstr(mf, "--jobserver-auth=") : NULL;
-	envp[10] = mf != NULL ? xasprintf("MAKEFLAGS=-j%d %.*s", t->env->jobs,
-	    (int)strcspn(mf, " "), mf) : xasprintf("MAKEFLAGS=-j%d",
-	    t->env->jobs);
+	envp[10] = mf != NULL ? xasprintf("MAKEFLAGS=-j%d %.*s", njobs,
+	    (int)strcspn(mf, " "), mf) : xasprintf("MAKEFLAGS=-j%d", njobs);
 	envp[11] = NULL;
 	{
 		char *argv[] = { "/bin/sh", "-e", script, NULL };

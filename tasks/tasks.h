@@ -121,6 +121,10 @@ struct task {
 	char *exe;			/* argv[0] found in PATH, or NULL */
 };
 
+/* Set in the child of a task in the idle slot (sched/idle.c): a build
+ * runs one job (JOBS=1, make -j1), outside the run's jobserver. */
+extern int task_idle;
+
 extern const struct task_ops task_extract_ops, task_distribution_ops,
     task_devfs_ops, task_hostconf_ops, task_jailconf_ops, task_fetch_ops,
     task_build_ops, task_install_ops, task_configure_ops, task_clean_ops,

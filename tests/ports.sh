@@ -216,7 +216,8 @@ test_a_running_builds_make_gets_a_free_token_before_a_new_task() {
 	make_port after 'mkdir -p $STAGEDIR$PREFIX/share/after' long
 	make_port blocker 'sleep 1.5; mkdir -p $STAGEDIR$PREFIX/share/blocker'
 	make_port short 'mkdir -p $STAGEDIR$PREFIX/share/short; date +%s.%N > $STAGEDIR$PREFIX/share/short/start' blocker
-	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
+	# short is behind long: the idle slot would start it at once.
+	"$VJ" -j2 --no-idle-slot hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
 	local d=jails/web1/usr/local/share
 	python3 - "$d" <<'PY' || fail "$(cd $d && head long/* short/*)"
 import sys
@@ -246,7 +247,7 @@ test_a_token_no_make_wanted_is_not_left_again_at_once() {
 		pk="$pk s$i"
 	done
 	printf 'ports = ports\npackages = slow%s\n' "$pk" >> vjbuild.conf
-	"$VJ" -j2 --rusage hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
+	"$VJ" -j2 --no-idle-slot --rusage hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
 	local line left unwanted
 	line=$(grep "jobserver: .* tokens left" out.txt) || { fail "no count: $(tail -3 out.txt)"; return; }
 	left=$(echo "$line" | sed 's/.*jobserver: \([0-9]*\) tokens left.*/\1/')
@@ -254,6 +255,53 @@ test_a_token_no_make_wanted_is_not_left_again_at_once() {
 	[ "$unwanted" -ge 1 ] || fail "no token was left in vain beside slow: $line"
 	echo "    ($line)"; [ "$left" -le 8 ] || fail "a token left for slow's make again and again: $line"
 	[ -d jails/web1/usr/local/share/s12 ] && [ -d jails/web1/usr/local/share/slow ] || fail "not installed"
+}
+
+# A task behind a running build (a shorter chain: `short` against `long`,
+# then `mid`, then `after`) starts in the idle slot (sched/idle.c): at
+# nice 19, holding no token, its make at -j1 outside the jobserver; long's
+# make runs its two jobs at once beside it at -j2. When long has ended,
+# mid is still ahead of short; when mid has, none is: short gets
+# vjbuild's priority back then. Without the slot, short ran at nice 0
+# with the second token.
+test_a_task_behind_a_build_runs_in_the_idle_slot() {
+	need_root || return
+	command -v make > /dev/null || { echo "    skipped: no make"; return $SKIP_RC; }
+	[ "$(nice)" = 0 ] || { echo "    skipped: the tests run at nice $(nice)"; return $SKIP_RC; }
+	setup 1
+	printf 'ports = ports\npackages = after short\n' >> vjbuild.conf
+	make_port long 'sleep 0.5; make OUT=$STAGEDIR$PREFIX/share/long'
+	printf 'all: j1 j2\nj1 j2:\n\tmkdir -p $(OUT); date +%%s.%%N > $(OUT)/$@.start; sleep 2; date +%%s.%%N > $(OUT)/$@.end\n' > ports/long/src/Makefile
+	make_port mid 'sleep 1; mkdir -p $STAGEDIR$PREFIX/share/mid; date +%s.%N > $STAGEDIR$PREFIX/share/mid/end' long
+	make_port after 'mkdir -p $STAGEDIR$PREFIX/share/after' mid
+	make_port short 'd=$STAGEDIR$PREFIX/share/short; mkdir -p $d
+date +%s.%N > $d/start; nice > $d/nice.start; echo "$JOBS $MAKEFLAGS" > $d/env
+i=0
+while [ "$(nice)" != 0 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+date +%s.%N > $d/raised; nice > $d/nice.end'
+	"$VJ" -j2 --rusage hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
+	local d=jails/web1/usr/local/share line
+	[ "$(cat $d/short/nice.start)" = 19 ] || fail "short began at nice $(cat $d/short/nice.start)"
+	[ "$(cat $d/short/env)" = "1 -j1" ] || fail "short's JOBS and MAKEFLAGS: $(cat $d/short/env)"
+	[ "$(cat $d/short/nice.end)" = 0 ] || fail "short not raised back: nice $(cat $d/short/nice.end)"
+	python3 - "$d" <<'PY' || fail "$(cd $d && head long/* short/start)"
+import sys
+d = sys.argv[1]
+t = lambda p: float(open(d + "/" + p).read())
+j1s, j1e, j2s, j2e, sh = (t("long/j1.start"), t("long/j1.end"),
+                          t("long/j2.start"), t("long/j2.end"),
+                          t("short/start"))
+assert sh < min(j1s, j2s), "short started after long's jobs"
+assert max(j1s, j2s) < min(j1e, j2e), "long's make ran its jobs one after the other"
+assert t("short/raised") > max(j1e, j2e), "short raised while long ran"
+assert t("short/raised") >= t("mid/end"), \
+    "short raised %.2f s before mid ended" % (t("mid/end") - t("short/raised"))
+PY
+	line=$(grep "idle slot:" out.txt) || { fail "no count: $(tail -3 out.txt)"; return; }
+	echo "    ($line)"
+	# short at least (a jail's task may be there when after ends).
+	echo "$line" | grep -Eq ", [1-9][0-9]* of them raised" || fail "$line"
+	[ -d $d/after ] && [ -d $d/long ] && [ -d $d/mid ] || fail "not installed"
 }
 
 test_package_keeps_owners_modes_links() {
