@@ -6,7 +6,7 @@
                     [--first vjbuild|make] [--ways vjbuild,make]
                     [--json FILE] [--ports DIR] [--base FILE]
                     [--distfiles DIR] [--set KEY=VALUE]...
-                    [--before VJBUILD]
+                    [--before VJBUILD] [--vjbuild-set KEY=VALUE]...
 
 The work of bench/paper.py (run it first: WORK/base.tar.gz, the
 debootstrap minbase, and WORK/distfiles, Debian's sources of the eight
@@ -28,7 +28,9 @@ cache, state and jails each run. Two ways:
 At each N (--ns), R rounds (1), the ways' order turned each round
 (--first: the way that starts; --before BIN: a third way, vjbuild as
 another binary, after vjbuild: a change's baseline in the same rounds;
---ways make: make's runs alone, to pair
+--vjbuild-set KEY=VALUE: a line of the vjbuild way's vjbuild.conf alone,
+with --before the same binary, to measure a setting such as
+priority_boost; --ways make: make's runs alone, to pair
 with vjbuild's of another invocation). Per run:
 the wall time, and the longest build's own time as vjbuild recorded it
 (build:P's duration; under make, in the builder's state). Prints each run,
@@ -73,16 +75,17 @@ def ports_of(pdir):
     return out
 
 
-def conf(d, a, names):
+def conf(d, a, names, extra=()):
     """vjbuild.conf; names: every jail's packages (none: each host's line
-    names its own, as a builder's hosts file of one port does)."""
+    names its own, as a builder's hosts file of one port does); extra:
+    KEY=VALUE lines besides --set's."""
     with open(os.path.join(d, "vjbuild.conf"), "w") as f:
         f.write("base = %s\njails = jails\nstate = state\ncache = cache\n"
                 "ports = %s\ndistfiles = %s\ndomain = example.org\n"
                 "resolver = 192.0.2.53\n%s" % (
                     a.base, a.ports, a.distfiles, "packages = %s\n" %
                     " ".join(names) if names else ""))
-        for kv in a.set:
+        for kv in list(a.set) + list(extra):
             k, _, v = kv.partition("=")
             f.write("%s = %s\n" % (k, v))
 
@@ -151,7 +154,8 @@ def one(a, way, n, ports):
     # The builders' config names no package: a builder builds the one
     # port its hosts file names (and what that depends on, in the cache
     # by then), not every port.
-    conf(d, a, sorted(ports) if way != "make" else [])
+    conf(d, a, sorted(ports) if way != "make" else [],
+         a.vjbuild_set if way == "vjbuild" else ())
     if way in ("vjbuild", "before"):
         hosts(os.path.join(d, "hosts.txt"), n)
         argv = [VJ if way == "vjbuild" else a.before, "-q",
@@ -208,6 +212,10 @@ def main():
     ap.add_argument("--distfiles")
     ap.add_argument("--set", action="append", default=[],
                     help="KEY=VALUE: one more line of vjbuild.conf")
+    ap.add_argument("--vjbuild-set", action="append", default=[],
+                    help="KEY=VALUE in the vjbuild way's config only (not "
+                    "--before's, not the builders'): a setting's effect, "
+                    "against --before as the same binary without it")
     ap.add_argument("--before", help="another vjbuild binary, a third way "
                     "run after vjbuild in each round (a change's baseline)")
     a = ap.parse_args()
@@ -274,6 +282,8 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"jobs": a.jobs, "rounds": a.rounds, "by_n": out,
+                       "vjbuild": VJ, "before": a.before, "set": a.set,
+                       "vjbuild_set": a.vjbuild_set,
                        "runs": {"%d %s" % key: v for key, v in res.items()}},
                       f, indent=1)
 

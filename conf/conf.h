@@ -69,7 +69,7 @@ enum conf_key {
 	CONF_BUILD_ROOT, CONF_LOG_LIMIT, CONF_REGISTRY_TIMEOUT, CONF_CA, CONF_HISTORY,
 	CONF_CACHE_URL, CONF_CACHE_CREDENTIALS, CONF_CACHE_TIMEOUT,
 	CONF_CACHE_DOWN, CONF_CLAIM_LEASE, CONF_FLEET_HOST, CONF_FLEET_BUILD, CONF_CACHE_CA,
-	CONF_THIN, CONF_NKEYS
+	CONF_THIN, CONF_PRIORITY_BOOST, CONF_NKEYS
 };
 
 /* A service of the host that started jails may reach (host_access). */
@@ -94,6 +94,9 @@ struct conf {
 	char *where[CONF_NKEYS];	/* "file:line" or "--flag" of each */
 	char **packages;		/* the default set, NULL-terminated */
 	size_t npackages;
+	char **boost;			/* priority_boost: ports whose builds
+					 * are long, NULL-terminated */
+	size_t nboost;
 	char **resolvers;		/* canonical addresses, NULL-terminated */
 	size_t nresolvers;
 	struct conf_var *vars;		/* var.KEY = VALUE lines */

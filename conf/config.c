@@ -51,6 +51,7 @@ static const struct {
 	[CONF_FLEET_BUILD] = { "fleet_build", 0 },
 	[CONF_CACHE_CA] = { "cache_ca", 1 },
 	[CONF_THIN] = { "thin", 0 },
+	[CONF_PRIORITY_BOOST] = { "priority_boost", 0 },
 };
 
 /* The default: more than any base system or package, less than a disk. */
@@ -111,6 +112,7 @@ conf_free(struct conf *c)
 		free(c->where[k]);
 	}
 	free_list(c->packages, c->npackages);
+	free_list(c->boost, c->nboost);
 	free_list(c->resolvers, c->nresolvers);
 	for (i = 0; c->access != NULL && i < c->naccess; i++)
 		free(c->access[i].address);
@@ -617,6 +619,10 @@ conf_finish(struct conf *c, const char *dir, int need_base, struct vj_err *err)
 		return -1;
 	if (c->val[CONF_PACKAGES] != NULL && c->packages == NULL &&
 	    split_list(c, CONF_PACKAGES, 0, &c->packages, &c->npackages,
+	    err) == -1)
+		return -1;
+	if (c->val[CONF_PRIORITY_BOOST] != NULL && c->boost == NULL &&
+	    split_list(c, CONF_PRIORITY_BOOST, 0, &c->boost, &c->nboost,
 	    err) == -1)
 		return -1;
 	return 0;

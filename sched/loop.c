@@ -447,6 +447,12 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	emit(arg, SCHED_EV_TICK, -1, SCHED_RUNNING, 0, 0);
 }
 
+/*
+ * Each task's own duration: its last recorded one, else the mean of its
+ * kind's in this state, else its kind's estimate; a build that
+ * priority_boost names counts ten times until it has one of its own
+ * (task_boost). weight[]: the longest chain from each to the end.
+ */
 static void
 weights(struct loop *l)
 {
@@ -466,6 +472,10 @@ weights(struct loop *l)
 		else {
 			own[i] = t->ops->estimate;
 			l->known[i] = 0;
+		}
+		if ((rec == NULL || rec->duration < 0) && task_boost(t) > 1) {
+			own[i] *= task_boost(t);
+			l->known[i] = 0;	/* a guess */
 		}
 		l->stamps[i] = rec ? rec->stamp : 0;
 	}

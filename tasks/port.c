@@ -37,6 +37,20 @@
 
 int task_idle;
 
+double
+task_boost(const struct task *t)
+{
+	const struct conf *c = t->env != NULL ? t->env->conf : NULL;
+	size_t k;
+
+	if (t->ops != &task_build_ops || t->port == NULL || c == NULL)
+		return 1;
+	for (k = 0; k < c->nboost; k++)
+		if (strcmp(c->boost[k], t->port->port->name) == 0)
+			return 10;
+	return 1;
+}
+
 /* Opens dir (made if missing) and replaces name in it by an empty
  * directory; returns an fd on it or -1 with err. */
 static int

@@ -121,6 +121,11 @@ struct task {
 	char *exe;			/* argv[0] found in PATH, or NULL */
 };
 
+/* How many times its kind's estimate a task counts before it has a
+ * duration of its own: 10 for a build of a port that priority_boost
+ * names (known to be long, as poudriere's PRIORITY_BOOST), else 1. */
+double task_boost(const struct task *t);
+
 /* Set in the child of a task in the idle slot (sched/idle.c): a build
  * runs one job (JOBS=1, make -j1), outside the run's jobserver. */
 extern int task_idle;

@@ -304,6 +304,32 @@ PY
 	[ -d $d/after ] && [ -d $d/long ] && [ -d $d/mid ] || fail "not installed"
 }
 
+# `one` (after `zero`, a second) and `two` (three seconds): when one is
+# ready, two is running, and by the estimates one is not behind it (a
+# build each to go). priority_boost names two (known to be long): one is
+# behind it then, and runs in the idle slot; two never is. A bad name in
+# it is refused, naming the line, and nothing is made.
+test_priority_boost_puts_a_port_ahead() {
+	need_root || return
+	setup 1
+	local d=jails/web1/usr/local/share
+	make_port zero 'sleep 1; mkdir -p $STAGEDIR$PREFIX/share/zero'
+	make_port one 'mkdir -p $STAGEDIR$PREFIX/share/one; nice > $STAGEDIR$PREFIX/share/one/nice' zero
+	make_port two 'mkdir -p $STAGEDIR$PREFIX/share/two; nice > $STAGEDIR$PREFIX/share/two/nice; sleep 3'
+	printf 'ports = ports\npackages = one two\n' >> vjbuild.conf
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
+	[ "$(cat $d/one/nice)" = 0 ] || fail "without a boost, one at nice $(cat $d/one/nice)"
+	rm -rf jails state cache
+	echo 'priority_boost = two' >> vjbuild.conf
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
+	[ "$(cat $d/one/nice) $(cat $d/two/nice)" = "19 0" ] || fail "two boosted: one at nice $(cat $d/one/nice), two at $(cat $d/two/nice)"
+	rm -rf jails state cache
+	sed -i 's|^priority_boost = two$|priority_boost = ../two|' vjbuild.conf
+	"$VJ" -j2 hosts.txt > out.txt 2>&1; [ $? = 2 ] || fail "a bad name accepted"
+	grep -q "vjbuild.conf:[0-9]*: '../two' is not a valid package name" out.txt || fail "$(cat out.txt)"
+	[ ! -e jails ] && [ ! -e state ] || fail "made something: $(ls)"
+}
+
 test_package_keeps_owners_modes_links() {
 	need_root || return
 	setup_ports 1
