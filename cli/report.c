@@ -365,9 +365,12 @@ timeline(const struct run *x, int jobs)
 	    "<svg class=\"gantt\" xmlns=\"http://www.w3.org/2000/svg\" "
 	    "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n", jobs,
 	    WIDTH + 60, h, WIDTH + 60, h);
-	for (i = 0; i < (size_t)(lanes + extra); i++)
-		printf("<text x=\"2\" y=\"%zu\">%s%zu</text>\n", i * LANE + 15,
-		    (int)i < lanes ? "slot " : "", (int)i < lanes ? i : 0);
+	for (i = 0; i < (size_t)lanes; i++)
+		printf("<text x=\"2\" y=\"%zu\">slot %zu</text>\n",
+		    i * LANE + 15, i);
+	if (extra)	/* the idle slot (sched/idle.c) */
+		printf("<text x=\"2\" y=\"%d\">idle</text>\n",
+		    lanes * LANE + 15);
 	/* At most ten ticks, 1, 2 or 5 times a power of ten seconds. */
 	for (mag = 0.001, tick = 0; tick == 0; mag *= 10)
 		for (k = 0; k < 3 && tick == 0; k++)

@@ -117,19 +117,17 @@ emit(struct loop *l, enum sched_event_kind kind, int task,
 	l->o->event(&ev, l->o->arg);
 }
 
-/* Starts picked task i, its start recorded; its log is logfd and its
- * jobserver token is token (both taken). */
+/* Starts picked task i in slot k, its start recorded; its log is logfd
+ * and its jobserver token is token (both taken). */
 void
-loop_start(struct loop *l, int i, int logfd, int token)
+loop_start(struct loop *l, int i, int logfd, int token, int slot)
 {
 	struct task *t = plan_task(l->p, i);
 	sigset_t all, old;
-	size_t k;
+	size_t k = (size_t)slot;
 	int errnum = 0;
 	pid_t pid;
 
-	for (k = 0; k < l->nslots && l->slots[k].pid != 0; k++)
-		;
 	/* Its duration counts its start (vfork and execve: about 0.6 ms a
 	 * task on the benchmark VM): the slot is the task's from here. */
 	l->r->started[i] = vj_now();
@@ -184,6 +182,30 @@ loop_start(struct loop *l, int i, int logfd, int token)
 }
 
 /*
+ * A free slot for a task picked now: the idle slot's task gets the last
+ * (number jobs) if it is free, another the first free. So a record's slot
+ * is jobs for a task started in the idle slot, unless a task raised from
+ * there still holds that one.
+ */
+static int
+pick_slot(const struct loop *l, int idle)
+{
+	size_t k, m;
+
+	for (k = idle ? l->jobs : 0; k < l->nslots + (idle ? l->jobs : 0);
+	    k++) {
+		size_t s = k % l->nslots;
+		if (l->slots[s].pid != 0)
+			continue;
+		for (m = 0; m < l->npicked && l->pslots[m] != (int)s; m++)
+			;
+		if (m == l->npicked)
+			return (int)s;
+	}
+	return -1;	/* not reached: a pick has a slot */
+}
+
+/*
  * Picks the ready tasks that can start now, best first, into l->picked;
  * up-to-date tasks finish at once without a slot. *idle counts the idle
  * slot's task (running or picked); *starved is set when a token was
@@ -229,6 +251,7 @@ pick(struct loop *l, size_t *idle, int *starved, int *durable)
 		*durable |= !l->o->always &&
 		    loop_recorded_done(l->p, l->st, i, l->stamps);
 		l->tokens[l->npicked] = token;
+		l->pslots[l->npicked] = pick_slot(l, token == NO_TOKEN);
 		l->picked[l->npicked++] = i;
 	}
 }
@@ -265,7 +288,8 @@ loop_schedule(struct loop *l)
 	if (!l->fatal && (l->npend > 0 || l->npicked > 0) &&
 	    loop_record(l, durable) == 0)
 		for (k = 0; k < l->npicked; k++)
-			loop_start(l, l->picked[k], l->logfd[k], l->tokens[k]);
+			loop_start(l, l->picked[k], l->logfd[k], l->tokens[k],
+			    l->pslots[k]);
 	l->npicked = 0;
 	/* Woken by a token coming back only while waiting for one: the pipe
 	 * stays readable while tokens sit in it. */
@@ -538,6 +562,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	l.running_ids = xcalloc(l.nslots, sizeof(*l.running_ids));
 	l.picked = xcalloc(l.nslots, sizeof(*l.picked));
 	l.tokens = xcalloc(l.nslots, sizeof(*l.tokens));
+	l.pslots = xcalloc(l.nslots, sizeof(*l.pslots));
 	l.logfd = xcalloc(l.nslots, sizeof(*l.logfd));
 	l.stamps = xcalloc(l.total, sizeof(*l.stamps));
 	l.logs = xcalloc(l.total, sizeof(*l.logs));
@@ -648,6 +673,7 @@ out:
 	free(l.slot_of);
 	free(l.known);
 	free(l.tokens);
+	free(l.pslots);
 	loop_jobserver_close(&l);
 	free(l.logfd);
 	if (l.devnull != -1)

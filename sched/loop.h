@@ -56,6 +56,7 @@ struct loop {
 	char *known;		/* per task: its duration was measured (its own
 				 * or its kind's), not a default */
 	int *tokens;		/* and the jobserver tokens they hold */
+	int *pslots;		/* and the slots they get (pick_slot) */
 	size_t npicked;
 	struct pend *pend;
 	size_t npend, cpend;
@@ -107,7 +108,7 @@ int loop_recorded_done(const struct plan *p, struct state *s, int i,
     const int64_t *stamps);
 void loop_schedule(struct loop *l);
 pid_t loop_spawn_argv(struct loop *l, struct task *t, int logfd, int *errnum);
-void loop_start(struct loop *l, int i, int logfd, int token);
+void loop_start(struct loop *l, int i, int logfd, int token, int slot);
 int loop_take_token(struct loop *l, int *token);
 int loop_defer_token(struct loop *l, int i);
 void loop_idle_child(struct loop *l);

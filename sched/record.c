@@ -102,7 +102,7 @@ loop_record(struct loop *l, int durable)
 	struct state_task rec;
 	struct sbuf deps = { 0 };
 	char ds[65];
-	size_t k, d, opened = 0, slot = 0;
+	size_t k, d, opened = 0;
 
 	if (state_tx_begin(l->st, durable, l->err) == -1)
 		goto fail;
@@ -137,10 +137,7 @@ loop_record(struct loop *l, int durable)
 		opened++;
 		start_rec(&rec, l->p, i, l->stamps, ds, l->r->run);
 		rec.log = l->logs[i];
-		/* loop_start() gives the picked tasks the free slots in order. */
-		while (slot < l->nslots && l->slots[slot].pid != 0)
-			slot++;
-		rec.slot = (int)slot++;
+		rec.slot = l->pslots[k];
 		/* What it waited for, for the report's critical path. */
 		deps.len = 0;
 		for (d = 0; d < graph_ndeps(plan_graph(l->p), i); d++) {

@@ -76,7 +76,8 @@ struct sched_event {
 	const int *running_ids;		/* borrowed, `running` of them */
 	const double *started;		/* borrowed, per task (vj_now) */
 	int64_t run;			/* the run's number */
-	int slot;			/* START/END: its slot (0..jobs-1) or -1 */
+	int slot;			/* START/END: its slot (0..jobs-1, jobs
+					 * the idle slot) or -1 */
 };
 
 struct sched_opts {

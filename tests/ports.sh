@@ -279,11 +279,13 @@ date +%s.%N > $d/start; nice > $d/nice.start; echo "$JOBS $MAKEFLAGS" > $d/env
 i=0
 while [ "$(nice)" != 0 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
 date +%s.%N > $d/raised; nice > $d/nice.end'
-	"$VJ" -j2 --rusage hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
+	"$VJ" -j2 --rusage --events ev.jsonl hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
 	local d=jails/web1/usr/local/share line
 	[ "$(cat $d/short/nice.start)" = 19 ] || fail "short began at nice $(cat $d/short/nice.start)"
 	[ "$(cat $d/short/env)" = "1 -j1" ] || fail "short's JOBS and MAKEFLAGS: $(cat $d/short/env)"
 	[ "$(cat $d/short/nice.end)" = 0 ] || fail "short not raised back: nice $(cat $d/short/nice.end)"
+	# Recorded in slot 2 (-j2's are 0 and 1), the idle slot's.
+	grep -q '"event":"task_start".*"task":"build:short".*"slot":2' ev.jsonl || fail "short's slot: $(grep build:short ev.jsonl)"
 	python3 - "$d" <<'PY' || fail "$(cd $d && head long/* short/start)"
 import sys
 d = sys.argv[1]
