@@ -62,10 +62,7 @@ can_raise(int nice0)
 static double
 heavier(const struct loop *l, int i, double w)
 {
-	const struct task *t = plan_task(l->p, i);
-
-	return t->ops->foreign_output && t->argv == NULL && l->weight[i] > w ?
-	    l->weight[i] : w;
+	return loop_is_build(l, i) && l->weight[i] > w ? l->weight[i] : w;
 }
 
 /* The weight of the heaviest build running or about to start (picked in

@@ -72,15 +72,10 @@ loop_defer_token(struct loop *l, int i)
 	if (l->implicit_free || l->js_nb == -1 || l->ev_defer == NULL ||
 	    l->defer == DEFER_EXPIRED || vj_now() < l->defer_quiet_until)
 		return 0;
-	for (k = 0; k < l->nslots; k++) {
-		const struct task *t;
-		if (l->slots[k].pid <= 0)
-			continue;
-		t = plan_task(l->p, l->slots[k].task);
-		if (t->ops->foreign_output && t->argv == NULL &&
+	for (k = 0; k < l->nslots; k++)
+		if (l->slots[k].pid > 0 && loop_is_build(l, l->slots[k].task) &&
 		    l->weight[l->slots[k].task] >= l->weight[i])
 			break;
-	}
 	if (k == l->nslots)
 		return 0;
 	/* No token there: i waits for one as before (starved). */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../tasks/tasks.h"
 #include "../util/util.h"
 #include "sched.h"
 
@@ -88,6 +89,15 @@ struct loop {
 	struct event *ev_chld, *ev_int, *ev_term, *ev_hup, *ev_tick, *ev_kill;
 	struct event *ev_usr1, *ev_siginfo;
 };
+
+/* Task i is a build: code not vjbuild's, whose make may take tokens. */
+static inline int
+loop_is_build(const struct loop *l, int i)
+{
+	const struct task *t = plan_task(l->p, i);
+
+	return t->ops->foreign_output && t->argv == NULL;
+}
 
 /* Between the files (each defined where its name says: spawn.c, record.c,
  * jobserver.c, loop.c). */
