@@ -3,6 +3,12 @@
 """The scheduler against ninja and GNU make, same graphs, same run.
 
   bench/sched.py [--rounds R] [--jobs J] [--json FILE] [--quick]
+                 [--only throughput|quality] [--graphs flat,layered,chain]
+                 [--tasks N] [--tools vjbuild,ninja[,make]] [--before BIN]
+
+--before BIN runs another vjbuild beside them in the throughput rounds
+(the tool "before"): a change against the build before it, the same work
+in the same rounds.
 
 1. Throughput: 10,000 independent tasks, a 100 x 100 layered graph
    (each task depends on two of the layer before), and a chain of 10,000
@@ -44,6 +50,7 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VJ = os.environ.get("VJBUILD", os.path.join(TOP, "vjbuild"))
+BEFORE = None	# --before: another vjbuild, the throughput's tool "before"
 
 
 def run(argv, cwd, env=None):
@@ -184,8 +191,9 @@ def own_of_vj(err):
 
 
 def tool_argv(tool, j):
-    if tool == "vjbuild":
-        return [VJ, "run-graph", "-q", "--rusage", "-j%d" % j, "graph.txt"]
+    if tool in ("vjbuild", "before"):
+        return [VJ if tool == "vjbuild" else BEFORE, "run-graph", "-q",
+                "--rusage", "-j%d" % j, "graph.txt"]
     if tool == "ninja":
         return ["ninja", "-j%d" % j]
     return ["make", "-s", "-j%d" % j, "-r", "-R"]
@@ -200,13 +208,16 @@ def throughput(root, name, g, j, rounds, out, tools):
     os.makedirs(d)
     write(go, os.path.join(d, "vj"))
     write(g2, os.path.join(d, "nm"))
+    if "before" in tools:
+        write(go, os.path.join(d, "vb"))
     res = {t: {"wall": [], "cpu": [], "rss": [], "noop": [], "own": [],
                "stat": [], "stat_user": []} for t in tools}
     vj_cmd_cpu = []
     for r in range(rounds):
         order = tools[r % len(tools):] + tools[:r % len(tools)]
         for t in order:
-            wd = os.path.join(d, "vj" if t == "vjbuild" else "nm")
+            wd = os.path.join(d, {"vjbuild": "vj", "before": "vb"}.get(t,
+                                                                     "nm"))
             clean(wd)
             wall, cpu, rss, err = run(tool_argv(t, j), wd)
             res[t]["wall"].append(wall)
@@ -214,9 +225,10 @@ def throughput(root, name, g, j, rounds, out, tools):
             res[t]["rss"].append(rss)
             res[t]["stat"].append(own_of_stat(wd))
             res[t]["stat_user"].append(own_of_stat(wd, True))
-            if t == "vjbuild":
+            if t in ("vjbuild", "before"):
                 own = own_of_vj(err)[0]
                 res[t]["own"].append(own)
+            if t == "vjbuild":
                 vj_cmd_cpu.append(cpu - own)
             wall, cpu, _, _ = run(tool_argv(t, j), wd)
             res[t]["noop"].append(wall)
@@ -235,7 +247,7 @@ def throughput(root, name, g, j, rounds, out, tools):
             "peak_rss_kib": m["rss"], "noop_rerun_s": m["noop"],
             "rounds": {k: v for k, v in res[t].items() if v},
         }
-        if t == "vjbuild":
+        if t in ("vjbuild", "before"):
             rows[t]["own_cpu_us_per_task_by_rusage"] = m["own"] / n * 1e6
     # vjbuild's memory per task: its peak less that of a one-task graph.
     d1 = os.path.join(d, "one")
@@ -270,6 +282,16 @@ def throughput(root, name, g, j, rounds, out, tools):
               v["wall_s"] / nj["wall_s"],
               v["own_cpu_us_per_task"] / max(nj["own_cpu_us_per_task"], 1e-9),
               v["noop_rerun_s"] / nj["noop_rerun_s"], v["bytes_per_task"]))
+    if "before" in rows:
+        b = rows["before"]
+        print("vjbuild/before (%s): own cpu %.2f (by --rusage %.2f), no-op "
+              "%.2f; before/ninja: own cpu %.2f, no-op %.2f" % (
+                  BEFORE, v["own_cpu_us_per_task"] / b["own_cpu_us_per_task"],
+                  v["own_cpu_us_per_task_by_rusage"] /
+                  b["own_cpu_us_per_task_by_rusage"],
+                  v["noop_rerun_s"] / b["noop_rerun_s"],
+                  b["own_cpu_us_per_task"] / nj["own_cpu_us_per_task"],
+                  b["noop_rerun_s"] / nj["noop_rerun_s"]))
 
 
 def critical(g, dur):
@@ -399,6 +421,8 @@ def main():
                     help="the throughput graphs to run")
     ap.add_argument("--tasks", type=int,
                     help="tasks of the flat graph and the chain (10,000)")
+    ap.add_argument("--before", help="another vjbuild binary, run beside "
+                    "in the throughput rounds as the tool 'before'")
     ap.add_argument("--tools", default="vjbuild,ninja,make",
                     help="the throughput runs' tools (vjbuild and ninja "
                     "at least)")
@@ -421,11 +445,16 @@ def main():
         n, w = (1000, 10) if a.quick else (10000, 100)
         n = a.tasks or n
         tools = a.tools.split(",")
+        if a.before:
+            global BEFORE
+            BEFORE = os.path.abspath(a.before)
+            tools.append("before")
+            out["before"] = BEFORE
         graphs = {"flat": lambda: flat(n), "layered": lambda: layered(w, w),
                   "chain": lambda: chain(n)}
         if not set(a.graphs.split(",")) <= set(graphs) or not \
                 {"vjbuild", "ninja"} <= set(tools) <= {"vjbuild", "ninja",
-                                                        "make"}:
+                                                        "make", "before"}:
             sys.exit("bench: --graphs takes flat, layered, chain; --tools "
                      "vjbuild and ninja, and make if wanted")
         if a.only != "quality":

@@ -3,13 +3,14 @@
  * The libevent loop that runs a plan (see sched.h).
  *
  * Rules:
- *  - A task's start is recorded in the state before its child is forked;
- *    its end after the child is reaped. Both go in batches: one
- *    transaction for the tasks reaped and started in one turn of the
- *    loop, durable when a task about to start has a record that would
- *    call it done (see state_tx_begin); --always unmakes those records
- *    first, in one durable transaction (force). The parent is the only
- *    writer of the database.
+ *  - A task's start is recorded in the state before its child is forked
+ *    when its record would call it done, durably (see state_tx_begin);
+ *    --always unmakes those records first, in one durable transaction
+ *    (force). Other starts, and the ends of tasks shorter than HOLD_S,
+ *    may wait up to HOLD_S to be written with the next ones, a task that
+ *    started and ended meanwhile as one row (record.c): what a crash loses
+ *    of them only runs again. The parent is the only writer of the
+ *    database but for a task's registry (its own connection).
  *  - A task with an argv (a command of a graph file) is started with vfork
  *    and execve, without copying the parent, its output in a memfd that
  *    becomes its log only if it printed anything; others are forked and
@@ -360,8 +361,6 @@ reaped(struct loop *l, size_t k, int wstatus)
 	    l->r->ended[i] - l->r->started[i]);
 	sched_finish(l->s, i, st);
 	emit(l, SCHED_EV_END, i, st, wstatus, l->r->ended[i] - l->r->started[i]);
-	free(l->logs[i]);	/* done with; memory is per task */
-	l->logs[i] = NULL;
 }
 
 /*
@@ -606,6 +605,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	 * default would end vjbuild with its tasks still running. */
 	l.ev_hup = evsignal_new(base, SIGHUP, on_signal, &l);
 	l.ev_kill = evtimer_new(base, on_kill, &l);
+	loop_hold_init(&l);
 	evsignal_add(l.ev_chld, NULL);
 	evsignal_add(l.ev_int, NULL);
 	evsignal_add(l.ev_term, NULL);
@@ -628,6 +628,8 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	/* Finishes of tasks that could not start, reaped last. */
 	if (!l.fatal && l.npend > 0)
 		(void)loop_record(&l, 0);
+	if (!l.fatal)
+		(void)loop_flush(&l);
 	r->orphans = sweep();
 	for (i = 0; i < l.total; i++) {
 		r->status[i] = sched_status(l.s, (int)i);
@@ -657,6 +659,7 @@ out:
 	if (l.ev_term) event_free(l.ev_term);
 	if (l.ev_hup) event_free(l.ev_hup);
 	if (l.ev_kill) event_free(l.ev_kill);
+	if (l.ev_flush) event_free(l.ev_flush);
 	if (l.ev_tick) event_free(l.ev_tick);
 	if (l.ev_usr1) event_free(l.ev_usr1);
 	if (l.ev_siginfo) event_free(l.ev_siginfo);
@@ -679,6 +682,8 @@ out:
 	if (l.devnull != -1)
 		close(l.devnull);
 	free(l.pend);
+	free(l.pst);
+	free(l.pst_at);
 	free(l.stamps);
 	free(l.weight);
 	free(l.own);

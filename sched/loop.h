@@ -42,6 +42,14 @@ struct pend {
 	double ended, duration;
 };
 
+/* A start not written yet (loop_record); task -1 once written. */
+struct pstart {
+	int task, slot;
+	int64_t stamp;
+	double started;		/* wall clock */
+	char ds[65];		/* its depstamp */
+};
+
 struct loop {
 	struct event_base *base;
 	struct plan *p;
@@ -88,6 +96,15 @@ struct loop {
 	struct event *ev_js;
 	struct event *ev_chld, *ev_int, *ev_term, *ev_hup, *ev_tick, *ev_kill;
 	struct event *ev_usr1, *ev_siginfo;
+	/* Records not written yet (loop_record): the starts (pst_at, per
+	 * task: its index in pst or -1), the finishes are pend; since when
+	 * they wait, and the timer that writes them HOLD_S after;
+	 * held_since < 0: none waits. */
+	struct pstart *pst;
+	size_t npst, cpst;
+	int *pst_at;
+	struct event *ev_flush;
+	double held_since;
 };
 
 /* Task i is a build: code not vjbuild's, whose make may take tokens. */
@@ -113,6 +130,8 @@ void loop_note(struct loop *l, size_t k, const char *fmt, ...)
 void loop_pend(struct loop *l, int i, const char *status, int exit_status,
     double duration);
 int loop_record(struct loop *l, int durable);
+int loop_flush(struct loop *l);
+void loop_hold_init(struct loop *l);
 int loop_record_unstarted(struct loop *l, struct vj_err *err);
 int loop_recorded_done(const struct plan *p, struct state *s, int i,
     const int64_t *stamps);

@@ -92,32 +92,178 @@ start_rec(struct state_task *rec, const struct plan *p, int i,
 }
 
 /*
- * One transaction for the finishes reaped since the last batch and the
- * starts about to be made (picked[], whose logs it opens into logfd[]).
- * On failure the picked tasks fail and nothing more starts.
+ * How long the records of short tasks may wait to be written. A commit
+ * costs about as much as the records of a task or two (the WAL's pages,
+ * locks, a write), and a task that starts and ends within one batch is one
+ * row written, not a row and then its update: a graph of thousands of
+ * quick commands, a commit a reap, spent most of vjbuild's own CPU there.
+ * What a crash loses of records not yet written only runs again: at most
+ * HOLD_S of finishes, each of a task shorter than HOLD_S, and starts whose
+ * records called nothing done (a start that replaces one that does is
+ * written, durably, before it is made).
  */
-int
-loop_record(struct loop *l, int durable)
+#define HOLD_S 0.05
+
+/* Whether the records of this batch may wait for a later one. */
+static int
+holdable(const struct loop *l, int durable, double now)
+{
+	size_t k;
+
+	if (durable || l->fatal || l->ev_flush == NULL ||
+	    (l->held_since >= 0 && now - l->held_since >= HOLD_S))
+		return 0;
+	for (k = 0; k < l->npend; k++)
+		if (l->pend[k].duration >= HOLD_S)
+			return 0;
+	return 1;
+}
+
+/* The start record of pending start e. */
+static void
+pstart_rec(struct loop *l, const struct pstart *e, struct state_task *rec,
+    struct sbuf *deps)
+{
+	const struct graph *g = plan_graph(l->p);
+	const struct task *t = plan_task(l->p, e->task);
+	size_t d;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->name = t->name;
+	rec->kind = t->ops->kind;
+	rec->jail = task_jail(t);
+	rec->fingerprint = t->fingerprint;
+	rec->depstamp = e->ds;
+	rec->stamp = e->stamp;
+	rec->run = l->r->run;
+	rec->started = e->started;
+	rec->slot = e->slot;
+	rec->log = l->logs[e->task];
+	/* What it waited for, for the report's critical path. */
+	deps->len = 0;
+	for (d = 0; d < graph_ndeps(g, e->task); d++) {
+		if (d > 0)
+			sbuf_puts(deps, " ");
+		sbuf_puts(deps, plan_task(l->p, graph_dep(g, e->task, d))->name);
+	}
+	rec->deps = deps->len ? deps->s : NULL;
+}
+
+/*
+ * Writes the pending starts and finishes in one transaction: a task with
+ * both in one row (state_task_done). A finished task's log path is freed
+ * once written. On failure nothing of it is kept, and the caller stops.
+ */
+static int
+write_pending(struct loop *l, int durable)
 {
 	struct state_task rec;
 	struct sbuf deps = { 0 };
-	char ds[65];
-	size_t k, d, opened = 0;
+	size_t k;
 
+	evtimer_del(l->ev_flush);
+	l->held_since = -1;
 	if (state_tx_begin(l->st, durable, l->err) == -1)
 		goto fail;
 	for (k = 0; k < l->npend; k++) {
 		const struct pend *e = &l->pend[k];
-		memset(&rec, 0, sizeof(rec));
-		rec.name = plan_task(l->p, e->task)->name;
-		rec.run = l->r->run;
+		int at = l->pst_at[e->task];
+		if (at >= 0)
+			pstart_rec(l, &l->pst[at], &rec, &deps);
+		else {
+			memset(&rec, 0, sizeof(rec));
+			rec.name = plan_task(l->p, e->task)->name;
+			rec.run = l->r->run;
+		}
 		rec.status = e->status;
 		rec.exit_status = e->exit_status;
 		rec.ended = e->ended;
 		rec.duration = e->duration;
-		if (state_task_finish(l->st, &rec, l->err) == -1)
+		if ((at >= 0 ? state_task_done(l->st, &rec, l->err) :
+		    state_task_finish(l->st, &rec, l->err)) == -1)
+			goto fail;
+		if (at >= 0) {
+			l->pst_at[e->task] = -1;
+			l->pst[at].task = -1;
+		}
+	}
+	for (k = 0; k < l->npst; k++) {
+		if (l->pst[k].task < 0)
+			continue;
+		pstart_rec(l, &l->pst[k], &rec, &deps);
+		if (state_task_start(l->st, &rec, l->err) == -1)
 			goto fail;
 	}
+	if (state_tx_commit(l->st, l->err) == -1)
+		goto fail;
+	sbuf_free(&deps);
+	for (k = 0; k < l->npend; k++) {
+		free(l->logs[l->pend[k].task]);	/* memory is per task */
+		l->logs[l->pend[k].task] = NULL;
+	}
+	for (k = 0; k < l->npst; k++)
+		if (l->pst[k].task >= 0)
+			l->pst_at[l->pst[k].task] = -1;
+	l->npend = l->npst = 0;
+	return 0;
+fail:
+	sbuf_free(&deps);
+	state_tx_rollback(l->st);
+	for (k = 0; k < l->npst; k++)
+		if (l->pst[k].task >= 0)
+			l->pst_at[l->pst[k].task] = -1;
+	l->npend = l->npst = 0;
+	l->fatal = 1;
+	sched_stop(l->s);
+	return -1;
+}
+
+/* Writes what waits (the timer, the run's end); -1 with l->err, and the
+ * run stops, if that fails. */
+int
+loop_flush(struct loop *l)
+{
+	if (l->npend == 0 && l->npst == 0) {
+		if (l->ev_flush != NULL)
+			evtimer_del(l->ev_flush);
+		l->held_since = -1;
+		return 0;
+	}
+	return write_pending(l, 0);
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)loop_flush(arg);
+}
+
+void
+loop_hold_init(struct loop *l)
+{
+	size_t i;
+
+	l->held_since = -1;
+	l->ev_flush = evtimer_new(l->base, on_flush, l);
+	l->pst_at = xmalloc((l->total ? l->total : 1) * sizeof(*l->pst_at));
+	for (i = 0; i < l->total; i++)
+		l->pst_at[i] = -1;
+}
+
+/*
+ * The finishes reaped since the last batch and the starts about to be made
+ * (picked[], whose logs it opens into logfd[]): written now in one
+ * transaction, or kept to go with a later batch (holdable). On failure the
+ * picked tasks fail, nothing more starts, and what waited is lost.
+ */
+int
+loop_record(struct loop *l, int durable)
+{
+	size_t k, opened = 0;
+	double now = vj_now();
+
 	for (k = 0; k < l->npicked; k++) {
 		int i = l->picked[k];
 		struct task *t = plan_task(l->p, i);
@@ -135,31 +281,34 @@ loop_record(struct loop *l, int durable)
 			goto fail;
 		}
 		opened++;
-		start_rec(&rec, l->p, i, l->stamps, ds, l->r->run);
-		rec.log = l->logs[i];
-		rec.slot = l->pslots[k];
-		/* What it waited for, for the report's critical path. */
-		deps.len = 0;
-		for (d = 0; d < graph_ndeps(plan_graph(l->p), i); d++) {
-			if (d > 0)
-				sbuf_puts(&deps, " ");
-			sbuf_puts(&deps, plan_task(l->p,
-			    graph_dep(plan_graph(l->p), i, d))->name);
-		}
-		rec.deps = deps.len ? deps.s : NULL;
-		if (state_task_start(l->st, &rec, l->err) == -1)
-			goto fail;
-		l->stamps[i] = rec.stamp;
 	}
-	if (state_tx_commit(l->st, l->err) == -1)
-		goto fail;
-	l->npend = 0;
-	sbuf_free(&deps);
-	return 0;
+	for (k = 0; k < l->npicked; k++) {
+		int i = l->picked[k];
+		struct pstart *e;
+		if (l->npst == l->cpst) {
+			l->cpst = l->cpst ? l->cpst * 2 : 16;
+			l->pst = xreallocarray(l->pst, l->cpst, sizeof(*l->pst));
+		}
+		e = &l->pst[l->npst];
+		l->pst_at[i] = (int)l->npst++;
+		e->task = i;
+		e->slot = l->pslots[k];
+		e->started = vj_wall();
+		depstamp(l->p, i, l->stamps, e->ds);
+		e->stamp = l->stamps[i] = state_stamp_new(l->st);
+	}
+	if (holdable(l, durable, now)) {
+		if (l->held_since < 0 && (l->npend > 0 || l->npst > 0)) {
+			struct timeval tv = { 0, (suseconds_t)(HOLD_S * 1e6) };
+			l->held_since = now;
+			evtimer_add(l->ev_flush, &tv);
+		}
+		return 0;
+	}
+	if (write_pending(l, durable) == 0)
+		return 0;
+	opened = l->npicked;
 fail:
-	sbuf_free(&deps);
-	/* The record is the one source of truth: stop. */
-	state_tx_rollback(l->st);
 	for (k = 0; k < opened; k++)
 		close(l->logfd[k]);
 	for (k = 0; k < l->npicked; k++) {
@@ -167,9 +316,12 @@ fail:
 		loop_give_token(l, l->tokens[k]);
 	}
 	l->npicked = 0;
-	l->npend = 0;
-	l->fatal = 1;
-	sched_stop(l->s);
+	if (!l->fatal) {
+		/* A log that could not be opened: what waits is true. */
+		(void)write_pending(l, 0);
+		l->fatal = 1;
+		sched_stop(l->s);
+	}
 	return -1;
 }
 

@@ -16,7 +16,7 @@ enum stmt {
 	S_RUN_BEGIN, S_RUN_END, S_TASK_START, S_TASK_FINISH, S_STAMP,
 	S_JAIL_PUT, S_DIGEST_GET, S_DIGEST_PUT, S_PKG_PUT, S_PKG_GET,
 	S_PKG_DEL, S_TASK_FORCE, S_TRUN_START, S_TRUN_FINISH, S_TRUN_SKIP,
-	S_NSTMT
+	S_TASK_DONE, S_TRUN_DONE, S_NSTMT
 };
 
 extern const char *const db_sql[S_NSTMT];
@@ -42,7 +42,8 @@ struct state {
 	int history;		/* runs kept */
 	int lockfd, readonly;
 	int in_tx, durable;	/* a batch is open; synchronous is FULL */
-	int64_t stamp;
+	int64_t stamp;		/* the last stamp given */
+	int64_t stamp_saved;	/* the last one written (meta 'stamp') */
 	struct rec *recs;	/* sorted by name */
 	size_t nrecs;
 	struct kindavg *kinds;
@@ -57,6 +58,8 @@ int db_exec(struct state *s, const char *q, struct vj_err *err);
 int db_step(struct state *s, enum stmt i, struct vj_err *err);
 /* Column i as a malloc'd string ("" for NULL). */
 char *db_col(sqlite3_stmt *q, int i);
+/* Writes the last stamp given, if not yet written; 0 or -1 with err. */
+int db_save_stamp(struct state *s, struct vj_err *err);
 /* synchronous = FULL (durable) or NORMAL, when not already. */
 int db_set_durable(struct state *s, int durable, struct vj_err *err);
 

@@ -172,16 +172,37 @@ state_kind_estimate(struct state *s, const char *kind)
 	return -1;
 }
 
-int
-state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
+int64_t
+state_stamp_new(struct state *s)
 {
-	sqlite3_stmt *q = s->st[S_TASK_START];
-	char buf[32];
-	int own = !s->in_tx;
+	return ++s->stamp;
+}
 
-	if (own && db_exec(s, "BEGIN IMMEDIATE", err) == -1)
+int
+db_save_stamp(struct state *s, struct vj_err *err)
+{
+	char buf[32];
+
+	if (s->stamp == s->stamp_saved)
+		return 0;
+	snprintf(buf, sizeof(buf), "%lld", (long long)s->stamp);
+	sqlite3_bind_text(s->st[S_STAMP], 1, buf, -1, SQLITE_TRANSIENT);
+	if (db_step(s, S_STAMP, err) == -1)
 		return -1;
-	t->stamp = s->stamp + 1;
+	/* Should the transaction roll back, it is written again: the
+	 * stamps given meanwhile are never given again either way. */
+	s->stamp_saved = s->stamp;
+	return 0;
+}
+
+/* The columns a start and a whole record share: ?1 to ?9 of tasks' and
+ * ?1 to ?8 of task_runs'. */
+static void
+bind_start(struct state *s, enum stmt task, enum stmt trun,
+    const struct state_task *t)
+{
+	sqlite3_stmt *q = s->st[task];
+
 	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, t->kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, t->jail, -1, SQLITE_STATIC);
@@ -191,9 +212,7 @@ state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
 	sqlite3_bind_int64(q, 7, t->run);
 	sqlite3_bind_double(q, 8, t->started);
 	sqlite3_bind_text(q, 9, t->log, -1, SQLITE_STATIC);
-	snprintf(buf, sizeof(buf), "%lld", (long long)t->stamp);
-	sqlite3_bind_text(s->st[S_STAMP], 1, buf, -1, SQLITE_TRANSIENT);
-	q = s->st[S_TRUN_START];
+	q = s->st[trun];
 	sqlite3_bind_int64(q, 1, t->run);
 	sqlite3_bind_text(q, 2, t->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, t->kind, -1, SQLITE_STATIC);
@@ -203,15 +222,55 @@ state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
 	sqlite3_bind_double(q, 6, t->started);
 	sqlite3_bind_text(q, 7, t->log, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 8, t->deps, -1, SQLITE_STATIC);
-	if (db_step(s, S_TASK_START, err) == -1 || db_step(s, S_STAMP, err) == -1 ||
+}
+
+int
+state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
+{
+	int own = !s->in_tx;
+
+	if (own && db_exec(s, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	if (t->stamp == 0)
+		t->stamp = state_stamp_new(s);
+	bind_start(s, S_TASK_START, S_TRUN_START, t);
+	if (db_step(s, S_TASK_START, err) == -1 ||
 	    db_step(s, S_TRUN_START, err) == -1 ||
-	    (own && db_exec(s, "COMMIT", err) == -1)) {
+	    (own && (db_save_stamp(s, err) == -1 ||
+	    db_exec(s, "COMMIT", err) == -1))) {
 		if (own)
 			(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
-	/* In a batch that is later rolled back the stamp is still unique. */
-	s->stamp = t->stamp;
+	return 0;
+}
+
+int
+state_task_done(struct state *s, const struct state_task *t,
+    struct vj_err *err)
+{
+	sqlite3_stmt *q = s->st[S_TASK_DONE];
+	int own = !s->in_tx;
+
+	if (own && db_exec(s, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	bind_start(s, S_TASK_DONE, S_TRUN_DONE, t);
+	sqlite3_bind_text(q, 10, t->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 11, t->exit_status);
+	sqlite3_bind_double(q, 12, t->ended);
+	sqlite3_bind_double(q, 13, t->duration);
+	q = s->st[S_TRUN_DONE];
+	sqlite3_bind_text(q, 9, t->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 10, t->exit_status);
+	sqlite3_bind_double(q, 11, t->ended);
+	if (db_step(s, S_TASK_DONE, err) == -1 ||
+	    db_step(s, S_TRUN_DONE, err) == -1 ||
+	    (own && (db_save_stamp(s, err) == -1 ||
+	    db_exec(s, "COMMIT", err) == -1))) {
+		if (own)
+			(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
 	return 0;
 }
 

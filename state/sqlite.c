@@ -67,6 +67,18 @@ const char *const db_sql[S_NSTMT] = {
 	    "ended = ?4 WHERE run = ?5 AND name = ?1",
 	[S_TRUN_SKIP] = "INSERT OR REPLACE INTO task_runs(run, name, kind, "
 	    "jail, status, cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* S_TASK_START and S_TASK_FINISH in one (state_task_done). */
+	[S_TASK_DONE] = "INSERT INTO tasks(name, kind, jail, fingerprint, "
+	    "depstamp, stamp, status, run, started, ended, duration, "
+	    "exit_status, log) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?10, ?7, ?8, "
+	    "?12, CASE WHEN ?10 = 'ok' THEN ?13 END, ?11, ?9) "
+	    "ON CONFLICT(name) DO UPDATE SET kind = ?2, jail = ?3, "
+	    "fingerprint = ?4, depstamp = ?5, stamp = ?6, status = ?10, "
+	    "run = ?7, started = ?8, ended = ?12, exit_status = ?11, log = ?9, "
+	    "duration = CASE WHEN ?10 = 'ok' THEN ?13 ELSE duration END",
+	[S_TRUN_DONE] = "INSERT OR REPLACE INTO task_runs(run, name, kind, "
+	    "jail, status, slot, started, log, deps, exit_status, ended) "
+	    "VALUES (?1, ?2, ?3, ?4, ?9, ?5, ?6, ?7, ?8, ?10, ?11)",
 };
 
 /* Schema steps: migrations[i] takes user_version i to i + 1. */
@@ -279,7 +291,7 @@ identity(struct state *s, const char *jails_dir, int readonly,
 	    meta_get(s, "jails", &jails, err) == -1 ||
 	    meta_get(s, "stamp", &stamp, err) == -1)
 		goto out;
-	s->stamp = stamp ? strtoll(stamp, NULL, 10) : 0;
+	s->stamp = s->stamp_saved = stamp ? strtoll(stamp, NULL, 10) : 0;
 	if (s->uuid == NULL && !readonly) {
 		make_uuid(buf);
 		s->uuid = xstrdup(buf);
@@ -610,7 +622,7 @@ int
 state_tx_commit(struct state *s, struct vj_err *err)
 {
 	s->in_tx = 0;
-	if (db_exec(s, "COMMIT", err) == -1) {
+	if (db_save_stamp(s, err) == -1 || db_exec(s, "COMMIT", err) == -1) {
 		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}

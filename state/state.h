@@ -118,10 +118,20 @@ const struct state_task *state_task_get(struct state *s, const char *name);
 /* Average duration of finished tasks of kind, or -1 when none. */
 double state_kind_estimate(struct state *s, const char *kind);
 
+/* A new stamp: above every stamp written (the last one given is written
+ * with the next commit) and every one given since the open, so that no
+ * two records are ever written with the same one. */
+int64_t state_stamp_new(struct state *s);
 /* Records that task t starts now (status "running"), durably, before its
  * child touches anything. Uses t's name, kind, jail, fingerprint, depstamp,
- * log, run, started. Sets t->stamp to the new stamp. */
+ * log, run, started, stamp, slot, deps; a stamp of 0 is given a new one
+ * (state_stamp_new). */
 int state_task_start(struct state *s, struct state_task *t,
+    struct vj_err *err);
+/* Records a start and its finish at once (state_task_start and
+ * state_task_finish's fields), for a start not recorded before: what a
+ * batch holds of a task that ended before it was written (loop_record). */
+int state_task_done(struct state *s, const struct state_task *t,
     struct vj_err *err);
 /*
  * A batch: what state_task_start and state_task_finish record between

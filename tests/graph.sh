@@ -123,6 +123,33 @@ test_kill9_then_resume_runs_nothing_twice() {
 	echo "    (killed after $before tasks; $twice ran again)"
 }
 
+# The records of short tasks wait a moment to be written with the next
+# ones (HOLD_S in sched/record.c), not until the run ends: while a long
+# task runs, the short ones before it read done from outside, and a
+# kill -9 then runs none of them again.
+test_short_tasks_are_recorded_while_a_long_one_runs() {
+	local deps=""
+	for i in $(seq 1 20); do
+		echo "q$i: | sh -c 'echo q$i >> ran.txt'"
+		deps="$deps q$i"
+	done > g.txt
+	echo "long:$deps | sh -c 'touch started; exec sleep 4741'" >> g.txt
+	"$VJ" run-graph -q -j4 g.txt > out.txt 2>&1 & local pid=$!
+	for _ in $(seq 100); do [ -e started ] && break; sleep 0.05; done
+	[ -e started ] || { fail "long did not start"; kill -9 $pid; return; }
+	sleep 0.5
+	local seen
+	seen=$(python3 -c 'import sqlite3; db = sqlite3.connect("file:g.txt.state/vjbuild.db?mode=ro", uri=True); print(" ".join("%s=%d" % r for r in db.execute("SELECT status, count(*) FROM tasks GROUP BY status ORDER BY status")))')
+	kill -9 $pid; wait $pid 2>/dev/null
+	[ "$seen" = "ok=20 running=1" ] || fail "records while long ran: $seen"
+	rm started
+	"$VJ" run-graph -q -j4 g.txt > out.txt 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do [ -e started ] && break; sleep 0.05; done
+	pkill -9 -f "sleep 474[1]"; wait $pid 2>/dev/null
+	[ "$(wc -l < ran.txt)" = 20 ] || fail "$(($(wc -l < ran.txt) - 20)) short tasks ran again after the kill"
+}
+
 test_always_runs_everything_again() {
 	diamond
 	"$VJ" run-graph -q g.txt || { fail "run failed"; return; }

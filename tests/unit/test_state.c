@@ -49,10 +49,85 @@ TEST(state_records_and_reloads)
 	CHECK(state_kind_estimate(s, "extract") == 1.5);
 	CHECK(state_kind_estimate(s, "devfs") == -1);
 	CHECK(state_task_get(s, "nope") == NULL);
-	/* The stamp goes on counting across opens. */
+	/* The stamp goes on counting across opens (0: a new one). */
 	t.name = "extract:b";
+	t.stamp = 0;
 	CHECK(state_task_start(s, &t, &err) == 0);
 	CHECK(t.stamp == 2);
+	state_close(s);
+	free(dir);
+}
+
+/* A start and its finish written as one record, as the scheduler writes a
+ * short task's; a stamp is never one a record was written with. */
+TEST(state_done_is_a_start_and_its_finish)
+{
+	char *dir = fs_join(t_tmpdir(), "done");
+	struct state *s = NULL;
+	struct vj_err err;
+	struct state_task t;
+	const struct state_task *r;
+	int64_t run, lost;
+
+	REQUIRE(state_open(dir, "/j", 0, &s, &err) == 0);
+	CHECK(state_run_begin(s, "vjbuild x", 2, &run, &err) == 0);
+	memset(&t, 0, sizeof(t));
+	t.name = "cmd:x";
+	t.kind = "cmd";
+	t.fingerprint = "f1";
+	t.depstamp = "d1";
+	t.log = "/l";
+	t.run = run;
+	t.started = 10;
+	t.slot = 1;
+	t.stamp = state_stamp_new(s);
+	t.status = "ok";
+	t.ended = 12;
+	t.duration = 2;
+	CHECK(state_tx_begin(s, 0, &err) == 0);
+	CHECK(state_task_done(s, &t, &err) == 0);
+	CHECK(state_tx_commit(s, &err) == 0);
+	/* Given, then rolled back with its batch: not given again while
+	 * open (a record of the batch may have been made with it). */
+	CHECK(state_tx_begin(s, 0, &err) == 0);
+	lost = state_stamp_new(s);
+	CHECK(lost == t.stamp + 1);
+	state_tx_rollback(s);
+	CHECK(state_stamp_new(s) == lost + 1);
+	state_close(s);
+	s = NULL;
+	REQUIRE(state_open(dir, "/j", 0, &s, &err) == 0);
+	r = state_task_get(s, "cmd:x");
+	REQUIRE(r != NULL);
+	CHECK_STR(r->status, "ok");
+	CHECK_STR(r->fingerprint, "f1");
+	CHECK_STR(r->depstamp, "d1");
+	CHECK_STR(r->log, "/l");
+	CHECK(r->stamp == 1);
+	CHECK(r->started == 10 && r->ended == 12 && r->duration == 2);
+	/* Failed: the last good duration stays, the rest is the new run's. */
+	CHECK(state_run_begin(s, "vjbuild x", 2, &run, &err) == 0);
+	t.run = run;
+	t.fingerprint = "f2";
+	t.stamp = state_stamp_new(s);
+	CHECK(t.stamp == r->stamp + 1);	/* after every one written */
+	t.status = "failed";
+	t.exit_status = 3;
+	t.started = 20;
+	t.ended = 25;
+	t.duration = 5;
+	CHECK(state_task_done(s, &t, &err) == 0);	/* its own commit */
+	state_close(s);
+	s = NULL;
+	REQUIRE(state_open(dir, "/j", 0, &s, &err) == 0);
+	r = state_task_get(s, "cmd:x");
+	REQUIRE(r != NULL);
+	CHECK_STR(r->status, "failed");
+	CHECK_STR(r->fingerprint, "f2");
+	CHECK(r->exit_status == 3 && r->ended == 25 && r->duration == 2);
+	CHECK(r->stamp == t.stamp);
+	/* Written with its record, outside a batch too. */
+	CHECK(state_stamp_new(s) == t.stamp + 1);
 	state_close(s);
 	free(dir);
 }
