@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """A re-run with nothing to do: vjbuild against ninja (issue 19).
 
-  bench/noop.py [--rounds R] [--jobs J] VJBUILD
+  bench/noop.py [--rounds R] [--jobs J] [--before OLD] VJBUILD
 
 bench/sched.py's throughput graphs, 10,000 tasks each, written for both
 tools as bench/sched.py writes them (every task `touch out/NAME`, ninja's
@@ -12,7 +12,8 @@ tasks; "layered", 100 layers of 100, each task after two of the layer
 before; and "chain", one chain of 10,000. Each tool runs every graph once
 from nothing (not timed), then R times (5) with nothing to do, the order
 of the tools turned each round; wall time from this program's clock,
-medians, and vjbuild's over ninja's.
+medians, and vjbuild's over ninja's. --before OLD runs another vjbuild
+in the same rounds (a change against the build before it).
 """
 import argparse
 import os
@@ -34,13 +35,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=4)
+    ap.add_argument("--before")
     ap.add_argument("vjbuild")
     a = ap.parse_args()
     S.VJ = os.path.abspath(a.vjbuild)
+    if a.before:
+        S.BEFORE = os.path.abspath(a.before)
     if shutil.which("ninja") is None:
         sys.exit("bench: ninja is not installed (apt-get install ninja-build)")
     root = tempfile.mkdtemp(prefix="vjbench-noop-")
-    tools = ["vjbuild", "ninja"]
+    tools = ["vjbuild", "ninja"] + (["before"] if a.before else [])
     try:
         for name, g in (("flat", S.flat(10000)),
                         ("layered", S.layered(100, 100)),
@@ -49,15 +53,19 @@ def main():
             g2 = [("out/" + n, ["out/" + x for x in deps], cmd)
                   for n, deps, cmd in go]
             d = {"vjbuild": os.path.join(root, name, "vj"),
-                 "ninja": os.path.join(root, name, "nm")}
+                 "ninja": os.path.join(root, name, "nm"),
+                 "before": os.path.join(root, name, "vb")}
             S.write(go, d["vjbuild"])
             S.write(g2, d["ninja"])
+            if a.before:
+                S.write(go, d["before"])
             for t in tools:
                 S.clean(d[t])
                 S.run(S.tool_argv(t, a.jobs), d[t])
             res = {t: [] for t in tools}
             for r in range(a.rounds):
-                for t in tools[r % 2:] + tools[:r % 2]:
+                k = r % len(tools)
+                for t in tools[k:] + tools[:k]:
                     res[t].append(S.run(S.tool_argv(t, a.jobs), d[t])[0])
             v = statistics.median(res["vjbuild"])
             n = statistics.median(res["ninja"])
@@ -67,6 +75,13 @@ def main():
                       " ".join("%.3f" % x for x in res["vjbuild"]),
                       " ".join("%.3f" % x for x in res["ninja"])),
                   flush=True)
+            if a.before:
+                b = statistics.median(res["before"])
+                print("%-8s before %.3f s: vjbuild/before %.2f, before/ninja "
+                      "%.2f  [before %s]" % (
+                          "", b, v / b, b / n,
+                          " ".join("%.3f" % x for x in res["before"])),
+                      flush=True)
     finally:
         shutil.rmtree(root)
 

@@ -25,7 +25,6 @@ extern const char *const db_sql[S_NSTMT];
 /* A task's record; its strings are in one block (memory is per task). */
 struct rec {
 	struct state_task t;
-	char *block;
 };
 
 struct kindavg {
@@ -44,8 +43,15 @@ struct state {
 	int in_tx, durable;	/* a batch is open; synchronous is FULL */
 	int64_t stamp;		/* the last stamp given */
 	int64_t stamp_saved;	/* the last one written (meta 'stamp') */
-	struct rec *recs;	/* sorted by name */
+	struct rec *recs;	/* as read */
 	size_t nrecs;
+	/* Names to records: open addressing, recs index + 1, 0 empty; a
+	 * power of two at least twice nrecs. */
+	uint32_t *index;
+	size_t index_size;
+	/* The records' strings, in chunks of 64 KiB or more. */
+	char **chunks, *chunk_next;
+	size_t nchunks, chunk_left;
 	struct kindavg *kinds;
 	size_t nkinds;
 };
@@ -58,6 +64,8 @@ int db_exec(struct state *s, const char *q, struct vj_err *err);
 int db_step(struct state *s, enum stmt i, struct vj_err *err);
 /* Column i as a malloc'd string ("" for NULL). */
 char *db_col(sqlite3_stmt *q, int i);
+/* The hash of a task's name in the index of records. */
+uint32_t db_name_hash(const char *name);
 /* Writes the last stamp given, if not yet written; 0 or -1 with err. */
 int db_save_stamp(struct state *s, struct vj_err *err);
 /* synchronous = FULL (durable) or NORMAL, when not already. */

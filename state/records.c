@@ -144,21 +144,18 @@ state_run_end(struct state *s, int64_t run, const char *status,
 	return db_step(s, S_RUN_END, err);
 }
 
-static int
-byname(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct rec *)elem)->t.name);
-}
-
 const struct state_task *
 state_task_get(struct state *s, const char *name)
 {
-	struct rec *r;
+	size_t h;
 
 	if (s->nrecs == 0)
 		return NULL;
-	r = bsearch(name, s->recs, s->nrecs, sizeof(*s->recs), byname);
-	return r ? &r->t : NULL;
+	for (h = db_name_hash(name) & (s->index_size - 1); s->index[h] != 0;
+	    h = (h + 1) & (s->index_size - 1))
+		if (strcmp(s->recs[s->index[h] - 1].t.name, name) == 0)
+			return &s->recs[s->index[h] - 1].t;
+	return NULL;
 }
 
 double

@@ -314,10 +314,29 @@ out:
 	return rc;
 }
 
-/* The strings of columns 0..n-1 of q, copied into one block: *out[k] is
- * NULL for a NULL column. Returns the block. */
+/* n bytes that last until state_close. */
 static char *
-cols(sqlite3_stmt *q, int n, const char **out)
+chunk_alloc(struct state *s, size_t n)
+{
+	char *c;
+
+	if (n > s->chunk_left) {
+		size_t size = n > 65536 ? n : 65536;
+		s->chunks = xreallocarray(s->chunks, s->nchunks + 1,
+		    sizeof(*s->chunks));
+		s->chunk_next = s->chunks[s->nchunks++] = xmalloc(size);
+		s->chunk_left = size;
+	}
+	c = s->chunk_next;
+	s->chunk_next += n;
+	s->chunk_left -= n;
+	return c;
+}
+
+/* The strings of columns 0..n-1 of q, copied into the chunks: *out[k] is
+ * NULL for a NULL column. */
+static void
+cols(struct state *s, sqlite3_stmt *q, int n, const char **out)
 {
 	const unsigned char *text[8];
 	size_t len[8], total = 0, off = 0;
@@ -330,7 +349,7 @@ cols(sqlite3_stmt *q, int n, const char **out)
 		len[k] = text[k] ? (size_t)sqlite3_column_bytes(q, k) + 1 : 0;
 		total += len[k];
 	}
-	block = xmalloc(total ? total : 1);
+	block = chunk_alloc(s, total);
 	for (k = 0; k < n; k++) {
 		out[k] = NULL;
 		if (len[k] == 0)
@@ -340,7 +359,33 @@ cols(sqlite3_stmt *q, int n, const char **out)
 		out[k] = block + off;
 		off += len[k];
 	}
-	return block;
+}
+
+uint32_t
+db_name_hash(const char *name)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h;
+}
+
+/* The index of the records by name (state_task_get). */
+static void
+index_tasks(struct state *s)
+{
+	size_t i, h;
+
+	for (s->index_size = 16; s->index_size < 2 * s->nrecs;)
+		s->index_size *= 2;
+	s->index = xcalloc(s->index_size, sizeof(*s->index));
+	for (i = 0; i < s->nrecs; i++) {
+		h = db_name_hash(s->recs[i].t.name) & (s->index_size - 1);
+		while (s->index[h] != 0)
+			h = (h + 1) & (s->index_size - 1);
+		s->index[h] = (uint32_t)i + 1;
+	}
 }
 
 static int
@@ -362,7 +407,7 @@ load_tasks(struct state *s, struct vj_err *err)
 	s->recs = cap ? xreallocarray(NULL, cap, sizeof(*s->recs)) : NULL;
 	if (sqlite3_prepare_v2(s->db, "SELECT name, kind, jail, fingerprint, "
 	    "depstamp, status, log, stamp, run, started, ended, duration, "
-	    "exit_status FROM tasks ORDER BY name", -1, &q, NULL) != SQLITE_OK)
+	    "exit_status FROM tasks", -1, &q, NULL) != SQLITE_OK)
 		return db_fail(s, err, "SELECT tasks");
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct rec *r;
@@ -372,7 +417,7 @@ load_tasks(struct state *s, struct vj_err *err)
 		}
 		r = &s->recs[s->nrecs++];
 		memset(r, 0, sizeof(*r));
-		r->block = cols(q, 7, str);
+		cols(s, q, 7, str);
 		r->t.name = str[0];
 		r->t.kind = str[1];
 		r->t.jail = str[2];
@@ -403,7 +448,10 @@ load_tasks(struct state *s, struct vj_err *err)
 		}
 	}
 	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? 0 : db_fail(s, err, "SELECT tasks");
+	if (rc != SQLITE_DONE)
+		return db_fail(s, err, "SELECT tasks");
+	index_tasks(s);
+	return 0;
 }
 
 /* The pid DIR/lock names (0 when none), its text in buf. */
@@ -572,8 +620,10 @@ state_close(struct state *s)
 	for (i = 0; i < S_NSTMT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
-	for (i = 0; i < s->nrecs; i++)
-		free(s->recs[i].block);
+	for (i = 0; i < s->nchunks; i++)
+		free(s->chunks[i]);
+	free(s->chunks);
+	free(s->index);
 	free(s->recs);
 	for (i = 0; i < s->nkinds; i++)
 		free(s->kinds[i].kind);

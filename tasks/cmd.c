@@ -151,6 +151,7 @@ plan_graph_file(const char *path, struct task_env *env, struct vj_err *err)
 	struct plan *p = plan_empty();
 	struct pending_dep *deps = NULL;
 	size_t ndeps = 0, cap = 0, i;
+	int *last = NULL;
 	struct exe_cache exes;
 	struct lines in;
 	char *line, *colon, *bar, *w, *save;
@@ -162,7 +163,6 @@ plan_graph_file(const char *path, struct task_env *env, struct vj_err *err)
 		return NULL;
 	}
 	while ((rc = lines_next(&in, &line, err)) == 1) {
-		size_t first = ndeps;
 		if (*line == '\0')
 			continue;
 		if ((colon = strchr(line, ':')) == NULL ||
@@ -197,17 +197,11 @@ plan_graph_file(const char *path, struct task_env *env, struct vj_err *err)
 		plan_task(p, id)->exe = resolve(&exes, plan_task(p, id)->argv[0]);
 		for (w = strtok_r(colon + 1, " \t", &save); w != NULL;
 		    w = strtok_r(NULL, " \t", &save)) {
-			size_t k;
 			if (!conf_valid_word(w)) {
 				vj_errf(err, "%s:%d: '%.64s' is not a task "
 				    "name", path, in.lineno, w);
 				goto fail;
 			}
-			for (k = first; k < ndeps; k++)
-				if (strcmp(deps[k].name, w) == 0)
-					break;
-			if (k < ndeps)
-				continue;	/* named twice: one edge */
 			if (ndeps == cap) {
 				cap = cap ? cap * 2 : 256;
 				deps = xreallocarray(deps, cap, sizeof(*deps));
@@ -219,6 +213,9 @@ plan_graph_file(const char *path, struct task_env *env, struct vj_err *err)
 	}
 	if (rc == -1)
 		goto fail;
+	/* A line's dependencies are together in deps[]: a name it gives
+	 * twice is one edge (last[dep]: the last task that took it, + 1). */
+	last = xcalloc(plan_count(p) ? plan_count(p) : 1, sizeof(*last));
 	for (i = 0; i < ndeps; i++) {
 		int dep = graph_find(plan_graph(p), deps[i].name);
 		if (dep == -1) {
@@ -227,6 +224,9 @@ plan_graph_file(const char *path, struct task_env *env, struct vj_err *err)
 			    plan_task(p, deps[i].task)->name, deps[i].name);
 			goto fail;
 		}
+		if (last[dep] == deps[i].task + 1)
+			continue;
+		last[dep] = deps[i].task + 1;
 		graph_depend(plan_graph(p), deps[i].task, dep);
 	}
 	if (plan_count(p) == 0) {
@@ -241,6 +241,7 @@ plan_graph_file(const char *path, struct task_env *env, struct vj_err *err)
 	for (i = 0; i < ndeps; i++)
 		free(deps[i].name);
 	free(deps);
+	free(last);
 	lines_close(&in);
 	exe_cache_free(&exes);
 	return p;
@@ -248,6 +249,7 @@ fail:
 	for (i = 0; i < ndeps; i++)
 		free(deps[i].name);
 	free(deps);
+	free(last);
 	lines_close(&in);
 	exe_cache_free(&exes);
 	plan_free(p);

@@ -123,6 +123,14 @@ test_kill9_then_resume_runs_nothing_twice() {
 	echo "    (killed after $before tasks; $twice ran again)"
 }
 
+test_a_dependency_named_twice_is_one_edge() {
+	printf 'a: | true\nb: a a | true\nc: a b a b | true\n' > g.txt
+	"$VJ" run-graph -q g.txt || { fail "run failed"; return; }
+	local deps
+	deps=$(python3 -c 'import sqlite3; db = sqlite3.connect("g.txt.state/vjbuild.db"); print(";".join("%s=%s" % r for r in db.execute("SELECT name, coalesce(deps, \"\") FROM task_runs ORDER BY name")))')
+	[ "$deps" = "a=;b=a;c=a b" ] || fail "recorded dependencies: $deps"
+}
+
 # The records of short tasks wait a moment to be written with the next
 # ones (HOLD_S in sched/record.c), not until the run ends: while a long
 # task runs, the short ones before it read done from outside, and a
