@@ -128,8 +128,9 @@ state_run_end(struct state *s, int64_t run, const char *status,
 {
 	sqlite3_stmt *q = s->st[S_RUN_END];
 
-	/* The end of a run makes everything before it durable. */
-	if (db_set_durable(s, 1, err) == -1)
+	/* The end of a run makes everything before it durable; a run that
+	 * ran nothing (a no-op) has nothing but its own row to keep. */
+	if (db_set_durable(s, n == NULL || n->ran > 0, err) == -1)
 		return -1;
 	sqlite3_bind_int64(q, 1, run);
 	sqlite3_bind_double(q, 2, vj_wall());

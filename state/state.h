@@ -73,7 +73,8 @@ struct state_counts {
 int state_run_begin(struct state *s, const char *command, int jobs,
     int64_t *run, struct vj_err *err);
 /* Ends it with status ("ok", "failed", "interrupted", "error") and its
- * counts (NULL: not known). */
+ * counts (NULL: not known), durably with all before it unless the counts
+ * say it ran nothing (then a power cut may lose its end, nothing else). */
 int state_run_end(struct state *s, int64_t run, const char *status,
     const struct state_counts *n, struct vj_err *err);
 
@@ -141,7 +142,7 @@ int state_task_done(struct state *s, const struct state_task *t,
  * start has a record that would call it done, so that a power cut cannot
  * bring that record back over a half-rewritten output; any other batch may
  * be lost whole on a power cut, which only makes tasks run again, and
- * state_run_end makes everything durable.
+ * state_run_end of a run that ran anything makes everything durable.
  */
 int state_tx_begin(struct state *s, int durable, struct vj_err *err);
 int state_tx_commit(struct state *s, struct vj_err *err);
