@@ -16,21 +16,45 @@
 #include "../tasks/tasks.h"
 #include "loop.h"
 
-/* The hex digest of the stamps of task i's dependencies. */
+/* v in decimal, as "%lld" writes it, at out; its length. */
+static size_t
+put_i64(char *out, int64_t v)
+{
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	char tmp[20];
+	size_t n = 0, k = 0;
+
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		out[k++] = '-';
+	while (n > 0)
+		out[k++] = tmp[--n];
+	return k;
+}
+
+/* The hex digest of the stamps of task i's dependencies: "S1,S2,...,"
+ * in decimal, hashed a buffer at a time (every no-op run computes it for
+ * every task). */
 static void
 depstamp(const struct plan *p, int i, const int64_t *stamps, char hex[65])
 {
 	const struct graph *g = plan_graph(p);
 	struct sha256 c;
-	size_t k;
+	char buf[1024];
+	size_t k, len = 0;
 
 	sha256_init(&c);
 	for (k = 0; k < graph_ndeps(g, i); k++) {
-		char buf[32];
-		int n = snprintf(buf, sizeof(buf), "%lld,",
-		    (long long)stamps[graph_dep(g, i, k)]);
-		sha256_update(&c, buf, (size_t)n);
+		if (len > sizeof(buf) - 24) {
+			sha256_update(&c, buf, len);
+			len = 0;
+		}
+		len += put_i64(buf + len, stamps[graph_dep(g, i, k)]);
+		buf[len++] = ',';
 	}
+	sha256_update(&c, buf, len);
 	sha256_hex(&c, hex);
 }
 

@@ -131,6 +131,26 @@ test_a_dependency_named_twice_is_one_edge() {
 	[ "$deps" = "a=;b=a;c=a b" ] || fail "recorded dependencies: $deps"
 }
 
+# A task's depstamp is SHA-256 of its dependencies' stamps, "S1,S2,...," in
+# decimal: records written by any earlier vjbuild stay up to date. 120
+# dependencies cross the buffer it is hashed from.
+test_depstamp_is_the_hash_of_the_dependencies_stamps() {
+	local deps=""
+	for i in $(seq 1 120); do echo "d$i: | true"; deps="$deps d$i"; done > g.txt
+	echo "all:$deps | true" >> g.txt
+	"$VJ" run-graph -q -j2 g.txt || { fail "run failed"; return; }
+	python3 - <<-'PY' || fail "depstamp is not the hash of the stamps"
+	import hashlib, sqlite3, sys
+	db = sqlite3.connect("g.txt.state/vjbuild.db")
+	stamp = dict(db.execute("SELECT name, stamp FROM tasks"))
+	want = hashlib.sha256("".join("%d," % stamp["d%d" % i]
+	                              for i in range(1, 121)).encode()).hexdigest()
+	got = db.execute("SELECT depstamp FROM tasks WHERE name = 'all'").fetchone()[0]
+	sys.exit(0 if got == want else 1)
+	PY
+	"$VJ" run-graph -n g.txt | grep -q '121 tasks: 0 would run, 121 up to date' || fail "not up to date after"
+}
+
 # The records of short tasks wait a moment to be written with the next
 # ones (HOLD_S in sched/record.c), not until the run ends: while a long
 # task runs, the short ones before it read done from outside, and a
