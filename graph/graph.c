@@ -30,16 +30,6 @@ struct graph {
 	size_t tcap;
 };
 
-static uint64_t
-hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static void
 ids_push(struct ids *a, int v)
 {
@@ -81,7 +71,7 @@ graph_free(struct graph *g)
 static size_t
 slot(const struct graph *g, const char *name)
 {
-	size_t i = (size_t)hash(name) & (g->tcap - 1);
+	size_t i = (size_t)str_hash(name) & (g->tcap - 1);
 
 	while (g->table[i] != -1 && strcmp(g->nodes[g->table[i]].name, name) != 0)
 		i = (i + 1) & (g->tcap - 1);

@@ -64,8 +64,6 @@ int db_exec(struct state *s, const char *q, struct vj_err *err);
 int db_step(struct state *s, enum stmt i, struct vj_err *err);
 /* Column i as a malloc'd string ("" for NULL). */
 char *db_col(sqlite3_stmt *q, int i);
-/* The hash of a task's name in the index of records. */
-uint32_t db_name_hash(const char *name);
 /* Writes the last stamp given, if not yet written; 0 or -1 with err. */
 int db_save_stamp(struct state *s, struct vj_err *err);
 /* synchronous = FULL (durable) or NORMAL, when not already. */

@@ -152,7 +152,7 @@ state_task_get(struct state *s, const char *name)
 
 	if (s->nrecs == 0)
 		return NULL;
-	for (h = db_name_hash(name) & (s->index_size - 1); s->index[h] != 0;
+	for (h = (size_t)str_hash(name) & (s->index_size - 1); s->index[h] != 0;
 	    h = (h + 1) & (s->index_size - 1))
 		if (strcmp(s->recs[s->index[h] - 1].t.name, name) == 0)
 			return &s->recs[s->index[h] - 1].t;
@@ -222,20 +222,23 @@ bind_start(struct state *s, enum stmt task, enum stmt trun,
 	sqlite3_bind_text(q, 8, t->deps, -1, SQLITE_STATIC);
 }
 
-int
-state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
+/* Steps the bound statements task and trun: in the open batch, or in a
+ * transaction of their own with the stamp counter. */
+static int
+step_record(struct state *s, enum stmt task, enum stmt trun,
+    struct vj_err *err)
 {
 	int own = !s->in_tx;
 
-	if (own && db_exec(s, "BEGIN IMMEDIATE", err) == -1)
-		return -1;
-	if (t->stamp == 0)
-		t->stamp = state_stamp_new(s);
-	bind_start(s, S_TASK_START, S_TRUN_START, t);
-	if (db_step(s, S_TASK_START, err) == -1 ||
-	    db_step(s, S_TRUN_START, err) == -1 ||
+	if ((own && db_exec(s, "BEGIN IMMEDIATE", err) == -1) ||
+	    db_step(s, task, err) == -1 || db_step(s, trun, err) == -1 ||
 	    (own && (db_save_stamp(s, err) == -1 ||
 	    db_exec(s, "COMMIT", err) == -1))) {
+		/* Nothing bound is left for the next use. */
+		sqlite3_reset(s->st[task]);
+		sqlite3_clear_bindings(s->st[task]);
+		sqlite3_reset(s->st[trun]);
+		sqlite3_clear_bindings(s->st[trun]);
 		if (own)
 			(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -244,14 +247,20 @@ state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
 }
 
 int
+state_task_start(struct state *s, struct state_task *t, struct vj_err *err)
+{
+	if (t->stamp == 0)
+		t->stamp = state_stamp_new(s);
+	bind_start(s, S_TASK_START, S_TRUN_START, t);
+	return step_record(s, S_TASK_START, S_TRUN_START, err);
+}
+
+int
 state_task_done(struct state *s, const struct state_task *t,
     struct vj_err *err)
 {
 	sqlite3_stmt *q = s->st[S_TASK_DONE];
-	int own = !s->in_tx;
 
-	if (own && db_exec(s, "BEGIN IMMEDIATE", err) == -1)
-		return -1;
 	bind_start(s, S_TASK_DONE, S_TRUN_DONE, t);
 	sqlite3_bind_text(q, 10, t->status, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 11, t->exit_status);
@@ -261,15 +270,7 @@ state_task_done(struct state *s, const struct state_task *t,
 	sqlite3_bind_text(q, 9, t->status, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 10, t->exit_status);
 	sqlite3_bind_double(q, 11, t->ended);
-	if (db_step(s, S_TASK_DONE, err) == -1 ||
-	    db_step(s, S_TRUN_DONE, err) == -1 ||
-	    (own && (db_save_stamp(s, err) == -1 ||
-	    db_exec(s, "COMMIT", err) == -1))) {
-		if (own)
-			(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
+	return step_record(s, S_TASK_DONE, S_TRUN_DONE, err);
 }
 
 int

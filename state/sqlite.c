@@ -361,16 +361,6 @@ cols(struct state *s, sqlite3_stmt *q, int n, const char **out)
 	}
 }
 
-uint32_t
-db_name_hash(const char *name)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; *name; name++)
-		h = (h ^ (unsigned char)*name) * 16777619u;
-	return h;
-}
-
 /* The index of the records by name (state_task_get). */
 static void
 index_tasks(struct state *s)
@@ -381,7 +371,7 @@ index_tasks(struct state *s)
 		s->index_size *= 2;
 	s->index = xcalloc(s->index_size, sizeof(*s->index));
 	for (i = 0; i < s->nrecs; i++) {
-		h = db_name_hash(s->recs[i].t.name) & (s->index_size - 1);
+		h = (size_t)str_hash(s->recs[i].t.name) & (s->index_size - 1);
 		while (s->index[h] != 0)
 			h = (h + 1) & (s->index_size - 1);
 		s->index[h] = (uint32_t)i + 1;

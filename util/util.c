@@ -76,6 +76,16 @@ xreallocarray(void *p, size_t n, size_t size)
 	return p;
 }
 
+uint64_t
+str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
 char *
 xstrdup(const char *s)
 {

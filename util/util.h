@@ -34,6 +34,8 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
+/* FNV-1a of the string s: names to hash table slots. */
+uint64_t str_hash(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) VJ_PRINTF(1, 2);
 
