@@ -159,6 +159,38 @@ test_dry_run_after_build_shows_up_to_date() {
 	grep -q '9 tasks: 3 would run, 6 up to date' out.txt || fail "$(tail -1 out.txt)"
 }
 
+# On a file system with reflinks (xfs here, in a loop image the test makes)
+# a thick jail's copy of the unpacked base clones its extents: the jail's
+# files share the cache's blocks, and the jails take no room for them.
+test_thick_jails_on_a_reflink_file_system_clone_the_base() {
+	need_root || return
+	command -v mkfs.xfs > /dev/null || { echo "    skipped: no mkfs.xfs (Debian package xfsprogs; .ci/run installs it)"; return $SKIP_RC; }
+	truncate -s 512M xfs.img
+	mkfs.xfs -q -m reflink=1 xfs.img || { fail "mkfs.xfs"; return; }
+	mkdir w
+	mount -o loop xfs.img w 2> err.txt || { echo "    skipped: no loop device to mount here: $(head -1 err.txt)"; return $SKIP_RC; }
+	trap 'cd "$OLDPWD_T"; umount -l "$OLDPWD_T/w"' EXIT
+	OLDPWD_T=$PWD
+	cd w
+	setup 2
+	mkdir b && tar -C b -xzf base.tar.gz
+	mkdir -p b/opt && head -c 32M /dev/urandom > b/opt/big
+	tar --numeric-owner -C b -czf base.tar.gz . && rm -rf b
+	sync
+	local before after
+	before=$(df -k --output=used . | tail -1)
+	"$VJ" -j2 hosts.txt > out.txt 2>&1 || { fail "run: $(tail -3 out.txt)"; return; }
+	sync
+	after=$(df -k --output=used . | tail -1)
+	for j in web1 web2; do
+		filefrag -v "jails/$j/opt/big" | grep -q 'shared' || fail "$j: opt/big shares no extent: $(filefrag -v "jails/$j/opt/big" | tail -2)"
+		cmp -s "jails/$j/opt/big" "cache/base/"*/opt/big || fail "$j: opt/big differs from the base"
+	done
+	# The unpacked base (32 MB and more) once, not three times.
+	[ $((after - before)) -lt 60000 ] || fail "the run took $((after - before)) KiB"
+	echo "    (the run took $((after - before)) KiB for a 32 MB file in the cache and two jails)"
+}
+
 # The base is unpacked once into the cache; each jail is a copy of that
 # tree, as the archive made it: owners, modes (setuid), times, extended
 # attributes, hard links, symbolic links, FIFOs. cache gc removes the tree
