@@ -22,7 +22,7 @@ enum stmt {
 extern const char *const db_sql[S_NSTMT];
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-/* A task's record; its strings are in one block (memory is per task). */
+/* A task's record as loaded; its strings are in the state's chunks. */
 struct rec {
 	struct state_task t;
 };

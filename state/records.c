@@ -187,8 +187,10 @@ db_save_stamp(struct state *s, struct vj_err *err)
 	sqlite3_bind_text(s->st[S_STAMP], 1, buf, -1, SQLITE_TRANSIENT);
 	if (db_step(s, S_STAMP, err) == -1)
 		return -1;
-	/* Should the transaction roll back, it is written again: the
-	 * stamps given meanwhile are never given again either way. */
+	/* Should the transaction roll back, the database keeps an older
+	 * value: only the records rolled back with it had stamps above it,
+	 * and the next stamp given (above them too) is written with the
+	 * next commit. */
 	s->stamp_saved = s->stamp;
 	return 0;
 }
