@@ -555,7 +555,9 @@ state_open(const char *dir, const char *jails_dir, int readonly,
 			vj_errno(err, "%s", path);
 			goto fail;
 		}
-		flags = SQLITE_OPEN_READONLY;
+		/* NOMUTEX: vjbuild has no threads; a connection's mutex
+		 * was 4% of a 10,000-task no-op run. */
+		flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
 	} else {
 		if (fs_mkdirs(s->logdir, 0755) == -1) {
 			vj_errno(err, "%s", s->logdir);
@@ -563,7 +565,8 @@ state_open(const char *dir, const char *jails_dir, int readonly,
 		}
 		if (lock(s, err) == -1)
 			goto fail;
-		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		    SQLITE_OPEN_NOMUTEX;
 	}
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
 		db_fail(s, err, "open");
