@@ -224,6 +224,16 @@ bind_start(struct state *s, enum stmt task, enum stmt trun,
 	sqlite3_bind_text(q, 8, t->deps, -1, SQLITE_STATIC);
 }
 
+/* How a task ended (status, exit status, ended) as parameters at, at + 1,
+ * at + 2 of q. */
+static void
+bind_end(sqlite3_stmt *q, int at, const struct state_task *t)
+{
+	sqlite3_bind_text(q, at, t->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, at + 1, t->exit_status);
+	sqlite3_bind_double(q, at + 2, t->ended);
+}
+
 /* Steps the bound statements task and trun: in the open batch, or in a
  * transaction of their own with the stamp counter. */
 static int
@@ -264,14 +274,9 @@ state_task_done(struct state *s, const struct state_task *t,
 	sqlite3_stmt *q = s->st[S_TASK_DONE];
 
 	bind_start(s, S_TASK_DONE, S_TRUN_DONE, t);
-	sqlite3_bind_text(q, 10, t->status, -1, SQLITE_STATIC);
-	sqlite3_bind_int(q, 11, t->exit_status);
-	sqlite3_bind_double(q, 12, t->ended);
+	bind_end(q, 10, t);
 	sqlite3_bind_double(q, 13, t->duration);
-	q = s->st[S_TRUN_DONE];
-	sqlite3_bind_text(q, 9, t->status, -1, SQLITE_STATIC);
-	sqlite3_bind_int(q, 10, t->exit_status);
-	sqlite3_bind_double(q, 11, t->ended);
+	bind_end(s->st[S_TRUN_DONE], 9, t);
 	return step_record(s, S_TASK_DONE, S_TRUN_DONE, err);
 }
 
@@ -289,15 +294,11 @@ state_task_finish(struct state *s, const struct state_task *t,
 	sqlite3_stmt *q = s->st[S_TASK_FINISH];
 
 	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, t->status, -1, SQLITE_STATIC);
-	sqlite3_bind_int(q, 3, t->exit_status);
-	sqlite3_bind_double(q, 4, t->ended);
+	bind_end(q, 2, t);
 	sqlite3_bind_double(q, 5, t->duration);
 	q = s->st[S_TRUN_FINISH];
 	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, t->status, -1, SQLITE_STATIC);
-	sqlite3_bind_int(q, 3, t->exit_status);
-	sqlite3_bind_double(q, 4, t->ended);
+	bind_end(q, 2, t);
 	sqlite3_bind_int64(q, 5, t->run);
 	if (db_step(s, S_TRUN_FINISH, err) == -1)
 		return -1;
