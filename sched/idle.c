@@ -103,16 +103,12 @@ loop_idle_wanted(struct loop *l, int i)
 }
 
 /* In the idle slot's child, before its run: the lowest priority; no
- * jobserver (a make of its own runs one job: task_idle). */
+ * jobserver (it has no pipe: loop_pipe_child; a make of its own runs one
+ * job: task_idle). */
 void
-loop_idle_child(struct loop *l)
+loop_idle_child(void)
 {
 	(void)setpriority(PRIO_PROCESS, 0, IDLE_NICE);
-	if (l->js[0] != -1) {
-		close(l->js[0]);
-		if (l->js[1] != l->js[0])
-			close(l->js[1]);
-	}
 	task_idle = 1;
 }
 
@@ -139,8 +135,10 @@ loop_idle_raise(struct loop *l)
 	    sched_count(l->s, SCHED_RUNNING) - 1 >= l->jobs ||
 	    loop_defer_token(l, i))
 		return 0;
-	if (!loop_take_token(l, &token))
+	if (!loop_take_token(l, &token)) {
+		l->want = i;
 		return -1;
+	}
 	/* What of the group left it (setsid) stays low: it is the kind of
 	 * process the run's end kills anyway. */
 	if (setpriority(PRIO_PGRP, l->slots[k].pid, l->nice0) == -1 &&

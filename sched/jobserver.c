@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * vjbuild as the GNU make jobserver of its run: -j tokens in a pipe that
- * the makes of builds share; or, run by a make that has one, a client of
- * that make's.
+ * vjbuild as the GNU make jobserver of its run: -j tokens in a pipe, its
+ * pool (or, run by a make that has one, that make's); the make of each
+ * build gets a pipe of its own, where vjbuild puts the pool's tokens and
+ * takes back those it left unused. A build is code from elsewhere: with
+ * one pipe for all, a build could keep every token it read and end (the
+ * rest of the run at -j1) or write a thousand (every other make at
+ * -j1000); with its own, neither reaches anything but itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,63 +52,395 @@ loop_take_token(struct loop *l, int *token)
 	return 1;
 }
 
+/* Bytes waiting in the pipe read through fd; 0 when it cannot say. */
+static int
+queued(int fd)
+{
+	int n = 0;
+
+	return fd != -1 && ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? n : 0;
+}
+
+/* A byte into the pool (its writing end blocks: it never holds more than
+ * the -j - 1 tokens it began with). */
+static void
+to_pool(struct loop *l, unsigned char c)
+{
+	while (write(l->js[1], &c, 1) == -1 && errno == EINTR)
+		;
+}
+
+/* A byte of the pool into slot k's pipe, for its make: 1 when there was
+ * one. vjbuild's end of that pipe does not block: a build that filled it
+ * gets nothing and stops nothing. */
+static int
+offer(struct loop *l, size_t k)
+{
+	struct slot *s = &l->slots[k];
+	unsigned char c;
+
+	if (read(l->js_nb, &c, 1) != 1)
+		return 0;
+	if (write(s->pb_w, &c, 1) != 1) {
+		to_pool(l, c);
+		return 0;
+	}
+	s->tok = c;
+	s->offered++;
+	s->seen++;
+	s->since = vj_now();
+	s->took = 0;
+	return 1;
+}
+
+/* Back to the pool: a byte left in slot k's pipe; the pool gets the byte
+ * it gave, whatever the build left there, and never more than it gave. */
+static int
+reclaim(struct loop *l, size_t k)
+{
+	struct slot *s = &l->slots[k];
+	unsigned char c;
+
+	if (s->offered <= 0 || read(s->pb_nb, &c, 1) != 1)
+		return 0;
+	to_pool(l, s->tok);
+	s->offered--;
+	s->seen--;
+	s->since = vj_now();
+	return 1;
+}
+
 /*
- * 1 when the token that ready task i would take from the pipe is left
- * there a while (DEFER_USEC) for the make of a running build whose
- * priority (its weight: the longest chain from it to the end) is at least
- * i's. Such a make, blocked on the pipe for its next job, takes a token
- * at once; vjbuild, woken by the same byte, would otherwise win it for a
- * task that can wait, and the build on the critical path would run its
- * jobs one at a time beside it (bench/makefile.py's apr-util and
- * apache2, docs/BENCHMARKS.md). A token still there when the time is up
- * is not wanted by any make: i takes it then, and for DEFER_QUIET no
- * token is left again (the makes are in a part of their builds that runs
- * one job, a configure or a link: each of many short tasks, ten jails'
- * installs, would wait the tenth of a second in vain). Builds only: a
- * graph's commands (run-graph) start as soon as a token is free.
+ * What is in slot k's pipe now. More than vjbuild put there and did not
+ * take back is what the build wrote itself: thrown away, never a token
+ * of the pool. More than one is what its make gave back: one stays (its
+ * next job's), the rest go back to the pool.
+ */
+static void
+look(struct loop *l, size_t k)
+{
+	struct slot *s = &l->slots[k];
+	unsigned char junk[256];
+	int n = queued(s->pb_nb), tries;
+
+	/* A bounded effort: a build writing as fast as this reads has only
+	 * more tokens for its own make. */
+	for (tries = 0; n > s->offered && tries < 16; tries++) {
+		int x = n - s->offered > (int)sizeof(junk) ?
+		    (int)sizeof(junk) : n - s->offered;
+		if (read(s->pb_nb, junk, (size_t)x) <= 0)
+			break;
+		n = queued(s->pb_nb);
+	}
+	while (n > 1 && reclaim(l, k))
+		n--;
+	if (n < s->seen)
+		s->took = 1;
+	if (n != s->seen)
+		s->since = vj_now();
+	s->seen = n;
+}
+
+/* The running builds with a pipe, the highest priority first: their slots
+ * in out (nslots long), how many. */
+static size_t
+piped(const struct loop *l, size_t *out)
+{
+	size_t k, n = 0, m;
+
+	for (k = 0; k < l->nslots; k++) {
+		if (l->slots[k].pid <= 0 || l->slots[k].pb_w == -1)
+			continue;
+		for (m = n; m > 0 && l->weight[l->slots[out[m - 1]].task] <
+		    l->weight[l->slots[k].task]; m--)
+			out[m] = out[m - 1];
+		out[m] = k;
+		n++;
+	}
+	return n;
+}
+
+static void
+arm_defer(struct loop *l, double left)
+{
+	struct timeval tv = { 0, (suseconds_t)(left * 1e6) };
+
+	if (l->defer != DEFER_WAITING) {
+		l->r->tokens_left++;
+		l->defer = DEFER_WAITING;
+		l->defer_at = vj_now();
+	}
+	evtimer_add(l->ev_defer, &tv);
+}
+
+/*
+ * 1 when ready task i waits a while (DEFER_USEC) for a token that the
+ * make of a running build whose priority (its weight: the longest chain
+ * from it to the end) is at least i's may take. Such a make, blocked on
+ * its pipe for its next job, takes a token at once; vjbuild would
+ * otherwise take it for a task that can wait, and the build on the
+ * critical path would run its jobs one at a time beside it
+ * (bench/makefile.py's apr-util and apache2, docs/BENCHMARKS.md). So a
+ * free token is put in that build's pipe first, and one left there is
+ * waited for; one still there when the time is up is not wanted: i takes
+ * it then, and for DEFER_QUIET no token waits for a make again (the
+ * makes are in a part of their builds that runs one job, a configure or
+ * a link: each of many short tasks, ten jails' installs, would wait the
+ * tenth of a second in vain). A token left in the pipe of a build of a
+ * lower priority than i's is i's at once. Builds only: a graph's
+ * commands share the pool itself.
  */
 int
 loop_defer_token(struct loop *l, int i)
 {
-	size_t k;
-	int n = 0;
+	size_t *o, n, m;
+	double now = vj_now();
+	int quiet, r = 0;
 
 	if (l->implicit_free || l->js_nb == -1 || l->ev_defer == NULL ||
-	    l->defer == DEFER_EXPIRED || vj_now() < l->defer_quiet_until)
+	    l->npipes == 0)
 		return 0;
-	for (k = 0; k < l->nslots; k++)
-		if (l->slots[k].pid > 0 && loop_is_build(l, l->slots[k].task) &&
-		    l->weight[l->slots[k].task] >= l->weight[i])
-			break;
-	if (k == l->nslots)
-		return 0;
-	/* No token there: i waits for one as before (starved). */
-	if (ioctl(l->js_nb, FIONREAD, &n) == -1 || n <= 0)
-		return 0;
-	if (l->defer == DEFER_NONE) {
-		struct timeval tv = { 0, DEFER_USEC };
-		evtimer_add(l->ev_defer, &tv);
-		l->defer = DEFER_WAITING;
-		l->r->tokens_left++;
+	o = xmalloc(l->nslots * sizeof(*o));
+	if ((n = piped(l, o)) == 0)
+		goto out;
+	quiet = l->defer == DEFER_EXPIRED || now < l->defer_quiet_until;
+	for (m = 0; m < n; m++)
+		look(l, o[m]);
+	if (queued(l->js_nb) > 0) {
+		/* A free token: first to the best build ahead of i whose
+		 * make may be waiting (none left in its pipe). */
+		if (quiet)
+			goto out;
+		for (m = 0; m < n; m++) {
+			struct slot *s = &l->slots[o[m]];
+			if (l->weight[s->task] < l->weight[i])
+				break;
+			if (s->seen == 0 && offer(l, o[m])) {
+				arm_defer(l, DEFER_USEC / 1e6);
+				r = 1;
+				goto out;
+			}
+		}
+		goto out;
 	}
-	return 1;
+	/* None free: one left in a build's pipe, the lowest priority's first;
+	 * from a build ahead of i only once it has waited there DEFER_USEC. */
+	for (m = n; m-- > 0;) {
+		struct slot *s = &l->slots[o[m]];
+		double waited = now - s->since;
+		if (s->seen == 0)
+			continue;
+		if (l->weight[s->task] < l->weight[i])
+			(void)reclaim(l, o[m]);
+		else if (quiet || waited >= DEFER_USEC / 1e6) {
+			if (reclaim(l, o[m]) && !quiet) {
+				l->defer_quiet_until = now + DEFER_QUIET;
+				l->r->tokens_unwanted++;
+			}
+		} else {
+			arm_defer(l, DEFER_USEC / 1e6 - waited);
+			r = 1;
+		}
+		goto out;
+	}
+out:
+	free(o);
+	return r;
 }
 
 static void
 on_defer(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop *l = arg;
-	int n = 0;
+	size_t k;
 
 	(void)fd;
 	(void)what;
 	l->defer = DEFER_EXPIRED;
-	/* Still there: no make wanted it. */
-	if (l->js_nb != -1 && ioctl(l->js_nb, FIONREAD, &n) == 0 && n > 0) {
-		l->defer_quiet_until = vj_now() + DEFER_QUIET;
-		l->r->tokens_unwanted++;
-	}
+	/* Still there, as it was when the wait began: no make wanted it. */
+	for (k = 0; k < l->nslots; k++)
+		if (l->slots[k].pid > 0 && l->slots[k].pb_w != -1) {
+			look(l, k);
+			if (l->slots[k].seen > 0 &&
+			    l->slots[k].since <= l->defer_at && reclaim(l, k)) {
+				l->defer_quiet_until = vj_now() + DEFER_QUIET;
+				l->r->tokens_unwanted++;
+			}
+		}
 	loop_schedule(l);
+}
+
+/*
+ * The builds' pipes, looked at every PIPES_USEC while any is open, and
+ * after each schedule: what a make gave back beyond its next job's goes
+ * to the pool; a ready task that found no token gets one left in a build
+ * of a lower priority at once, else one left unwanted DEFER_USEC in a
+ * build ahead of it; free tokens nobody took go to the builds whose pipes
+ * are empty, the highest priority first; and one left unwanted DEFER_USEC
+ * in a build goes to a build whose make took its last.
+ */
+#define PIPES_USEC	10000
+
+void
+loop_pipes_balance(struct loop *l)
+{
+	size_t *o, n, m, d;
+	double now = vj_now();
+
+	if (l->npipes == 0)
+		return;
+	o = xmalloc(l->nslots * sizeof(*o));
+	n = piped(l, o);
+	for (m = 0; m < n; m++)
+		look(l, o[m]);
+	if (l->want >= 0) {
+		/* A task waits: the pool is empty (else it had taken it). */
+		if (l->defer != DEFER_WAITING)
+			for (m = n; m-- > 0;) {
+				struct slot *s = &l->slots[o[m]];
+				if (s->seen > 0 && (l->weight[s->task] <
+				    l->weight[l->want] || now - s->since >=
+				    DEFER_USEC / 1e6)) {
+					(void)reclaim(l, o[m]);
+					break;	/* ev_js wakes the task */
+				}
+			}
+		goto out;
+	}
+	for (m = 0; m < n; m++)
+		if (l->slots[o[m]].seen == 0 && !offer(l, o[m]))
+			break;
+	for (m = 0; m < n; m++) {
+		if (l->slots[o[m]].seen != 0 || !l->slots[o[m]].took)
+			continue;
+		for (d = n; d-- > 0;) {
+			struct slot *s = &l->slots[o[d]];
+			if (s->seen > 0 && now - s->since >= DEFER_USEC / 1e6 &&
+			    reclaim(l, o[d])) {
+				(void)offer(l, o[m]);
+				break;
+			}
+		}
+	}
+out:
+	free(o);
+}
+
+static void
+on_pipes(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	loop_pipes_balance(arg);
+}
+
+/*
+ * A pipe of its own for the build about to start in slot k: its make gets
+ * the tokens vjbuild puts there, and what it does with that pipe (keeps
+ * every token it read and ends, writes tokens of its own) reaches no other
+ * build and not vjbuild's pool (loop_pipe_close). 0, or -1 with errno.
+ */
+int
+loop_pipe_open(struct loop *l, size_t k)
+{
+	struct slot *s = &l->slots[k];
+	char path[64];
+	int p[2], e;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+	if ((s->pb_nb = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		goto fail;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[1]);
+	if ((s->pb_w = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		close(s->pb_nb);
+		s->pb_nb = -1;
+		goto fail;
+	}
+	s->pb_r = p[0];
+	s->pb_cw = p[1];
+	s->offered = s->seen = 0;
+	s->took = 1;	/* as if: its make may want one at once */
+	s->since = vj_now();
+	l->npipes++;
+	if (l->ev_pipes == NULL)
+		l->ev_pipes = event_new(l->base, -1, EV_PERSIST, on_pipes, l);
+	if (!evtimer_pending(l->ev_pipes, NULL)) {
+		struct timeval tv = { 0, PIPES_USEC };
+		evtimer_add(l->ev_pipes, &tv);
+	}
+	return 0;
+fail:
+	e = errno;
+	close(p[0]);
+	close(p[1]);
+	errno = e;
+	return -1;
+}
+
+/* In the child of the task of slot k: the pool's ends closed (its make
+ * must not see them); a build's own pipe left open across exec and named
+ * in MAKEFLAGS, else no jobserver at all. */
+void
+loop_pipe_child(struct loop *l, size_t k)
+{
+	struct slot *s = &l->slots[k];
+	char flags[96];
+
+	if (l->js[0] != -1) {
+		close(l->js[0]);
+		if (l->js[1] != l->js[0])
+			close(l->js[1]);
+	}
+	if (s->pb_w == -1) {
+		unsetenv("MAKEFLAGS");
+		return;
+	}
+	if (fcntl(s->pb_r, F_SETFD, 0) == -1 || fcntl(s->pb_cw, F_SETFD, 0) ==
+	    -1)
+		_exit(127);
+	snprintf(flags, sizeof(flags), "-j%zu --jobserver-auth=%d,%d", l->jobs,
+	    s->pb_r, s->pb_cw);
+	setenv("MAKEFLAGS", flags, 1);
+}
+
+/* In vjbuild once slot k's child is forked: the make's ends are the
+ * child's only. */
+void
+loop_pipe_forked(struct loop *l, size_t k)
+{
+	struct slot *s = &l->slots[k];
+
+	if (s->pb_r != -1) {
+		close(s->pb_r);
+		close(s->pb_cw);
+		s->pb_r = s->pb_cw = -1;
+	}
+}
+
+/*
+ * Slot k's build has ended (or never started): every token vjbuild put in
+ * its pipe comes back to the pool, those its makes kept too, and nothing
+ * the build wrote there does.
+ */
+void
+loop_pipe_close(struct loop *l, size_t k)
+{
+	struct slot *s = &l->slots[k];
+	int n;
+
+	if (s->pb_w == -1)
+		return;
+	for (n = 0; n < s->offered; n++)
+		to_pool(l, s->tok);
+	loop_pipe_forked(l, k);
+	close(s->pb_w);
+	close(s->pb_nb);
+	s->pb_w = s->pb_nb = -1;
+	s->offered = s->seen = 0;
+	if (--l->npipes == 0 && l->ev_pipes != NULL)
+		evtimer_del(l->ev_pipes);
 }
 
 /*
@@ -257,6 +593,8 @@ loop_jobserver_close(struct loop *l)
 		event_free(l->ev_js);
 	if (l->ev_defer != NULL)
 		event_free(l->ev_defer);
+	if (l->ev_pipes != NULL)
+		event_free(l->ev_pipes);
 	if (l->js_nb != -1)
 		close(l->js_nb);
 	if (l->js_outer) {	/* the make's: its own fifo open closed */

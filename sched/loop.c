@@ -22,8 +22,10 @@
  *    vjbuild is the subreaper of its tasks, and what escaped the group is
  *    found, named and killed at the end of the run. --timeout kills a
  *    task's group (TERM, then KILL) and fails it.
- *  - vjbuild is the GNU make jobserver of the run (jobserver_open); a
- *    token that a running build's make may want is left to it a while
+ *  - vjbuild is the GNU make jobserver of the run (jobserver_open), each
+ *    build's make on a pipe of its own that vjbuild fills from the run's
+ *    tokens and takes back from (loop_pipe_open, loop_pipes_balance); a
+ *    token that a running build's make may want is put there a while
  *    before a task of no higher priority takes it, unless the last one
  *    was not wanted a moment ago (loop_defer_token).
  *  - A task behind a running build (on a shorter chain) takes no token:
@@ -134,20 +136,26 @@ loop_start(struct loop *l, int i, int logfd, int token, int slot)
 	l->r->started[i] = vj_now();
 	if (t->argv != NULL)
 		pid = loop_spawn_argv(l, t, logfd, &errnum);
-	else {
+	else if (token != NO_TOKEN && l->js_nb != -1 && loop_is_build(l, i) &&
+	    loop_pipe_open(l, k) == -1) {
+		errnum = errno;
+		pid = -1;
+	} else {
 		fflush(stdout);
 		fflush(stderr);
 		sigfillset(&all);
 		sigprocmask(SIG_BLOCK, &all, &old);
 		pid = fork();
 		if (pid == 0)
-			loop_child(l, i, logfd, token == NO_TOKEN);
+			loop_child(l, i, logfd, token == NO_TOKEN, k);
 		errnum = errno;
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (pid > 0)
 			(void)setpgid(pid, pid);
+		loop_pipe_forked(l, k);
 	}
 	if (pid == -1) {
+		loop_pipe_close(l, k);
 		/* This task fails, like a child that cannot exec. */
 		dprintf(logfd, "%s: cannot run %s: %s\n", t->name,
 		    t->argv ? t->argv[0] : "a child", strerror(errnum));
@@ -241,6 +249,7 @@ pick(struct loop *l, size_t *idle, int *starved, int *durable)
 				break;
 			if (!loop_take_token(l, &token)) {
 				*starved = 1;	/* the makes below hold them */
+				l->want = i;
 				break;
 			}
 		}
@@ -268,6 +277,7 @@ loop_schedule(struct loop *l)
 	int durable = 0, starved = 0;
 
 	l->npicked = 0;
+	l->want = -1;
 	for (k = 0; k < l->nslots; k++)
 		idle += l->slots[k].pid > 0 && l->slots[k].token == NO_TOKEN;
 	pick(l, &idle, &starved, &durable);
@@ -292,6 +302,7 @@ loop_schedule(struct loop *l)
 			loop_start(l, l->picked[k], l->logfd[k], l->tokens[k],
 			    l->pslots[k]);
 	l->npicked = 0;
+	loop_pipes_balance(l);
 	/* Woken by a token coming back only while waiting for one: the pipe
 	 * stays readable while tokens sit in it. */
 	if (l->ev_js != NULL) {
@@ -342,6 +353,7 @@ reaped(struct loop *l, size_t k, int wstatus)
 		loop_note(l, k, "%s: timed out after %gs; its process group was "
 		    "killed\n", plan_task(l->p, i)->name, l->o->timeout);
 	l->slots[k].pid = 0;
+	loop_pipe_close(l, k);
 	loop_give_token(l, l->slots[k].token);
 	l->r->ended[i] = vj_now();
 	if (l->r->signal != 0)
@@ -552,8 +564,11 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	l.nslots = l.jobs + 1;
 	l.idle_ok = o->no_idle || o->dry ? 0 : -1;
 	l.slots = xcalloc(l.nslots, sizeof(*l.slots));
+	l.want = -1;
 	for (i = 0; i < l.nslots; i++) {
 		l.slots[i].out = -1;
+		l.slots[i].pb_w = l.slots[i].pb_nb = -1;
+		l.slots[i].pb_r = l.slots[i].pb_cw = -1;
 		l.slots[i].ev_timeout = evtimer_new(base, loop_on_timeout,
 		    &l.slots[i]);
 	}
@@ -667,9 +682,14 @@ out:
 	for (i = 0; i < l.total; i++)
 		free(l.logs[i]);
 	free(l.logs);
-	for (i = 0; i < l.nslots; i++)
+	for (i = 0; i < l.nslots; i++) {
 		if (l.slots[i].ev_timeout)
 			event_free(l.slots[i].ev_timeout);
+		if (l.slots[i].pb_w != -1) {	/* not reached: all reaped */
+			close(l.slots[i].pb_w);
+			close(l.slots[i].pb_nb);
+		}
+	}
 	free(l.slots);
 	free(l.running_ids);
 	free(l.picked);

@@ -29,6 +29,16 @@ struct slot {
 	int task;
 	int out;	/* a command's output (memfd), or -1 */
 	int token;	/* the jobserver token it holds: a byte, or IMPLICIT */
+	/* A build's own jobserver pipe (jobserver.c): vjbuild's ends (both
+	 * non-blocking), the ends its make is given (closed here once
+	 * forked), or -1; the bytes vjbuild put there and
+	 * did not take back, those seen there at the last look and since
+	 * when, whether its make took one since it was last given one, and
+	 * the byte's value. */
+	int pb_w, pb_nb, pb_r, pb_cw;
+	int offered, seen, took;
+	double since;
+	unsigned char tok;
 	struct event *ev_timeout;	/* --timeout: TERM, then KILL */
 	int timed_out;
 };
@@ -80,9 +90,10 @@ struct loop {
 	size_t total, ran;
 	int fatal;
 	int devnull;		/* stdin of commands */
-	/* The jobserver: a pipe of -j - 1 tokens that every make below
-	 * shares; js[0] and js[1] are its ends as the children see them,
-	 * js_nb a non-blocking reading end of vjbuild's own. */
+	/* The jobserver: a pipe of -j - 1 tokens, vjbuild's pool; js[0] and
+	 * js[1] are its ends as a graph's commands see them, js_nb a
+	 * non-blocking reading end of vjbuild's own. A build's make never
+	 * sees it: it has a pipe of its own (struct slot). */
 	int js[2], js_nb, implicit_free;
 	int js_outer;		/* the pipe is a make's above vjbuild */
 	/* A pipe token left a while for a running build's make
@@ -90,10 +101,16 @@ struct loop {
 	 * (the next task may take it). */
 	enum { DEFER_NONE, DEFER_WAITING, DEFER_EXPIRED } defer;
 	struct event *ev_defer;
+	double defer_at;	/* when the wait began */
 	/* Until then no token is left: the last one was, and no make took
 	 * it (their builds' makes run one job now: a configure, a link). */
 	double defer_quiet_until;
 	struct event *ev_js;
+	/* The builds' pipes looked at while any is open (jobserver.c), and
+	 * the ready task that found no token (-1: none). */
+	struct event *ev_pipes;
+	size_t npipes;
+	int want;
 	struct event *ev_chld, *ev_int, *ev_term, *ev_hup, *ev_tick, *ev_kill;
 	struct event *ev_usr1, *ev_siginfo;
 	/* Records not written yet (loop_record): the starts (pst_at, per
@@ -118,7 +135,7 @@ loop_is_build(const struct loop *l, int i)
 
 /* Between the files (each defined where its name says: spawn.c, record.c,
  * jobserver.c, loop.c). */
-void loop_child(struct loop *l, int i, int logfd, int idle);
+void loop_child(struct loop *l, int i, int logfd, int idle, size_t k);
 enum sched_status loop_finish(struct loop *l, size_t k);
 int loop_force(struct loop *l);
 void loop_give_token(struct loop *l, int token);
@@ -140,7 +157,12 @@ pid_t loop_spawn_argv(struct loop *l, struct task *t, int logfd, int *errnum);
 void loop_start(struct loop *l, int i, int logfd, int token, int slot);
 int loop_take_token(struct loop *l, int *token);
 int loop_defer_token(struct loop *l, int i);
-void loop_idle_child(struct loop *l);
+void loop_idle_child(void);
+int loop_pipe_open(struct loop *l, size_t k);
+void loop_pipe_child(struct loop *l, size_t k);
+void loop_pipe_forked(struct loop *l, size_t k);
+void loop_pipe_close(struct loop *l, size_t k);
+void loop_pipes_balance(struct loop *l);
 int loop_idle_raise(struct loop *l);
 int loop_idle_wanted(struct loop *l, int i);
 /* --timeout of a slot: TERM, then KILL (an event callback). */

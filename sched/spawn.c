@@ -65,9 +65,10 @@ bounded(struct loop *l, int i)
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
 }
 
-/* In the child of task i, its output logfd; idle: in the idle slot. */
+/* In the child of task i in slot k, its output logfd; idle: in the idle
+ * slot. */
 void
-loop_child(struct loop *l, int i, int logfd, int idle)
+loop_child(struct loop *l, int i, int logfd, int idle, size_t k)
 {
 	const struct task *t = plan_task(l->p, i);
 	struct vj_err err = { "" };
@@ -91,8 +92,9 @@ loop_child(struct loop *l, int i, int logfd, int idle)
 	if (devnull == -1 || dup2(devnull, 0) == -1 || dup2(logfd, 1) == -1 ||
 	    dup2(logfd, 2) == -1)
 		_exit(127);
+	loop_pipe_child(l, k);
 	if (idle)
-		loop_idle_child(l);
+		loop_idle_child();
 	if (t->ops->foreign_output)
 		bounded(l, i);
 	rc = t->ops->run(t, &err);

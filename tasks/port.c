@@ -9,8 +9,8 @@
  * build:P copies those sources to CACHE/work/P/src, enters the build
  * isolation (PREFIX an empty tmpfs holding only P's dependencies, taken
  * from their packages), runs ports/P/build with SRCDIR, STAGEDIR, PREFIX and
- * JOBS and MAKEFLAGS (naming the run's jobserver, so that a plain `make`
- * shares the -j budget; without it, -jJOBS), packs STAGEDIR into CACHE/packages/.tmp.NAME,
+ * JOBS and MAKEFLAGS (naming its own jobserver pipe, so that a plain `make`
+ * shares the run's -j budget; without it, -jJOBS), packs STAGEDIR into CACHE/packages/.tmp.NAME,
  * writes the file list beside it, and renames the archive into place. The parent then records
  * the package (digest, size, files, build time) in the state database; a
  * package without that record is not trusted and is built again.
@@ -425,9 +425,10 @@ build_run(const struct task *t, struct vj_err *err)
 	envp[7] = xstrdup("LC_ALL=C");
 	envp[8] = xasprintf("PORTNAME=%s", p->name);
 	envp[9] = xasprintf("PORTVERSION=%s", p->version);
-	/* The jobserver (sched/jobserver.c: the run's, or the one of a make
-	 * above vjbuild): make shares the run's -j; nothing else of a make
-	 * above (its -n, -k) reaches a build. Without it, each make gets
+	/* The jobserver (sched/jobserver.c: this build's own pipe, which
+	 * vjbuild fills from the run's tokens or a make's above it): make
+	 * shares the run's -j; nothing else of a make above (its -n, -k)
+	 * reaches a build. Without it, each make gets
 	 * -jJOBS of its own, as poudriere's MAKE_JOBS. In the idle slot,
 	 * one job and no jobserver (sched/idle.c). */
 	mf = task_idle ? NULL : getenv("MAKEFLAGS");

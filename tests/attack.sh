@@ -611,4 +611,50 @@ test_hostile_store_cannot_substitute_a_package() {
 	dropdb -h /var/run/postgresql "$PGDB" || true
 }
 
+# A build's make shares vjbuild's -j through a jobserver pipe; a hostile
+# build reads every token it is given and ends without giving them back
+# (`keep`), or writes a hundred of its own into the pipe (`forge`). Then
+# three builds that each run a second (a, b, c, after keep) still run at
+# once under -j4, and the make of `wide` (after forge, which comes after
+# a, b and c: eight jobs of 0.4 s) never runs more than four: neither
+# reaches anything but the attacker's own pipe (sched/jobserver.c). With
+# one pipe for all, keep's tokens were gone for the rest of the run (a,
+# b and c ran two at a time), and wide's make ran all eight at once.
+test_hostile_build_cannot_keep_or_forge_jobserver_tokens() {
+	need_root || return
+	command -v make > /dev/null || { echo "    skipped: no make"; return $SKIP_RC; }
+	setup 1
+	printf 'ports = ports\npackages = a b c wide\n' >> vjbuild.conf
+	local js='r=${MAKEFLAGS#*--jobserver-auth=}; w=${r#*,}; r=${r%%,*}'
+	make_port keep "$js"'; mkdir -p $STAGEDIR$PREFIX/share
+python3 -c "import os, sys; fd = int(sys.argv[1]); os.set_blocking(fd, False); n = len(os.read(fd, 100)); print(\"kept\", n)" $r'
+	make_port forge "$js"'; mkdir -p $STAGEDIR$PREFIX/share
+python3 -c "import os, sys; print(\"forged\", os.write(int(sys.argv[1]), b\"+\" * 100))" $w' "a b c"
+	local p
+	for p in a b c; do
+		make_port $p "d=\$STAGEDIR\$PREFIX/share/t; mkdir -p \$d; date +%s.%N > \$d/$p.start; sleep 1; date +%s.%N > \$d/$p.end" keep
+	done
+	make_port wide 'make OUT=$STAGEDIR$PREFIX/share/wide' forge
+	printf 'all: %s\n%s:\n\tmkdir -p $(OUT); date +%%s.%%N > $(OUT)/$@.start; sleep 0.4; date +%%s.%%N > $(OUT)/$@.end\n' "j1 j2 j3 j4 j5 j6 j7 j8" "j1 j2 j3 j4 j5 j6 j7 j8" > ports/wide/src/Makefile
+	"$VJ" -j4 hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return 1; }
+	grep -q "^kept [1-9]" state/logs/latest/build:keep.log || fail "keep took no token (the test shows nothing): $(cat state/logs/latest/build:keep.log)"
+	grep -q "^forged 100" state/logs/latest/build:forge.log || fail "forge wrote nothing: $(cat state/logs/latest/build:forge.log)"
+	python3 - jails/web1/usr/local/share <<-'EOF' || fail "$(cd jails/web1/usr/local/share && grep -r . t wide | sort -t: -k2)"
+	import os, sys
+	d = sys.argv[1]
+	t = lambda p: float(open(os.path.join(d, p)).read())
+	starts = [t("t/%s.start" % p) for p in "abc"]
+	ends = [t("t/%s.end" % p) for p in "abc"]
+	assert max(starts) < min(ends), "a, b and c did not run at once: keep's tokens were lost"
+	ev = sorted([(t("wide/j%d.start" % i), 1) for i in range(1, 9)] +
+	            [(t("wide/j%d.end" % i), -1) for i in range(1, 9)])
+	n = most = 0
+	for _, x in ev:
+	    n += x
+	    most = max(most, n)
+	assert most <= 4, "wide's make ran %d jobs at once under -j4: forge's tokens reached it" % most
+	assert most >= 2, "wide's make never ran two jobs at once (the test shows nothing)"
+	EOF
+}
+
 run_tests "$@"

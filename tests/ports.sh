@@ -231,6 +231,31 @@ assert sh > j2s, "short started %.2f s before long's second job" % (j2s - sh)
 PY
 }
 
+# Each build's make has a pipe of its own (sched/jobserver.c): a token
+# put in one build's pipe that its make leaves there goes to another
+# build whose make wants one. `hold` (ahead: `after` depends on it) runs
+# no make and is given the free token first; `mid` runs a make of two
+# 1.5-second jobs: its second starts while its first runs.
+test_a_token_one_builds_make_leaves_goes_to_another_builds() {
+	need_root || return
+	command -v make > /dev/null || { echo "    skipped: no make"; return $SKIP_RC; }
+	setup 1
+	printf 'ports = ports\npackages = after mid\n' >> vjbuild.conf
+	make_port hold 'sleep 3; mkdir -p $STAGEDIR$PREFIX/share/hold'
+	make_port after 'mkdir -p $STAGEDIR$PREFIX/share/after' hold
+	make_port mid 'make OUT=$STAGEDIR$PREFIX/share/mid'
+	printf 'all: j1 j2\nj1 j2:\n\tmkdir -p $(OUT); date +%%s.%%N > $(OUT)/$@.start; sleep 1.5; date +%%s.%%N > $(OUT)/$@.end\n' > ports/mid/src/Makefile
+	"$VJ" -j3 --no-idle-slot hosts.txt > out.txt 2>&1 || { fail "run: $(tail -5 out.txt)"; return; }
+	local d=jails/web1/usr/local/share
+	python3 - "$d" <<'PY' || fail "$(cd $d && head mid/*)"
+import sys
+d = sys.argv[1]
+t = lambda p: float(open(d + "/" + p).read())
+s = sorted([(t("mid/j1.start"), t("mid/j1.end")), (t("mid/j2.start"), t("mid/j2.end"))])
+assert s[1][0] < s[0][1], "mid's make ran its jobs one after the other"
+PY
+}
+
 # A token left for a running build's make that no make takes (its make
 # runs one job: a configure, a link) is not left again for a second:
 # many short tasks beside such a build do not each wait a tenth of a
