@@ -26,5 +26,8 @@ int compat_subreaper(void);
 /* This process's children: up to max pids into out; the count, or -1
  * when the system cannot tell. */
 int compat_children(pid_t *out, int max);
+/* Every descriptor from low up closed at the next execve (what vjbuild
+ * was given open by whoever ran it must not reach a build or a jail). */
+void compat_cloexec_from(int low);
 
 #endif

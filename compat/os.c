@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The few calls that differ between Linux and the BSDs. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <linux/close_range.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -127,4 +129,22 @@ compat_children(pid_t *out, int max)
 	(void)max;
 	return -1;
 #endif
+}
+
+void
+compat_cloexec_from(int low)
+{
+	long max;
+	int fd;
+
+#if defined(CLOSE_RANGE_CLOEXEC)
+	if (close_range((unsigned)low, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+#endif
+	/* Older kernels: each one, up to a bound a run never reaches. */
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = low; fd < max; fd++)
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 }

@@ -113,6 +113,9 @@ spawn(char *const argv[], char *const envp[], int out, int session)
 	}
 	if (session)
 		setsid();
+	/* The init's own descriptors, and what whoever ran vjbuild left
+	 * open, stay out of the jail's programs. */
+	compat_cloexec_from(3);
 	execve(argv[0], argv, envp);
 	dprintf(2, "%s: %s\n", argv[0], strerror(errno));
 	_exit(127);

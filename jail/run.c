@@ -460,6 +460,9 @@ exec_inside(const struct jail_spec *s, pid_t pid, char *const argv[])
 			fprintf(stderr, "vjbuild: %s\n", err.msg);
 			_exit(126);
 		}
+		/* What whoever ran vjbuild left open (a directory: a way
+		 * out of the jail's root) stays outside. */
+		compat_cloexec_from(3);
 		execve(argv[0], argv, envp);
 		if (strchr(argv[0], '/') == NULL) {
 			static const char *const dirs[] = { "/bin", "/usr/bin",

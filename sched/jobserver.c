@@ -379,15 +379,19 @@ fail:
 	return -1;
 }
 
-/* In the child of the task of slot k: the pool's ends closed (its make
- * must not see them); a build's own pipe left open across exec and named
- * in MAKEFLAGS, else no jobserver at all. */
+/* In the child of the task of slot k: every descriptor but 0, 1 and 2
+ * closed at exec, the pool's ends at once (its make must not see them); a
+ * build's own pipe left open across exec and named in MAKEFLAGS, else no
+ * jobserver at all. */
 void
 loop_pipe_child(struct loop *l, size_t k)
 {
 	struct slot *s = &l->slots[k];
 	char flags[96];
 
+	/* Nothing vjbuild holds, or was given by whoever ran it, reaches
+	 * what the task runs: only its pipe is left open across exec. */
+	compat_cloexec_from(3);
 	if (l->js[0] != -1) {
 		close(l->js[0]);
 		if (l->js[1] != l->js[0])

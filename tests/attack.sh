@@ -294,6 +294,24 @@ jails_down() { "$VJ" stop $(awk '{print $1}' hosts.txt) > /dev/null 2>&1; true; 
 need_ip() { command -v ip > /dev/null || { echo "    skipped: no ip(8) (iproute2)"; return $SKIP_RC; }; }
 need_nft() { [ -x /usr/sbin/nft ] || { echo "    skipped: no nft(8) (nftables)"; return $SKIP_RC; }; }
 
+# A jail gets nothing vjbuild was given open: with descriptor 7 open on a
+# host directory (world-writable) in the shell that runs `vjbuild start`
+# and `vjbuild exec`, the jail's root can neither list it nor write into
+# it through /proc/self/fd/7 (a way out of its root). (The programs the
+# jail's init starts get the same, jail/init.c's spawn; this base starts
+# none that stays to be looked at.)
+test_started_jail_gets_no_descriptor_vjbuild_inherited() {
+	need_root || return; need_ip || return; need_nft || return
+	mkdir victim; echo "the victim" > victim/file; chmod 777 victim
+	exec 7< victim
+	jails_up 1 || { exec 7<&-; jails_down; return; }
+	"$VJ" exec web1 ls /proc/self/fd/7/ > ls.txt 2>&1 && fail "the jail listed the host's directory: $(cat ls.txt)"
+	"$VJ" exec web1 sh -c 'echo pwned > /proc/self/fd/7/pwned' > /dev/null 2>&1
+	exec 7<&-
+	[ ! -e victim/pwned ] || fail "the jail wrote into the host's directory"
+	jails_down
+}
+
 test_started_jail_root_is_not_host_root() {
 	need_root || return; need_ip || return; need_nft || return
 	jails_up 1 || { jails_down; return; }
@@ -609,6 +627,26 @@ test_hostile_store_cannot_substitute_a_package() {
 	[ "$(tail -1 b/jails/jb/usr/local/share/data)" = real ] || fail "jb's data is not the real package's: $(head -c 100 b/jails/jb/usr/local/share/data)"
 	stop_store
 	dropdb -h /var/run/postgresql "$PGDB" || true
+}
+
+# Whatever vjbuild was given open by whoever ran it (a script's log, a
+# directory it works in) is not the build's: descriptor 7, open on the
+# victim directory (world-writable here) in the shell that runs vjbuild,
+# is closed before the build starts. Through it the build would read
+# and write the host's directory past its mount namespace.
+test_hostile_build_gets_no_descriptor_vjbuild_inherited() {
+	need_root || return
+	evil_port <<'EOF'
+try fd-list ls /proc/self/fd/7/
+try fd-read cat /proc/self/fd/7/file
+try fd-write sh -c 'echo pwned > /proc/self/fd/7/pwned'
+try fd-cd sh -c 'cd /proc/self/fd/7 && ls sub'
+EOF
+	chmod 777 victim
+	exec 7< victim
+	run_evil
+	exec 7<&-
+	[ ! -e victim/pwned ] || fail "written through the inherited descriptor: victim/pwned"
 }
 
 # A build's make shares vjbuild's -j through a jobserver pipe; a hostile
