@@ -271,8 +271,11 @@ on_defer(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The builds' pipes, looked at every PIPES_USEC while any is open, and
- * after each schedule: what a make gave back beyond its next job's goes
+ * The builds' pipes, looked at after each schedule and, while any is
+ * open, every PIPES_USEC when a token is free or a task waits for one,
+ * else every PIPES_IDLE_USEC while two builds or more run (one's token
+ * may go to another), else not at all (a finish, which frees a token or
+ * readies a task, calls a schedule): what a make gave back beyond its next job's goes
  * to the pool; a ready task that found no token gets one left in a build
  * of a lower priority at once, else one left unwanted DEFER_USEC in a
  * build ahead of it; free tokens nobody took go to the builds whose pipes
@@ -280,6 +283,24 @@ on_defer(evutil_socket_t fd, short what, void *arg)
  * in a build goes to a build whose make took its last.
  */
 #define PIPES_USEC	10000
+#define PIPES_IDLE_USEC	100000
+
+static void
+pipes_timer(struct loop *l)
+{
+	struct timeval tv = { 0, PIPES_USEC };
+
+	if (l->ev_pipes == NULL)
+		return;
+	if (queued(l->js_nb) == 0 && l->want < 0) {
+		if (l->npipes < 2) {
+			evtimer_del(l->ev_pipes);
+			return;
+		}
+		tv.tv_usec = PIPES_IDLE_USEC;
+	}
+	evtimer_add(l->ev_pipes, &tv);
+}
 
 void
 loop_pipes_balance(struct loop *l)
@@ -324,6 +345,7 @@ loop_pipes_balance(struct loop *l)
 	}
 out:
 	free(o);
+	pipes_timer(l);
 }
 
 static void
@@ -365,11 +387,8 @@ loop_pipe_open(struct loop *l, size_t k)
 	s->since = vj_now();
 	l->npipes++;
 	if (l->ev_pipes == NULL)
-		l->ev_pipes = event_new(l->base, -1, EV_PERSIST, on_pipes, l);
-	if (!evtimer_pending(l->ev_pipes, NULL)) {
-		struct timeval tv = { 0, PIPES_USEC };
-		evtimer_add(l->ev_pipes, &tv);
-	}
+		l->ev_pipes = evtimer_new(l->base, on_pipes, l);
+	pipes_timer(l);
 	return 0;
 fail:
 	e = errno;
