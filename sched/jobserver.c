@@ -142,11 +142,11 @@ look(struct loop *l, size_t k)
 }
 
 /* The running builds with a pipe, the highest priority first: their slots
- * in out (nslots long), how many. */
+ * in l->order, how many. */
 static size_t
-piped(const struct loop *l, size_t *out)
+piped(struct loop *l)
 {
-	size_t k, n = 0, m;
+	size_t k, n = 0, m, *out = l->order;
 
 	for (k = 0; k < l->nslots; k++) {
 		if (l->slots[k].pid <= 0 || l->slots[k].pb_w == -1)
@@ -193,16 +193,13 @@ arm_defer(struct loop *l, double left)
 int
 loop_defer_token(struct loop *l, int i)
 {
-	size_t *o, n, m;
+	size_t *o = l->order, n, m;
 	double now = vj_now();
-	int quiet, r = 0;
+	int quiet;
 
 	if (l->implicit_free || l->js_nb == -1 || l->ev_defer == NULL ||
-	    l->npipes == 0)
+	    l->npipes == 0 || (n = piped(l)) == 0)
 		return 0;
-	o = xmalloc(l->nslots * sizeof(*o));
-	if ((n = piped(l, o)) == 0)
-		goto out;
 	quiet = l->defer == DEFER_EXPIRED || now < l->defer_quiet_until;
 	for (m = 0; m < n; m++)
 		look(l, o[m]);
@@ -210,18 +207,17 @@ loop_defer_token(struct loop *l, int i)
 		/* A free token: first to the best build ahead of i whose
 		 * make may be waiting (none left in its pipe). */
 		if (quiet)
-			goto out;
+			return 0;
 		for (m = 0; m < n; m++) {
 			struct slot *s = &l->slots[o[m]];
 			if (l->weight[s->task] < l->weight[i])
 				break;
 			if (s->seen == 0 && offer(l, o[m])) {
 				arm_defer(l, DEFER_USEC / 1e6);
-				r = 1;
-				goto out;
+				return 1;
 			}
 		}
-		goto out;
+		return 0;
 	}
 	/* None free: one left in a build's pipe, the lowest priority's first;
 	 * from a build ahead of i only once it has waited there DEFER_USEC. */
@@ -239,13 +235,11 @@ loop_defer_token(struct loop *l, int i)
 			}
 		} else {
 			arm_defer(l, DEFER_USEC / 1e6 - waited);
-			r = 1;
+			return 1;
 		}
-		goto out;
+		return 0;
 	}
-out:
-	free(o);
-	return r;
+	return 0;
 }
 
 static void
@@ -305,13 +299,12 @@ pipes_timer(struct loop *l)
 void
 loop_pipes_balance(struct loop *l)
 {
-	size_t *o, n, m, d;
+	size_t *o = l->order, n, m, d;
 	double now = vj_now();
 
 	if (l->npipes == 0)
 		return;
-	o = xmalloc(l->nslots * sizeof(*o));
-	n = piped(l, o);
+	n = piped(l);
 	for (m = 0; m < n; m++)
 		look(l, o[m]);
 	if (l->want >= 0) {
@@ -344,7 +337,6 @@ loop_pipes_balance(struct loop *l)
 		}
 	}
 out:
-	free(o);
 	pipes_timer(l);
 }
 
@@ -492,8 +484,7 @@ loop_give_token(struct loop *l, int token)
 		c = (unsigned char)l->slots[k].token;
 		l->slots[k].token = IMPLICIT;
 	}
-	while (write(l->js[1], &c, 1) == -1 && errno == EINTR)
-		;
+	to_pool(l, c);
 }
 
 static void

@@ -577,6 +577,7 @@ sched_run(struct event_base *base, struct plan *p, struct state *st,
 	l.picked = xcalloc(l.nslots, sizeof(*l.picked));
 	l.tokens = xcalloc(l.nslots, sizeof(*l.tokens));
 	l.pslots = xcalloc(l.nslots, sizeof(*l.pslots));
+	l.order = xcalloc(l.nslots, sizeof(*l.order));
 	l.logfd = xcalloc(l.nslots, sizeof(*l.logfd));
 	l.stamps = xcalloc(l.total, sizeof(*l.stamps));
 	l.logs = xcalloc(l.total, sizeof(*l.logs));
@@ -697,6 +698,7 @@ out:
 	free(l.known);
 	free(l.tokens);
 	free(l.pslots);
+	free(l.order);
 	loop_jobserver_close(&l);
 	free(l.logfd);
 	if (l.devnull != -1)

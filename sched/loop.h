@@ -109,7 +109,7 @@ struct loop {
 	/* The builds' pipes looked at while any is open (jobserver.c), and
 	 * the ready task that found no token (-1: none). */
 	struct event *ev_pipes;
-	size_t npipes;
+	size_t npipes, *order;	/* and their slots in order (piped) */
 	int want;
 	struct event *ev_chld, *ev_int, *ev_term, *ev_hup, *ev_tick, *ev_kill;
 	struct event *ev_usr1, *ev_siginfo;
