@@ -89,7 +89,6 @@ offer(struct loop *l, size_t k)
 	s->offered++;
 	s->seen++;
 	s->since = vj_now();
-	s->took = 0;
 	return 1;
 }
 
@@ -134,8 +133,6 @@ look(struct loop *l, size_t k)
 	}
 	while (n > 1 && reclaim(l, k))
 		n--;
-	if (n < s->seen)
-		s->took = 1;
 	if (n != s->seen)
 		s->since = vj_now();
 	s->seen = n;
@@ -274,7 +271,9 @@ on_defer(evutil_socket_t fd, short what, void *arg)
  * of a lower priority at once, else one left unwanted DEFER_USEC in a
  * build ahead of it; free tokens nobody took go to the builds whose pipes
  * are empty, the highest priority first; and one left unwanted DEFER_USEC
- * in a build goes to a build whose make took its last.
+ * in a build goes to another whose pipe is empty (whose make may be
+ * waiting: nothing tells; if it is not, the token moves on after as
+ * long).
  */
 #define PIPES_USEC	10000
 #define PIPES_IDLE_USEC	100000
@@ -325,11 +324,12 @@ loop_pipes_balance(struct loop *l)
 		if (l->slots[o[m]].seen == 0 && !offer(l, o[m]))
 			break;
 	for (m = 0; m < n; m++) {
-		if (l->slots[o[m]].seen != 0 || !l->slots[o[m]].took)
+		if (l->slots[o[m]].seen != 0)
 			continue;
 		for (d = n; d-- > 0;) {
 			struct slot *s = &l->slots[o[d]];
-			if (s->seen > 0 && now - s->since >= DEFER_USEC / 1e6 &&
+			if (d != m && s->seen > 0 &&
+			    now - s->since >= DEFER_USEC / 1e6 &&
 			    reclaim(l, o[d])) {
 				(void)offer(l, o[m]);
 				break;
@@ -375,7 +375,6 @@ loop_pipe_open(struct loop *l, size_t k)
 	s->pb_r = p[0];
 	s->pb_cw = p[1];
 	s->offered = s->seen = 0;
-	s->took = 1;	/* as if: its make may want one at once */
 	s->since = vj_now();
 	l->npipes++;
 	if (l->ev_pipes == NULL)

@@ -31,12 +31,11 @@ struct slot {
 	int token;	/* the jobserver token it holds: a byte, or IMPLICIT */
 	/* A build's own jobserver pipe (jobserver.c): vjbuild's ends (both
 	 * non-blocking), the ends its make is given (closed here once
-	 * forked), or -1; the bytes vjbuild put there and
-	 * did not take back, those seen there at the last look and since
-	 * when, whether its make took one since it was last given one, and
-	 * the byte's value. */
+	 * forked), or -1; the bytes vjbuild put there and did not take
+	 * back, those seen there at the last look and since when, and the
+	 * byte's value. */
 	int pb_w, pb_nb, pb_r, pb_cw;
-	int offered, seen, took;
+	int offered, seen;
 	double since;
 	unsigned char tok;
 	struct event *ev_timeout;	/* --timeout: TERM, then KILL */
