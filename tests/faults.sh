@@ -167,10 +167,10 @@ test_status_after_kill9_says_interrupted() {
 	"$VJ" log build:slow --run 1 > /dev/null || fail "log of the running build"
 	kill -9 $vj; wait $vj 2>/dev/null
 	# Its tasks' processes die with it (the kernel's parent-death
-	# signal), each once out of the system call it is in: until then they
-	# hold the state, and status rightly says running. Under load an
-	# extract's syncfs held it that long (19 runs of 20 with b4a89ac's
-	# build beside two busy loops). Ten seconds at most.
+	# signal), each once it is scheduled and out of the system call it is
+	# in: until then they hold the state, and status rightly says running
+	# (the extract and jailconf did, beside two busy loops: 19 runs of 20
+	# failed so with b4a89ac's build). Ten seconds at most.
 	local i
 	for i in $(seq 100); do "$VJ" status | grep -q '^build:slow  *running' || break; sleep 0.1; done
 	"$VJ" status | grep -q '^build:slow  *interrupted' || fail "after kill -9: $("$VJ" status | grep build:)"
