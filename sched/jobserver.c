@@ -61,6 +61,17 @@ queued(int fd)
 	return fd != -1 && ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? n : 0;
 }
 
+/* Another open file description of the pipe end fd, non-blocking (the one
+ * a make shares stays blocking): through /proc/self/fd. -1 with errno. */
+static int
+reopen(int fd, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, flags | O_NONBLOCK | O_CLOEXEC);
+}
+
 /* A byte into the pool (its writing end blocks: it never holds more than
  * the -j - 1 tokens it began with). */
 static void
@@ -358,16 +369,13 @@ int
 loop_pipe_open(struct loop *l, size_t k)
 {
 	struct slot *s = &l->slots[k];
-	char path[64];
 	int p[2], e;
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -1;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
-	if ((s->pb_nb = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+	if ((s->pb_nb = reopen(p[0], O_RDONLY)) == -1)
 		goto fail;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[1]);
-	if ((s->pb_w = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+	if ((s->pb_w = reopen(p[1], O_WRONLY)) == -1) {
 		close(s->pb_nb);
 		s->pb_nb = -1;
 		goto fail;
@@ -517,7 +525,6 @@ static int
 join_outer(struct loop *l)
 {
 	const char *mf = getenv("MAKEFLAGS"), *a;
-	char path[64];
 	int r, w;
 
 	if (mf == NULL || (a = strstr(mf, "--jobserver-auth=")) == NULL)
@@ -536,8 +543,7 @@ join_outer(struct loop *l)
 	} else if (sscanf(a, "%d,%d", &r, &w) != 2 || !is_pipe(r) ||
 	    !is_pipe(w))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", r);
-	if ((l->js_nb = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+	if ((l->js_nb = reopen(r, O_RDONLY)) == -1) {
 		if (w == r)
 			close(r);
 		return 0;
@@ -560,7 +566,7 @@ join_outer(struct loop *l)
 int
 loop_jobserver_open(struct loop *l, struct vj_err *err)
 {
-	char path[64], flags[96];
+	char flags[96];
 	size_t n;
 
 	l->implicit_free = 1;
@@ -576,10 +582,10 @@ loop_jobserver_open(struct loop *l, struct vj_err *err)
 		vj_errno(err, "jobserver: pipe");
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", l->js[0]);
-	if ((l->js_nb = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
-		fprintf(stderr, "vjbuild: no jobserver (%s: %s): each make "
-		    "below runs with its own -j\n", path, strerror(errno));
+	if ((l->js_nb = reopen(l->js[0], O_RDONLY)) == -1) {
+		fprintf(stderr, "vjbuild: no jobserver (/proc/self/fd/%d: %s): "
+		    "each make below runs with its own -j\n", l->js[0],
+		    strerror(errno));
 		close(l->js[0]);
 		close(l->js[1]);
 		l->js[0] = l->js[1] = -1;
