@@ -7,6 +7,7 @@
                     [--json FILE] [--ports DIR] [--base FILE]
                     [--distfiles DIR] [--set KEY=VALUE]...
                     [--before VJBUILD] [--vjbuild-set KEY=VALUE]...
+                    [--settle S] [--keep]
 
 The work of bench/paper.py (run it first: WORK/base.tar.gz, the
 debootstrap minbase, and WORK/distfiles, Debian's sources of the eight
@@ -42,6 +43,18 @@ build's start and end, seconds from the first build's start, to see what
 ran beside what. --ports and --base put other ports (examples/ports) and
 another base in place of the bench's (a quick check of the program
 itself).
+
+Each run has a directory of its own (WORK/mk-WAY-nN-rR), and nothing is
+deleted while anything is timed: what earlier invocations left
+(WORK/mk-*) is deleted first, the file system synced and left S seconds
+(--settle, 301), and the runs' directories are deleted after the last
+run (--keep keeps them). On ext4 without a journal (this VM's root)
+every file created within a minute of deleting others (five while their
+inode table block is dirty) scans past those deleted inodes (ext4's
+recently_deleted(), fs/ext4/ialloc.c): until 2026-11-29 each run here
+began by deleting the previous run's cache and jails (some 80,000
+inodes at N = 10), which made every build's and jail's file creation
+dearer by an amount that depended on what ran before it.
 """
 import argparse
 import glob
@@ -145,10 +158,20 @@ def makefile(d, ports, n, j):
         f.write("\n".join(lines) + "\n")
 
 
-def one(a, way, n, ports):
-    d = os.path.join(a.work, "mk-" + way)
+def tasks(state):
+    """{kind: [count, first start, last end, summed duration]} of the
+    tasks a state recorded, times in seconds of the epoch."""
+    db = sqlite3.connect(os.path.join(state, "vjbuild.db"))
+    rows = db.execute("SELECT kind, count(*), min(started), max(ended), "
+                      "sum(duration) FROM tasks GROUP BY kind").fetchall()
+    db.close()
+    return {k: [c, s, e, d] for k, c, s, e, d in rows}
+
+
+def one(a, way, n, ports, r):
+    d = os.path.join(a.work, "mk-%s-n%d-r%d" % (way, n, r))
     if os.path.exists(d):
-        shutil.rmtree(d)
+        sys.exit("bench: %s exists; the start deletes what runs left" % d)
     os.makedirs(d)
     os.symlink(a.base, os.path.join(d, "base.tar.gz"))
     # The builders' config names no package: a builder builds the one
@@ -189,11 +212,17 @@ def one(a, way, n, ports):
     for i in range(1, n + 1):	# the jails are there, whole enough to run
         if not os.path.isdir(os.path.join(d, "jails", "j%d" % i, "usr")):
             sys.exit("bench: %s at N=%d: no jail j%d" % (way, n, i))
-    return {"wall_s": wall, "longest_build": "build:" + name,
-            "longest_build_s": b[name][2], "critical_path": path,
-            "critical_path_s": path_s,
-            "builds": {p: [round(v[0] - t0, 2), round(v[1] - t0, 2)]
-                       for p, v in sorted(b.items())}}
+    x = {"wall_s": wall, "longest_build": "build:" + name,
+         "longest_build_s": b[name][2], "critical_path": path,
+         "critical_path_s": path_s,
+         "builds": {p: [round(v[0] - t0, 2), round(v[1] - t0, 2)]
+                    for p, v in sorted(b.items())}}
+    if way != "make":	# every kind of task: count, span, summed time
+        x["tasks"] = {k: [c, round(s - t0, 2), round(e - t0, 2),
+                          round(du, 2)]
+                      for k, (c, s, e, du) in
+                      tasks(os.path.join(d, "state")).items()}
+    return x
 
 
 def main():
@@ -218,6 +247,11 @@ def main():
                     "against --before as the same binary without it")
     ap.add_argument("--before", help="another vjbuild binary, a third way "
                     "run after vjbuild in each round (a change's baseline)")
+    ap.add_argument("--settle", type=float, default=301,
+                    help="seconds left after deleting what earlier runs "
+                    "left, before the first run")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the runs' directories")
     a = ap.parse_args()
     a.work = os.path.abspath(a.work)
     a.ports = os.path.abspath(a.ports)
@@ -236,6 +270,13 @@ def main():
         a.before = os.path.abspath(a.before)
         ways.insert(ways.index("vjbuild") + 1 if "vjbuild" in ways else 0,
                     "before")
+    old = glob.glob(os.path.join(a.work, "mk-*"))
+    for d in old:
+        shutil.rmtree(d)
+    subprocess.run(["sync"], check=True)
+    print("%d directories of earlier runs deleted; %.0f s for ext4's "
+          "recently deleted inodes" % (len(old), a.settle), flush=True)
+    time.sleep(a.settle)
     res = {}
     print("%5s %3s %-8s %9s %-24s" % ("round", "N", "way", "wall s",
                                       "longest build s"), flush=True)
@@ -243,7 +284,7 @@ def main():
     for r in range(a.rounds):
         for n in ns:
             for way in ways[k % len(ways):] + ways[:k % len(ways)]:
-                x = one(a, way, n, ports)
+                x = one(a, way, n, ports, r + 1)
                 res.setdefault((n, way), []).append(x)
                 print("%5d %3d %-8s %9.1f %s %.1f; critical path %s %.1f" % (
                     r + 1, n, way, x["wall_s"], x["longest_build"],
@@ -286,6 +327,9 @@ def main():
                        "vjbuild_set": a.vjbuild_set,
                        "runs": {"%d %s" % key: v for key, v in res.items()}},
                       f, indent=1)
+    if not a.keep:
+        for d in glob.glob(os.path.join(a.work, "mk-*")):
+            shutil.rmtree(d)
 
 
 main()

@@ -3,7 +3,7 @@
 """Warm, one more jail: what a jail costs once every package is cached.
 
   bench/onemore.py [--work DIR] [--rounds R] [--json FILE] [--thin]
-                   VJBUILD...
+                   [--settle S] VJBUILD...
 
 On bench/paper.py's work (WORK/base.tar.gz, the debootstrap minbase, and
 WORK/distfiles, Debian's sources of the eight ports: run bench/paper.py
@@ -13,7 +13,8 @@ anything is timed; every binary then uses it, each with a state and
 jails of its own.
 
 Each round, for each binary in turn (the order turned by one place each
-round): a fresh state and jails directory, a run with one jail (j1; its
+round): a new directory (WORK/onemore-bWAY-rROUND) for its state and
+jails, a run with one jail (j1; its
 packages come from the cache), then the hosts file with j2 added and a
 second run, timed: "one more jail". Beside its wall time, the durations
 vjbuild recorded for j2's tasks (extract, the installs summed, the rest)
@@ -23,7 +24,20 @@ binary also makes thin jails (thin = yes), a way of its own in the same
 rounds, whose disk is what j2's own layer takes (du of
 JAILS/.vjbuild-thin.j2). Prints each round and the medians, and each
 way's median over the first's.
+
+Nothing is deleted while anything is timed: the rounds' directories are
+removed after the last round, and what an earlier invocation left is
+removed first, then the file system synced and left S seconds (--settle,
+301) before the first round. On ext4 without a journal (this VM's root)
+creating a file scans past every free inode deleted in the last minute,
+or the last five while its inode table block is dirty, which creating
+files beside it makes it (ext4's recently_deleted(), fs/ext4/ialloc.c;
+with a journal it is not checked). `cp -a` of the base (6,800 files)
+took 2.3 to 2.5 s of system time within a minute of deleting as many,
+0.25 to 0.4 s otherwise. Deleting a round's jails before the next (as
+this bench did until 2026-11-29) was timing that, not vjbuild.
 """
+import glob
 import argparse
 import json
 import os
@@ -85,11 +99,18 @@ def unmount(d):
             subprocess.run(["umount", "-l", m], check=True)
 
 
-def one_round(vj, work, n, thin):
-    d = os.path.join(work, "onemore-b%d" % n)
-    unmount(d)
-    for sub in ("jails", "state"):
-        shutil.rmtree(os.path.join(d, sub), ignore_errors=True)
+def remove(d):
+    """Unmount d's jails and delete d."""
+    for m in glob.glob(os.path.join(d, "jails", "*")):
+        while os.path.ismount(m):
+            subprocess.run(["umount", "-l", m], check=True)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def one_round(vj, work, n, thin, r):
+    d = os.path.join(work, "onemore-b%d-r%d" % (n, r))
+    if os.path.exists(d):
+        sys.exit("bench: %s exists; the start removes what runs left" % d)
     conf(d, work, thin)
     P.hosts(d, 1)
     run(vj, d)
@@ -115,16 +136,27 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json")
     ap.add_argument("--thin", action="store_true")
+    ap.add_argument("--settle", type=float, default=301,
+                    help="seconds left after deleting what earlier runs "
+                    "left, before anything is timed")
     ap.add_argument("vjbuild", nargs="+")
     a = ap.parse_args()
     bins = [os.path.abspath(b) for b in a.vjbuild]
     P.check_base(a.work)
     warm = os.path.join(a.work, "onemore-warm")
-    shutil.rmtree(warm, ignore_errors=True)
+    old = glob.glob(os.path.join(a.work, "onemore-b*"))
+    if os.path.exists(warm):
+        old.append(warm)
+    for d in old:
+        remove(d)
     conf(warm, a.work)
     P.hosts(warm, 1)
     t = run(bins[0], warm)
     print("cache made warm in %.1f s (by %s)" % (t, bins[0]), flush=True)
+    subprocess.run(["sync"], check=True)
+    print("%d directories of earlier runs deleted; %.0f s for ext4's "
+          "recently deleted inodes" % (len(old), a.settle), flush=True)
+    time.sleep(a.settle)
     ways = [(b, b, False) for b in bins]
     if a.thin:
         ways += [(b + " thin", b, True) for b in bins]
@@ -136,7 +168,7 @@ def main():
         order = list(enumerate(ways))
         order = order[r % len(ways):] + order[:r % len(ways)]
         for n, (label, b, thin) in order:
-            x = one_round(b, a.work, n, thin)
+            x = one_round(b, a.work, n, thin, r)
             res[label].append(x)
             print("%5d  %-40s %8.2f %8.2f %8.2f %8.2f %9.3f" % (
                 r + 1, label, x["wall_s"], x["extract_s"], x["install_s"],
@@ -160,6 +192,8 @@ def main():
             json.dump({"ways": [w[0] for w in ways], "rounds": res,
                        "medians": med}, f,
                       indent=1)
+    for d in glob.glob(os.path.join(a.work, "onemore-b*")) + [warm]:
+        remove(d)
 
 
 if __name__ == "__main__":
