@@ -60,7 +60,6 @@ import argparse
 import glob
 import json
 import os
-import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -68,6 +67,8 @@ import sys
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "bench"))
+from onemore import remove	# noqa: E402  unmounts a run's jails, deletes it
 VJ = os.path.abspath(os.environ.get("VJBUILD", os.path.join(TOP, "vjbuild")))
 LONGEST_FIRST = ["apr", "expat", "apr-util", "apache2", "proftpd-dfsg",
                  "proftpd", "djbdns", "daemontools", "ucspi-tcp"]
@@ -272,7 +273,7 @@ def main():
                     "before")
     old = glob.glob(os.path.join(a.work, "mk-*"))
     for d in old:
-        shutil.rmtree(d)
+        remove(d)
     subprocess.run(["sync"], check=True)
     print("%d directories of earlier runs deleted; %.0f s for ext4's "
           "recently deleted inodes" % (len(old), a.settle), flush=True)
@@ -329,7 +330,7 @@ def main():
                       f, indent=1)
     if not a.keep:
         for d in glob.glob(os.path.join(a.work, "mk-*")):
-            shutil.rmtree(d)
+            remove(d)
 
 
 main()

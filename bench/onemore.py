@@ -37,8 +37,8 @@ took 2.3 to 2.5 s of system time within a minute of deleting as many,
 0.25 to 0.4 s otherwise. Deleting a round's jails before the next (as
 this bench did until 2026-11-29) was timing that, not vjbuild.
 """
-import glob
 import argparse
+import glob
 import json
 import os
 import shutil
