@@ -93,17 +93,15 @@ def du_second(d, thin):
 
 
 def unmount(d):
-    for j in ("j1", "j2"):
-        m = os.path.join(d, "jails", j)
+    """Unmount d's jails (thin ones are overlays)."""
+    for m in glob.glob(os.path.join(d, "jails", "*")):
         while os.path.ismount(m):
             subprocess.run(["umount", "-l", m], check=True)
 
 
 def remove(d):
     """Unmount d's jails and delete d."""
-    for m in glob.glob(os.path.join(d, "jails", "*")):
-        while os.path.ismount(m):
-            subprocess.run(["umount", "-l", m], check=True)
+    unmount(d)
     shutil.rmtree(d, ignore_errors=True)
 
 
